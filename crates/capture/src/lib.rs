@@ -1,0 +1,2 @@
+//! Packet captures: pcap/pcapng reading, link layers, IP defragmentation and
+//! TCP reassembly. Feeds the flow inspector offline.

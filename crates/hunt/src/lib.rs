@@ -1,0 +1,1 @@
+//! KQL advanced hunting compiled onto DataFusion logical plans.

@@ -1,0 +1,1 @@
+//! Sans-IO policy: indicators, threat feeds, precedence and verdicts.

@@ -1,0 +1,1 @@
+//! The durable event store: checksummed append log plus Parquet segments.
