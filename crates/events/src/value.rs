@@ -1,0 +1,98 @@
+//! A cell value of a row, typed by its column.
+
+use crate::{ColumnType, Timestamp};
+
+/// One cell. String columns never hold [`Value::Null`]: unknown is `""`, so
+/// that `RemoteIP != "x"` keeps rows whose address is unknown.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    String(String),
+    Int(i32),
+    Long(i64),
+    DateTime(Timestamp),
+    Dynamic(serde_json::Value),
+    Bool(bool),
+    Real(f64),
+}
+
+impl Value {
+    /// The value an unset column has: `""` for strings, `{}` for dynamic
+    /// columns (AdditionalFields is always an object), null for the rest.
+    pub fn empty(ty: ColumnType) -> Value {
+        match ty {
+            ColumnType::String => Value::String(String::new()),
+            ColumnType::Dynamic => Value::Dynamic(serde_json::Value::Object(Default::default())),
+            _ => Value::Null,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Value::Int(i) => Some(i64::from(*i)),
+            Value::Long(l) => Some(*l),
+            _ => None,
+        }
+    }
+
+    pub fn as_timestamp(&self) -> Option<Timestamp> {
+        match self {
+            Value::DateTime(t) => Some(*t),
+            _ => None,
+        }
+    }
+
+    /// Whether this value may stand in a column of type `ty`.
+    pub fn fits(&self, ty: ColumnType) -> bool {
+        matches!(
+            (self, ty),
+            (Value::Null, t) if t != ColumnType::String
+        ) || matches!(
+            (self, ty),
+            (Value::String(_), ColumnType::String)
+                | (Value::Int(_), ColumnType::Int)
+                | (Value::Long(_), ColumnType::Long)
+                | (Value::DateTime(_), ColumnType::DateTime)
+                | (Value::Dynamic(_), ColumnType::Dynamic)
+                | (Value::Bool(_), ColumnType::Bool)
+                | (Value::Real(_), ColumnType::Real)
+        )
+    }
+
+    /// The JSON form of the contract.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match self {
+            Value::Null => J::Null,
+            Value::String(s) => J::String(s.clone()),
+            Value::Int(i) => J::from(*i),
+            Value::Long(l) => J::from(*l),
+            Value::DateTime(t) => J::String(t.to_string()),
+            Value::Dynamic(d) => d.clone(),
+            Value::Bool(b) => J::Bool(*b),
+            Value::Real(r) => serde_json::Number::from_f64(*r).map_or(J::Null, J::Number),
+        }
+    }
+
+    /// The text form used in CSV cells and tables: strings as they are,
+    /// dynamic values as compact JSON, null as the empty cell.
+    pub fn to_text(&self) -> String {
+        match self {
+            Value::Null => String::new(),
+            Value::String(s) => s.clone(),
+            Value::Int(i) => i.to_string(),
+            Value::Long(l) => l.to_string(),
+            Value::DateTime(t) => t.to_string(),
+            Value::Dynamic(d) => d.to_string(),
+            Value::Bool(b) => b.to_string(),
+            Value::Real(r) => r.to_string(),
+        }
+    }
+}
