@@ -1,0 +1,32 @@
+//! Capture time. Every timestamp in this crate comes from the capture (or, for a
+//! live feeder, from whoever hands the packet in); nothing here reads a clock.
+
+use std::time::Duration;
+
+/// Microseconds since the Unix epoch, as recorded by the capture.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(pub u64);
+
+impl Timestamp {
+    /// From whole seconds and microseconds.
+    pub const fn from_secs_micros(secs: u64, micros: u64) -> Self {
+        Timestamp(secs.saturating_mul(1_000_000).saturating_add(micros))
+    }
+    /// Microseconds since the epoch.
+    pub const fn as_micros(self) -> u64 {
+        self.0
+    }
+    /// As a `Duration` since the epoch.
+    pub const fn as_duration(self) -> Duration {
+        Duration::from_micros(self.0)
+    }
+    /// `self + d`, saturating.
+    pub fn plus(self, d: Duration) -> Self {
+        Timestamp(self.0.saturating_add(d.as_micros().min(u64::MAX as u128) as u64))
+    }
+    /// Time from `earlier` to `self`; zero if `earlier` is later (captures are not
+    /// always in time order).
+    pub fn since(self, earlier: Timestamp) -> Duration {
+        Duration::from_micros(self.0.saturating_sub(earlier.0))
+    }
+}
