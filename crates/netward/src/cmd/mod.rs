@@ -1,0 +1,5 @@
+//! One module per command; each takes the shared context and its arguments.
+
+pub mod config;
+pub mod events;
+pub mod info;

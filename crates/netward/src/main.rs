@@ -1,0 +1,54 @@
+//! `netward`: the one binary. Parses the command line, builds the shared
+//! context and hands each command to its module; maps errors to exit codes
+//! (0 success, 1 failure of the work, 2 bad usage or bad input).
+
+mod cli;
+mod cmd;
+mod context;
+mod datadir;
+mod device;
+mod error;
+mod oplog;
+mod output;
+mod settings;
+
+use clap::Parser;
+use cli::{Cli, Command};
+use error::CliResult;
+use netward_events::Timestamp;
+
+/// The edge reads the clock; the core crates are passed the time.
+pub fn now() -> Timestamp {
+    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    Timestamp::from_unix_nanos(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+fn run(cli: Cli) -> CliResult<()> {
+    let mut ctx = context::Ctx::new(&cli.global)?;
+    let Some(command) = &cli.command else {
+        // No command: the help, and where data would go.
+        let mut help = <Cli as clap::CommandFactory>::command();
+        let _ = help.print_help();
+        println!(
+            "\nData directory: {} ({}{})",
+            ctx.data_dir.path.display(),
+            ctx.data_dir.source.describe(),
+            if ctx.data_dir.is_empty() { ", empty" } else { "" }
+        );
+        return Ok(());
+    };
+    match command {
+        Command::Info => cmd::info::run(&ctx),
+        Command::Events(a) => cmd::events::run(&ctx, a),
+        Command::Config(c) => cmd::config::run(&mut ctx, c),
+    }
+}
+
+fn main() {
+    // clap exits 2 on bad usage and 0 for --help/--version, as we want.
+    let cli = Cli::parse();
+    if let Err(e) = run(cli) {
+        eprintln!("{e}");
+        std::process::exit(e.exit_code());
+    }
+}

@@ -1,0 +1,302 @@
+//! Settings: every knob netward has, its default, and where its value comes
+//! from. Layers, lowest first: the built-in default, the config file
+//! (`--config FILE`, else `/etc/netward/netward.toml`; missing means
+//! defaults), and values set from the CLI (stored in the data directory as
+//! `settings.json`), which win over the file.
+
+use crate::datadir::{atomic_write, DataDir};
+use crate::error::{CliError, CliResult, Context};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub const DEFAULT_CONFIG: &str = "/etc/netward/netward.toml";
+const SETTINGS_FILE: &str = "settings.json";
+
+/// A known setting.
+pub struct SettingDef {
+    /// Dotted key: the TOML table and key (`network_protection.enforcement_level`).
+    pub key: &'static str,
+    pub default: &'static str,
+    pub help: &'static str,
+    pub check: fn(&str) -> Result<(), String>,
+}
+
+fn one_of(allowed: &'static [&'static str]) -> impl Fn(&str) -> Result<(), String> {
+    move |v| {
+        if allowed.contains(&v) {
+            Ok(())
+        } else {
+            Err(format!("expected one of {}", allowed.join(", ")))
+        }
+    }
+}
+
+fn enforcement(v: &str) -> Result<(), String> {
+    one_of(&["disabled", "audit", "block"])(v)
+}
+fn fail_mode(v: &str) -> Result<(), String> {
+    one_of(&["open", "closed"])(v)
+}
+fn positive_int(v: &str) -> Result<(), String> {
+    match v.parse::<u64>() {
+        Ok(n) if n > 0 => Ok(()),
+        _ => Err("expected a positive whole number".into()),
+    }
+}
+fn any_text(_: &str) -> Result<(), String> {
+    Ok(())
+}
+
+pub const ENFORCEMENT_LEVEL: &str = "network_protection.enforcement_level";
+
+pub static SETTINGS: &[SettingDef] = &[
+    SettingDef {
+        key: ENFORCEMENT_LEVEL,
+        default: "disabled",
+        help: "disabled | audit (record what would be blocked) | block",
+        check: enforcement,
+    },
+    SettingDef {
+        key: "network_protection.fail_mode",
+        default: "open",
+        help: "what traffic does when the agent cannot decide: open (flows) | closed (dropped)",
+        check: fail_mode,
+    },
+    SettingDef {
+        key: "network_protection.help_text",
+        default: "",
+        help: "the organisation's text shown in block notifications",
+        check: any_text,
+    },
+    SettingDef { key: "device.name", default: "", help: "DeviceName (default: the host name)", check: any_text },
+    SettingDef {
+        key: "device.id",
+        default: "",
+        help: "DeviceId (default: derived from /etc/machine-id)",
+        check: any_text,
+    },
+    SettingDef {
+        key: "hunt.timeout_seconds",
+        default: "120",
+        help: "time limit of one hunting query",
+        check: positive_int,
+    },
+    SettingDef {
+        key: "hunt.memory_limit_mb",
+        default: "4096",
+        help: "memory limit of one hunting query",
+        check: positive_int,
+    },
+    SettingDef {
+        key: "store.retention_days",
+        default: "180",
+        help: "events older than this are removed from the store",
+        check: positive_int,
+    },
+    SettingDef {
+        key: "store.max_size_mb",
+        default: "10240",
+        help: "the store keeps at most this much, oldest segments removed first",
+        check: positive_int,
+    },
+];
+
+pub fn def(key: &str) -> Option<&'static SettingDef> {
+    SETTINGS.iter().find(|d| d.key == key)
+}
+
+/// Where a setting's value comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Default,
+    File(PathBuf),
+    Cli,
+}
+
+impl Source {
+    pub fn describe(&self) -> String {
+        match self {
+            Source::Default => "default".into(),
+            Source::File(p) => format!("file {}", p.display()),
+            Source::Cli => "set from the CLI".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    values: BTreeMap<&'static str, (String, Source)>,
+    /// The config file that was read, if it existed.
+    pub config_file: Option<PathBuf>,
+}
+
+impl Settings {
+    /// Loads defaults, then the config file, then the CLI-set values.
+    pub fn load(config: Option<&Path>, data_dir: &DataDir) -> CliResult<Settings> {
+        let mut values: BTreeMap<&'static str, (String, Source)> =
+            SETTINGS.iter().map(|d| (d.key, (d.default.to_string(), Source::Default))).collect();
+        let path = config.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
+        let mut config_file = None;
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                for (key, value) in parse_config(&text, &path)? {
+                    values.insert(key, (value, Source::File(path.clone())));
+                }
+                config_file = Some(path);
+            }
+            // A missing default file means defaults; a missing file the user
+            // named is a mistake worth telling.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && config.is_none() => {}
+            Err(e) => {
+                return Err(CliError::bad_input(format!("cannot read config file {}: {e}", path.display())))
+            }
+        }
+        for (key, value) in read_cli_settings(data_dir)? {
+            values.insert(key, (value, Source::Cli));
+        }
+        Ok(Settings { values, config_file })
+    }
+
+    pub fn get(&self, key: &str) -> &str {
+        self.values.get(key).map(|(v, _)| v.as_str()).unwrap_or("")
+    }
+
+    pub fn source(&self, key: &str) -> Source {
+        self.values.get(key).map(|(_, s)| s.clone()).unwrap_or(Source::Default)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &str, &Source)> {
+        self.values.iter().map(|(k, (v, s))| (*k, v.as_str(), s))
+    }
+
+    pub fn get_u64(&self, key: &str) -> u64 {
+        self.get(key).parse().unwrap_or(0)
+    }
+
+    /// Stores a value set from the CLI; the caller holds the data dir lock
+    /// and writes the 5007 event. Returns the previous effective value.
+    pub fn set_from_cli(&mut self, key: &str, value: &str, data_dir: &DataDir) -> CliResult<String> {
+        let d = def(key).ok_or_else(|| CliError::bad_input(format!("unknown setting `{key}`")))?;
+        (d.check)(value).map_err(|e| CliError::bad_input(format!("invalid value `{value}` for {key}: {e}")))?;
+        let mut stored = read_cli_settings(data_dir)?;
+        stored.insert(d.key, value.to_string());
+        let json: serde_json::Map<String, serde_json::Value> =
+            stored.iter().map(|(k, v)| (k.to_string(), serde_json::Value::String(v.clone()))).collect();
+        data_dir.ensure()?;
+        let path = data_dir.file(SETTINGS_FILE);
+        let text = serde_json::to_string_pretty(&json).context(|| "cannot encode settings".into())?;
+        atomic_write(&path, text.as_bytes()).context(|| format!("cannot write {}", path.display()))?;
+        let old = self.get(d.key).to_string();
+        self.values.insert(d.key, (value.to_string(), Source::Cli));
+        Ok(old)
+    }
+}
+
+fn read_cli_settings(data_dir: &DataDir) -> CliResult<BTreeMap<&'static str, String>> {
+    let path = data_dir.file(SETTINGS_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+        Err(e) => return Err(CliError::failure(format!("cannot read {}: {e}", path.display()))),
+    };
+    let map: BTreeMap<String, String> = serde_json::from_str(&text).map_err(|e| {
+        CliError::failure(format!("{} is damaged: {e}", path.display()))
+            .with_hint("fix or remove the file; settings then come from the config file")
+    })?;
+    let mut out = BTreeMap::new();
+    for (k, v) in map {
+        // A setting this version does not know is skipped, not fatal: a newer
+        // netward may have written it.
+        if let Some(d) = def(&k) {
+            if (d.check)(&v).is_ok() {
+                out.insert(d.key, v);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Reads the TOML config file into dotted keys, refusing unknown keys and
+/// bad values with the file, the key and the reason.
+fn parse_config(text: &str, path: &Path) -> CliResult<Vec<(&'static str, String)>> {
+    let bad = |msg: String| CliError::bad_input(format!("config file {}: {msg}", path.display()));
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| bad(e.to_string()))?;
+    let mut out = Vec::new();
+    for (section, inner) in &table {
+        let inner = inner
+            .as_table()
+            .ok_or_else(|| bad(format!("`{section}` must be a table like [{section}]")))?;
+        for (name, value) in inner {
+            let key = format!("{section}.{name}");
+            let d = def(&key).ok_or_else(|| {
+                bad(format!("unknown setting `{key}`")).with_hint("`netward config show` lists the settings")
+            })?;
+            let value = match value {
+                toml::Value::String(s) => s.clone(),
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                other => return Err(bad(format!("`{key}` must be a string or a number, got {}", other.type_str()))),
+            };
+            (d.check)(&value).map_err(|e| bad(format!("`{key}` = `{value}`: {e}")))?;
+            out.push((d.key, value));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::datadir::DataDirSource;
+
+    fn dir(t: &tempfile::TempDir) -> DataDir {
+        DataDir { path: t.path().to_path_buf(), source: DataDirSource::Flag }
+    }
+
+    #[test]
+    fn layers_default_file_cli() {
+        let t = tempfile::tempdir().unwrap();
+        let dd = dir(&t);
+        let cfg = t.path().join("netward.toml");
+        std::fs::write(&cfg, "[network_protection]\nenforcement_level = \"audit\"\n[hunt]\ntimeout_seconds = 5\n").unwrap();
+        let mut s = Settings::load(Some(&cfg), &dd).unwrap();
+        assert_eq!(s.get(ENFORCEMENT_LEVEL), "audit");
+        assert_eq!(s.source(ENFORCEMENT_LEVEL), Source::File(cfg.clone()));
+        assert_eq!(s.get("store.retention_days"), "180");
+        assert_eq!(s.source("store.retention_days"), Source::Default);
+        assert_eq!(s.set_from_cli(ENFORCEMENT_LEVEL, "block", &dd).unwrap(), "audit");
+        let s = Settings::load(Some(&cfg), &dd).unwrap();
+        assert_eq!((s.get(ENFORCEMENT_LEVEL), s.source(ENFORCEMENT_LEVEL)), ("block", Source::Cli));
+        assert_eq!(s.get_u64("hunt.timeout_seconds"), 5);
+    }
+
+    #[test]
+    fn bad_config_names_file_and_key() {
+        let t = tempfile::tempdir().unwrap();
+        let cfg = t.path().join("c.toml");
+        std::fs::write(&cfg, "[network_protection]\nenforcement_level = \"maybe\"\n").unwrap();
+        let e = Settings::load(Some(&cfg), &dir(&t)).unwrap_err();
+        assert!(e.message.contains("enforcement_level") && e.message.contains("c.toml"), "{e}");
+        std::fs::write(&cfg, "[nope]\nx = 1\n").unwrap();
+        assert!(Settings::load(Some(&cfg), &dir(&t)).unwrap_err().message.contains("nope.x"));
+        std::fs::write(&cfg, "[a\n").unwrap();
+        let e = Settings::load(Some(&cfg), &dir(&t)).unwrap_err();
+        assert!(e.message.contains("line"), "{e}");
+        assert_eq!(e.exit_code(), 2);
+    }
+
+    #[test]
+    fn missing_named_config_is_an_error_but_missing_default_is_not() {
+        let t = tempfile::tempdir().unwrap();
+        assert!(Settings::load(Some(&t.path().join("absent.toml")), &dir(&t)).is_err());
+    }
+
+    #[test]
+    fn invalid_cli_value_is_refused() {
+        let t = tempfile::tempdir().unwrap();
+        let cfg = t.path().join("empty.toml");
+        std::fs::write(&cfg, "").unwrap();
+        let mut s = Settings::load(Some(&cfg), &dir(&t)).unwrap();
+        assert!(s.set_from_cli(ENFORCEMENT_LEVEL, "strict", &dir(&t)).is_err());
+    }
+}
