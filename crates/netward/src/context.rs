@@ -23,9 +23,7 @@ impl Ctx {
         let data_dir = DataDir::resolve(g.data_dir.as_deref(), &|k| std::env::var(k).ok())?;
         // The default path may be absent (defaults apply); a path the user
         // gave must exist.
-        let default = Path::new(crate::settings::DEFAULT_CONFIG);
-        let named = (g.config != default).then_some(g.config.as_path());
-        let settings = Settings::load(named, &data_dir)?;
+        let settings = Settings::load(named_config(&g.config), &data_dir)?;
         Ok(Ctx {
             data_dir,
             settings,
@@ -34,6 +32,14 @@ impl Ctx {
             opts_device_id: g.device_id.clone(),
             opts_device_name: g.device_name.clone(),
         })
+    }
+
+    /// Reads the settings again: call it after taking the data directory
+    /// lock, so a change is made against the latest values, not the ones
+    /// read before another writer finished.
+    pub fn reload_settings(&mut self) -> CliResult<()> {
+        self.settings = Settings::load(named_config(&self.config_path), &self.data_dir)?;
+        Ok(())
     }
 
     /// Flags win over settings, which win over detection.
@@ -54,4 +60,10 @@ impl Ctx {
             );
         }
     }
+}
+
+/// The default path may be absent (defaults apply); a path the user gave
+/// must exist.
+fn named_config(path: &Path) -> Option<&Path> {
+    (path != Path::new(crate::settings::DEFAULT_CONFIG)).then_some(path)
 }

@@ -35,6 +35,7 @@ fn show(ctx: &Ctx) -> CliResult<()> {
 pub fn set(ctx: &mut Ctx, key: &str, value: &str) -> CliResult<()> {
     ctx.announce_data_dir_if_new();
     let _lock = ctx.data_dir.lock()?;
+    ctx.reload_settings()?;
     let old = ctx.settings.set_from_cli(key, value, &ctx.data_dir)?;
     let who = oplog::current_user();
     oplog::append(&ctx.data_dir, &[OperationalEvent::settings_changed(crate::now(), &who, key, &old, value)])?;
