@@ -31,3 +31,6 @@ pub use flow::{FlowConfig, FlowTable, TableStats};
 mod replay;
 
 pub use replay::{ReplayStats, Replayer};
+pub mod synth;
+
+pub use synth::{generate, GenSpec, GenSummary};

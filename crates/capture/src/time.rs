@@ -24,6 +24,10 @@ impl Timestamp {
     pub fn plus(self, d: Duration) -> Self {
         Timestamp(self.0.saturating_add(d.as_micros().min(u64::MAX as u128) as u64))
     }
+    /// `self` + `us` microseconds, saturating.
+    pub fn plus_us(self, us: u64) -> Self {
+        Timestamp(self.0.saturating_add(us))
+    }
     /// Time from `earlier` to `self`; zero if `earlier` is later (captures are not
     /// always in time order).
     pub fn since(self, earlier: Timestamp) -> Duration {
