@@ -1,0 +1,287 @@
+//! One protocol layer of a TCP flow: detection on the first client bytes, per
+//! direction buffering (bounded), and the hand-over of tunnel bytes to the next layer
+//! once a CONNECT or SOCKS request opened a tunnel.
+
+use std::collections::VecDeque;
+
+use crate::dns;
+use crate::http::{looks_like_request, HttpConn, HttpEvent};
+use crate::observation::{Direction, Observation, Protocol, TunnelKind, TunnelStatus};
+use crate::socks::{SocksConn, SocksEvent};
+use crate::step::Step;
+use crate::target::Target;
+use crate::tls::{ClientHelloAssembler, Progress};
+use crate::Error;
+
+/// Most bytes buffered per direction and layer (a ClientHello of 64 KiB plus headers).
+pub const MAX_BUFFER: usize = 64 * 1024 + 64;
+/// Tunnels inside tunnels are followed this deep.
+const MAX_DEPTH: u8 = 4;
+
+#[derive(Debug)]
+enum Proto {
+    /// Waiting for the first client bytes.
+    Detect,
+    Tls(ClientHelloAssembler),
+    Http(HttpConn),
+    Socks(SocksConn),
+    Dns,
+    /// Nothing more to learn on this layer.
+    Done,
+}
+
+impl Proto {
+    fn protocol(&self) -> Option<Protocol> {
+        Some(match self {
+            Proto::Tls(_) => Protocol::Tls,
+            Proto::Http(_) => Protocol::Http,
+            Proto::Socks(s) if s.is_v4() => Protocol::Socks4,
+            Proto::Socks(_) => Protocol::Socks5,
+            Proto::Dns => Protocol::Dns,
+            Proto::Detect | Proto::Done => return None,
+        })
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Layer {
+    depth: u8,
+    proto: Proto,
+    buf: [Vec<u8>; 2],
+    /// Per direction: bytes now go to `inner`.
+    routed: [bool; 2],
+    inner: Option<Box<Layer>>,
+    /// The tunnel this layer asked for (the last one, on a keep-alive connection).
+    tunnel: Option<(TunnelKind, Target)>,
+    /// The name this layer's tunnel was opened to, to compare with a TLS SNI.
+    outer_name: Option<String>,
+}
+
+impl Layer {
+    pub(crate) fn new(depth: u8, dns: bool, outer_name: Option<String>) -> Self {
+        let proto = if depth > MAX_DEPTH {
+            Proto::Done
+        } else if dns {
+            Proto::Dns
+        } else {
+            Proto::Detect
+        };
+        Layer { depth, proto, buf: [Vec::new(), Vec::new()], routed: [false; 2], inner: None, tunnel: None, outer_name }
+    }
+
+    /// True once nothing more can be learned from the client side of this flow.
+    pub(crate) fn finished(&self) -> bool {
+        if self.routed[0] {
+            return self.inner.as_ref().is_none_or(|i| i.finished());
+        }
+        matches!(self.proto, Proto::Done)
+    }
+
+    pub(crate) fn feed(&mut self, dir: Direction, mut input: &[u8], out: &mut VecDeque<Observation>) {
+        let d = dir.index();
+        loop {
+            if self.routed[d] {
+                if !input.is_empty() {
+                    self.inner_layer().feed(dir, input, out);
+                }
+                return;
+            }
+            if matches!(self.proto, Proto::Done) {
+                self.buf = [Vec::new(), Vec::new()];
+                return;
+            }
+            // Body bytes need not be buffered to be skipped.
+            if let (Proto::Http(h), true) = (&mut self.proto, self.buf[d].is_empty()) {
+                let to_server = dir == Direction::ToServer;
+                let n = input.len().min(usize::try_from(h.skippable(to_server)).unwrap_or(usize::MAX));
+                if n > 0 {
+                    h.skip(to_server, n as u64);
+                    input = &input[n..];
+                }
+            }
+            let take = input.len().min(MAX_BUFFER - self.buf[d].len());
+            self.buf[d].extend_from_slice(&input[..take]);
+            input = &input[take..];
+            self.pump(dir, out);
+            if self.routed[d] || matches!(self.proto, Proto::Done) {
+                continue;
+            }
+            if input.is_empty() {
+                return;
+            }
+            if self.buf[d].len() >= MAX_BUFFER {
+                let protocol = self.proto.protocol().unwrap_or(Protocol::Tls);
+                let error = Error::invalid(0, "message larger than the inspection buffer");
+                out.push_back(Observation::Unparsed { protocol, error, layer: self.depth });
+                self.proto = Proto::Done;
+                return;
+            }
+        }
+    }
+
+    fn inner_layer(&mut self) -> &mut Layer {
+        let depth = self.depth + 1;
+        let name = self.tunnel.as_ref().and_then(|(_, t)| t.host.name().map(str::to_owned));
+        self.inner.get_or_insert_with(|| Box::new(Layer::new(depth, false, name)))
+    }
+
+    /// Runs the parser over the buffered bytes of `dir`.
+    fn pump(&mut self, dir: Direction, out: &mut VecDeque<Observation>) {
+        let d = dir.index();
+        let to_server = dir == Direction::ToServer;
+        let mut pos = 0;
+        loop {
+            let data = &self.buf[d][pos..];
+            if data.is_empty() {
+                break;
+            }
+            if let Proto::Detect = self.proto {
+                if !to_server {
+                    pos = self.buf[d].len(); // a server speaking first is not what we look for
+                    continue;
+                }
+                match detect(data, self.depth) {
+                    None => break,
+                    Some(p) => {
+                        self.proto = p;
+                        continue;
+                    }
+                }
+            }
+            let step = self.step(to_server, pos, out);
+            match step {
+                Ok(Step::Consumed(n)) if n > 0 => pos += n,
+                Ok(Step::Consumed(_)) | Ok(Step::NeedMore) => break,
+                Ok(Step::Tunnel(n)) => {
+                    let rest = self.buf[d].split_off((pos + n).min(self.buf[d].len()));
+                    self.buf[d] = Vec::new();
+                    self.routed[d] = true;
+                    self.inner_layer().feed(dir, &rest, out);
+                    return;
+                }
+                Ok(Step::Finished) if to_server => {
+                    self.proto = Proto::Done;
+                    return;
+                }
+                Ok(Step::Finished) => {
+                    pos = self.buf[d].len();
+                    break;
+                }
+                Err(error) => {
+                    if let Some(protocol) = self.proto.protocol() {
+                        out.push_back(Observation::Unparsed { protocol, error, layer: self.depth });
+                    }
+                    self.proto = Proto::Done;
+                    return;
+                }
+            }
+        }
+        self.buf[d].drain(..pos.min(self.buf[d].len()));
+    }
+
+    /// One parser step on `buf[dir][pos..]`, turning what it learned into observations.
+    fn step(&mut self, to_server: bool, pos: usize, out: &mut VecDeque<Observation>) -> Result<Step, Error> {
+        let layer = self.depth;
+        let data = &self.buf[if to_server { 0 } else { 1 }][pos..];
+        match &mut self.proto {
+            Proto::Tls(asm) if to_server => match asm.step(data, layer) {
+                Ok(Progress::Consumed(n)) => Ok(Step::Consumed(n)),
+                Ok(Progress::Hello(info, _)) => {
+                    let mismatch = match (&self.outer_name, &info.sni) {
+                        (Some(outer), Some(sni)) if !same_name(outer, sni) => {
+                            Some(Observation::SniMismatch { outer: outer.clone(), sni: sni.clone(), layer })
+                        }
+                        _ => None,
+                    };
+                    out.push_back(Observation::TlsClientHello(*info));
+                    out.extend(mismatch);
+                    Ok(Step::Finished)
+                }
+                Err(Error::Incomplete) => Ok(Step::NeedMore),
+                Err(e) => Err(e),
+            },
+            Proto::Tls(_) => Ok(Step::Finished),
+            Proto::Http(h) => {
+                let mut ev = Vec::new();
+                let step = if to_server { h.step_client(data, &mut ev) } else { h.step_server(data, &mut ev) };
+                for e in ev {
+                    self.http_event(e, out);
+                }
+                step
+            }
+            Proto::Socks(s) => {
+                let mut ev = Vec::new();
+                let step = if to_server { s.step_client(data, &mut ev) } else { s.step_server(data, &mut ev) };
+                for e in ev {
+                    self.socks_event(e, out);
+                }
+                step
+            }
+            Proto::Dns => {
+                let mut msgs = Vec::new();
+                let step = dns::tcp_step(data, &mut msgs);
+                out.extend(msgs.into_iter().map(Observation::Dns));
+                step
+            }
+            Proto::Detect | Proto::Done => Ok(Step::Finished),
+        }
+    }
+
+    fn http_event(&mut self, e: HttpEvent, out: &mut VecDeque<Observation>) {
+        let layer = self.depth;
+        match e {
+            HttpEvent::Request(req) => {
+                if let (Some(url), Some(target)) = (&req.absolute_uri, &req.target) {
+                    out.push_back(Observation::HttpForward { target: target.clone(), url: url.clone(), layer });
+                }
+                let connect = req.connect_authority.is_some().then(|| req.target.clone()).flatten();
+                out.push_back(Observation::HttpRequest(req));
+                if let Some(target) = connect {
+                    self.tunnel = Some((TunnelKind::HttpConnect, target.clone()));
+                    let status = TunnelStatus::Requested;
+                    out.push_back(Observation::ProxyTunnel { kind: TunnelKind::HttpConnect, target, status, layer });
+                }
+            }
+            HttpEvent::ConnectEstablished => self.tunnel_status(TunnelStatus::Established, out),
+            HttpEvent::ConnectRefused(code) => self.tunnel_status(TunnelStatus::Refused { code }, out),
+            HttpEvent::Upgraded => {}
+        }
+    }
+
+    fn socks_event(&mut self, e: SocksEvent, out: &mut VecDeque<Observation>) {
+        match e {
+            SocksEvent::Request { kind, target, connect: _ } => {
+                self.tunnel = Some((kind, target.clone()));
+                let (status, layer) = (TunnelStatus::Requested, self.depth);
+                out.push_back(Observation::ProxyTunnel { kind, target, status, layer });
+            }
+            SocksEvent::Reply(status) => self.tunnel_status(status, out),
+        }
+    }
+
+    fn tunnel_status(&mut self, status: TunnelStatus, out: &mut VecDeque<Observation>) {
+        if let Some((kind, target)) = &self.tunnel {
+            out.push_back(Observation::ProxyTunnel { kind: *kind, target: target.clone(), status, layer: self.depth });
+        }
+    }
+}
+
+/// Protocol detection on the first client bytes; `None` while too few to tell.
+fn detect(data: &[u8], depth: u8) -> Option<Proto> {
+    match data {
+        [0x16] | [0x04] | [0x05] => None,
+        [0x16, 0x03, ..] => Some(Proto::Tls(ClientHelloAssembler::new())),
+        [0x04, 1 | 2, ..] => Some(Proto::Socks(SocksConn::new(4))),
+        [0x05, 1..=32, ..] => Some(Proto::Socks(SocksConn::new(5))),
+        _ => match looks_like_request(data) {
+            None => None,
+            Some(true) => Some(Proto::Http(HttpConn::new(depth))),
+            Some(false) => Some(Proto::Done),
+        },
+    }
+}
+
+/// Names compare case-insensitively and without a trailing dot.
+fn same_name(a: &str, b: &str) -> bool {
+    a.trim_end_matches('.').eq_ignore_ascii_case(b.trim_end_matches('.'))
+}

@@ -1,0 +1,239 @@
+//! QUIC: the client's Initial packets (v1, v2, drafts 23-34). Keys come from each
+//! packet's Destination Connection ID, so Initials sent after a Retry (with the new
+//! DCID) decrypt too; CRYPTO frames are reassembled out of order across packets and
+//! coalesced packets until the ClientHello is complete.
+
+mod crypto_stream;
+pub mod keys;
+
+use std::collections::VecDeque;
+
+use crate::observation::{Direction, Observation, Protocol};
+use crate::reader::Reader;
+use crate::tls::{handshake_header, ClientHelloInfo, Transport, HANDSHAKE_CLIENT_HELLO, MAX_CLIENT_HELLO};
+use crate::Error;
+use crypto_stream::CryptoStream;
+use keys::{InitialKeys, PacketType};
+
+/// Client Initials that fail to decrypt before we give up on the flow.
+const MAX_BAD_PACKETS: u32 = 16;
+/// Client Initial packets looked at before giving up (a ClientHello needs few).
+const MAX_PACKETS: u32 = 64;
+
+/// The client side of one QUIC connection, until its ClientHello is read.
+#[derive(Debug, Default)]
+pub struct QuicClient {
+    keys: Option<(u32, Vec<u8>, InitialKeys)>,
+    crypto: CryptoStream,
+    largest_pn: Option<u64>,
+    bad_packets: u32,
+    packets: u32,
+    done: bool,
+}
+
+impl QuicClient {
+    /// Whether a client datagram starts with a long-header Initial of a version we read.
+    pub fn looks_like_initial(d: &[u8]) -> bool {
+        match d {
+            [first, v0, v1, v2, v3, ..] if first & 0xc0 == 0xc0 => {
+                let version = u32::from_be_bytes([*v0, *v1, *v2, *v3]);
+                keys::is_supported(version) && keys::packet_type(version, *first) == PacketType::Initial
+            }
+            _ => false,
+        }
+    }
+
+    pub fn finished(&self) -> bool {
+        self.done
+    }
+
+    /// Handles one UDP datagram of the flow.
+    pub fn datagram(&mut self, dir: Direction, mut d: &[u8], out: &mut VecDeque<Observation>) {
+        while !self.done && !d.is_empty() {
+            match self.packet(dir, d, out) {
+                Ok(len) => d = d.get(len..).unwrap_or(&[]),
+                Err(e) => {
+                    if dir == Direction::ToServer {
+                        self.bad_packets += 1;
+                        if self.bad_packets >= MAX_BAD_PACKETS {
+                            self.fail(e, out);
+                        }
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    fn fail(&mut self, error: Error, out: &mut VecDeque<Observation>) {
+        out.push_back(Observation::Unparsed { protocol: Protocol::Quic, error, layer: 0 });
+        self.done = true;
+    }
+
+    /// One (possibly coalesced) long-header packet; returns its length.
+    fn packet(&mut self, dir: Direction, d: &[u8], out: &mut VecDeque<Observation>) -> Result<usize, Error> {
+        let mut r = Reader::new(d);
+        let first = r.u8("empty packet")?;
+        if first & 0x80 == 0 {
+            return Ok(d.len()); // short header: 1-RTT, nothing for us
+        }
+        let version = r.u32("truncated version")?;
+        if version == 0 {
+            return Ok(d.len()); // version negotiation
+        }
+        let dcid = r.vec8("truncated DCID")?;
+        let _scid = r.vec8("truncated SCID")?;
+        if dcid.len() > 20 {
+            return Err(Error::invalid(5, "connection ID longer than 20 bytes"));
+        }
+        if !keys::is_supported(version) {
+            return Ok(d.len());
+        }
+        let ty = keys::packet_type(version, first);
+        if ty == PacketType::Retry {
+            if dir == Direction::ToClient {
+                // The client starts over with a new DCID (new keys, same ClientHello).
+                self.crypto.reset();
+            }
+            return Ok(d.len());
+        }
+        if ty == PacketType::Initial {
+            let token_len = r.varint("truncated token length")?;
+            r.bytes(usize::try_from(token_len).unwrap_or(usize::MAX), "truncated token")?;
+        }
+        let length = r.varint("truncated length")?;
+        let pn_offset = r.pos();
+        let end = usize::try_from(length)
+            .ok()
+            .and_then(|l| pn_offset.checked_add(l))
+            .filter(|&e| e <= d.len())
+            .ok_or(Error::invalid(pn_offset, "packet length beyond datagram"))?;
+        if ty != PacketType::Initial || dir != Direction::ToServer {
+            return Ok(end);
+        }
+        self.packets += 1;
+        if self.packets > MAX_PACKETS {
+            self.fail(Error::invalid(0, "no ClientHello in the first Initial packets"), out);
+            return Ok(end);
+        }
+        let payload = self.decrypt(version, dcid, &d[..end], pn_offset)?;
+        self.frames(&payload)?;
+        self.try_client_hello(out);
+        Ok(end)
+    }
+
+    /// Removes header protection and decrypts an Initial packet; returns its frames.
+    fn decrypt(&mut self, version: u32, dcid: &[u8], pkt: &[u8], pn_offset: usize) -> Result<Vec<u8>, Error> {
+        let fresh = !matches!(&self.keys, Some((v, c, _)) if *v == version && c == dcid);
+        if fresh {
+            let k = InitialKeys::client(version, dcid).ok_or(Error::invalid(1, "unsupported QUIC version"))?;
+            self.keys = Some((version, dcid.to_vec(), k));
+        }
+        let Some((_, _, keys)) = &self.keys else { return Err(Error::invalid(0, "no keys")) };
+        let sample: &[u8; 16] = pkt
+            .get(pn_offset + 4..pn_offset + 20)
+            .and_then(|s| s.try_into().ok())
+            .ok_or(Error::invalid(pn_offset, "packet too short for a header sample"))?;
+        let mask = keys.mask(sample);
+        let mut header = pkt[..pn_offset].to_vec();
+        header[0] ^= mask[0] & 0x0f;
+        let pn_len = usize::from(header[0] & 3) + 1;
+        let mut truncated = 0u64;
+        for i in 0..pn_len {
+            let b = pkt[pn_offset + i] ^ mask[1 + i];
+            header.push(b);
+            truncated = (truncated << 8) | u64::from(b);
+        }
+        let pn = decode_pn(self.largest_pn, truncated, pn_len);
+        let mut payload = pkt[pn_offset + pn_len..].to_vec();
+        let len = keys
+            .decrypt(pn, &header, &mut payload)
+            .ok_or(Error::invalid(pn_offset, "Initial packet does not decrypt"))?;
+        payload.truncate(len);
+        self.largest_pn = Some(self.largest_pn.map_or(pn, |l| l.max(pn)));
+        Ok(payload)
+    }
+
+    /// Collects the CRYPTO frames of a decrypted Initial payload.
+    fn frames(&mut self, payload: &[u8]) -> Result<(), Error> {
+        let mut r = Reader::new(payload);
+        while !r.is_empty() {
+            match r.varint("truncated frame type")? {
+                0x00 | 0x01 => {} // PADDING, PING
+                ty @ (0x02 | 0x03) => {
+                    // ACK: largest, delay, range count, first range, ranges, [ECN counts]
+                    r.varint("ACK")?;
+                    r.varint("ACK")?;
+                    let ranges = r.varint("ACK")?;
+                    r.varint("ACK")?;
+                    for _ in 0..ranges {
+                        r.varint("ACK range")?;
+                        r.varint("ACK range")?;
+                    }
+                    if ty == 0x03 {
+                        for _ in 0..3 {
+                            r.varint("ACK ECN")?;
+                        }
+                    }
+                }
+                0x06 => {
+                    let offset = r.varint("CRYPTO offset")?;
+                    let len = r.varint("CRYPTO length")?;
+                    let at = r.pos();
+                    let data = r.bytes(usize::try_from(len).unwrap_or(usize::MAX), "truncated CRYPTO frame")?;
+                    self.crypto.insert(offset, data).map_err(|e| e.shifted(at))?;
+                }
+                0x1c | 0x1d => return Ok(()), // CONNECTION_CLOSE
+                _ => return Err(Error::invalid(r.pos(), "frame not allowed in an Initial packet")),
+            }
+        }
+        Ok(())
+    }
+
+    fn try_client_hello(&mut self, out: &mut VecDeque<Observation>) {
+        let stream = self.crypto.contiguous();
+        let Ok((ty, len)) = handshake_header(stream) else { return };
+        if ty != HANDSHAKE_CLIENT_HELLO || len > MAX_CLIENT_HELLO {
+            self.fail(Error::invalid(0, "CRYPTO stream does not start with a ClientHello"), out);
+            return;
+        }
+        if stream.len() < 4 + len {
+            return;
+        }
+        match ClientHelloInfo::from_handshake(stream, Transport::Quic, 0) {
+            Ok(info) => {
+                out.push_back(Observation::TlsClientHello(info));
+                self.done = true;
+            }
+            Err(e) => self.fail(e, out),
+        }
+    }
+}
+
+/// Full packet number from its truncated encoding (RFC 9000 appendix A.3).
+fn decode_pn(largest: Option<u64>, truncated: u64, pn_len: usize) -> u64 {
+    let expected = largest.map_or(0, |l| l + 1);
+    let win = 1u64 << (pn_len * 8);
+    let (hwin, mask) = (win / 2, win - 1);
+    let candidate = (expected & !mask) | truncated;
+    if candidate + hwin <= expected && candidate < (1 << 62) - win {
+        candidate + win
+    } else if candidate > expected + hwin && candidate >= win {
+        candidate - win
+    } else {
+        candidate
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packet_number_decoding() {
+        // RFC 9000 A.3 example.
+        assert_eq!(decode_pn(Some(0xa82f30ea), 0x9b32, 2), 0xa82f9b32);
+        assert_eq!(decode_pn(None, 0, 1), 0);
+        assert_eq!(decode_pn(Some(1), 2, 4), 2);
+    }
+}
