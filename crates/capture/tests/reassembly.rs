@@ -1,0 +1,307 @@
+//! TCP reassembly and flow outcomes, packet by packet.
+
+mod common;
+
+use common::*;
+use netward_capture::synth::packet::flags::{ACK, FIN, PSH, RST, SYN};
+use netward_capture::{Direction, EndReason, FlowConfig, FlowTable, Outcome, PacketDecoder, Proto};
+
+const C: &str = "10.0.0.1";
+const S: &str = "192.0.2.7";
+
+struct Rig {
+    dec: PacketDecoder,
+    table: FlowTable,
+    c: Collector,
+    t: u64,
+}
+
+impl Rig {
+    fn new() -> Self {
+        Self::with(FlowConfig::default())
+    }
+    fn with(cfg: FlowConfig) -> Self {
+        Rig { dec: PacketDecoder::default(), table: FlowTable::new(cfg), c: Collector::default(), t: 0 }
+    }
+    fn ip(&mut self, ip: &[u8]) {
+        self.t += 1;
+        feed(&mut self.dec, &mut self.table, ts(self.t), ip, &mut self.c);
+    }
+    /// Client → server segment.
+    fn cs(&mut self, seq: u32, ack: u32, fl: u8, data: &[u8]) {
+        self.ip(&tcp_ip(C, 40000, S, 443, seq, ack, fl, data));
+    }
+    /// Server → client segment.
+    fn sc(&mut self, seq: u32, ack: u32, fl: u8, data: &[u8]) {
+        self.ip(&tcp_ip(S, 443, C, 40000, seq, ack, fl, data));
+    }
+    fn handshake(&mut self, cisn: u32, sisn: u32) {
+        self.cs(cisn, 0, SYN, b"");
+        self.sc(sisn, cisn.wrapping_add(1), SYN | ACK, b"");
+        self.cs(cisn.wrapping_add(1), sisn.wrapping_add(1), ACK, b"");
+    }
+    fn finish(&mut self) {
+        let c = &mut self.c;
+        self.table.finish(&mut |e| c.push(e));
+    }
+}
+
+#[test]
+fn full_connection_in_order() {
+    let mut r = Rig::new();
+    r.handshake(1000, 5000);
+    r.cs(1001, 5001, ACK | PSH, b"GET / HTTP/1.1\r\n\r\n");
+    r.sc(5001, 1019, ACK | PSH, b"HTTP/1.1 200 OK\r\n\r\nhello");
+    r.cs(1019, 5025, FIN | ACK, b"");
+    r.sc(5025, 1020, FIN | ACK, b"");
+    let f = r.c.only();
+    assert_eq!(f.to_server, b"GET / HTTP/1.1\r\n\r\n");
+    assert_eq!(f.to_client, b"HTTP/1.1 200 OK\r\n\r\nhello");
+    let key = f.key.unwrap();
+    assert_eq!((key.proto, key.client.port(), key.server.port()), (Proto::Tcp, 40000, 443));
+    assert!(f.established && !f.mid_stream);
+    let (outcome, reason, stats) = f.end.unwrap();
+    assert_eq!((outcome, reason), (Outcome::ConnectionSuccess, EndReason::Fin));
+    assert_eq!((stats.bytes_to_server, stats.bytes_to_client), (18, 24));
+    assert!(!stats.overlap_conflict);
+    // The last ACK after the close starts no new flow.
+    r.cs(1020, 5026, ACK, b"");
+    r.finish();
+    assert_eq!(r.c.flows.len(), 1);
+}
+
+#[test]
+fn out_of_order_segments_are_ordered() {
+    let mut r = Rig::new();
+    r.handshake(10, 20);
+    r.cs(11 + 8, 21, ACK, b"89abcdef");
+    r.cs(11 + 16, 21, ACK, b"ghij");
+    r.cs(11, 21, ACK, b"01234567");
+    r.finish();
+    let f = r.c.only();
+    assert_eq!(f.to_server, b"0123456789abcdefghij");
+    assert!(f.gaps.is_empty() && f.conflicts.is_empty());
+}
+
+#[test]
+fn retransmission_with_same_bytes_is_silent() {
+    let mut r = Rig::new();
+    r.handshake(10, 20);
+    r.cs(11, 21, ACK, b"hello ");
+    r.cs(11, 21, ACK, b"hello ");
+    r.cs(17, 21, ACK, b"world");
+    r.cs(14, 21, ACK, b"lo wor");
+    r.finish();
+    let f = r.c.only();
+    assert_eq!(f.to_server, b"hello world");
+    assert!(f.conflicts.is_empty());
+    assert!(!f.end.unwrap().2.overlap_conflict);
+}
+
+#[test]
+fn differing_overlap_in_buffer_is_reported_first_copy_wins() {
+    let mut r = Rig::new();
+    r.handshake(10, 20);
+    // Out of order "WORLD" at offset 6, then a differing copy overlapping it.
+    r.cs(17, 21, ACK, b"WORLD");
+    r.cs(15, 21, ACK, b"  evil");
+    r.cs(11, 21, ACK, b"hello ");
+    r.finish();
+    let f = r.c.only();
+    // Offsets 4..6 came first in "  evil", so "hello " loses there too.
+    assert_eq!(f.to_server, b"hell  WORLD");
+    assert_eq!(f.conflicts, vec![(Direction::ToServer, 6, 4), (Direction::ToServer, 4, 2)]);
+    assert!(f.end.unwrap().2.overlap_conflict);
+}
+
+#[test]
+fn differing_retransmission_of_delivered_bytes_is_reported() {
+    let mut r = Rig::new();
+    r.handshake(10, 20);
+    r.sc(21, 11, ACK, b"server says hi");
+    r.sc(21, 11, ACK, b"server says HI");
+    r.finish();
+    let f = r.c.only();
+    assert_eq!(f.to_client, b"server says hi");
+    assert_eq!(f.conflicts, vec![(Direction::ToClient, 0, 14)]);
+}
+
+#[test]
+fn keepalive_probe_is_not_a_conflict() {
+    let mut r = Rig::new();
+    r.handshake(10, 20);
+    r.cs(11, 21, ACK, b"abc");
+    r.cs(13, 21, ACK, b"\0"); // seq = next - 1, one garbage byte
+    r.finish();
+    let f = r.c.only();
+    assert_eq!(f.to_server, b"abc");
+    assert!(f.conflicts.is_empty());
+}
+
+#[test]
+fn mid_stream_flow_is_delivered_lower_port_is_server() {
+    let mut r = Rig::new();
+    // First packet seen is from the server (port 443) to the client.
+    r.sc(777, 888, ACK, b"tail of a response");
+    r.cs(888, 795, ACK, b"next request");
+    r.finish();
+    let f = r.c.only();
+    let key = f.key.unwrap();
+    assert_eq!(key.server.port(), 443);
+    assert!(f.mid_stream && f.established);
+    assert_eq!(f.to_client, b"tail of a response");
+    assert_eq!(f.to_server, b"next request");
+    assert_eq!(f.end.unwrap().0, Outcome::ConnectionSuccess);
+}
+
+#[test]
+fn syn_answered_by_rst_is_failed() {
+    let mut r = Rig::new();
+    r.cs(100, 0, SYN, b"");
+    r.sc(0, 101, RST | ACK, b"");
+    let f = r.c.only();
+    let (outcome, reason, _) = f.end.unwrap();
+    assert_eq!((outcome, reason), (Outcome::ConnectionFailed, EndReason::Rst));
+    assert!(!f.established);
+}
+
+#[test]
+fn unanswered_syn_is_attempt() {
+    let mut r = Rig::new();
+    r.cs(100, 0, SYN, b"");
+    r.cs(100, 0, SYN, b""); // retransmitted SYN
+    r.finish();
+    let f = r.c.only();
+    assert_eq!(f.end.unwrap().0, Outcome::ConnectionAttempt);
+    assert_eq!(f.end.unwrap().1, EndReason::EndOfCapture);
+}
+
+#[test]
+fn rst_after_handshake_is_success_ended_by_rst() {
+    let mut r = Rig::new();
+    r.handshake(1, 2);
+    r.cs(2, 3, ACK, b"x");
+    r.sc(3, 3, RST, b"");
+    let f = r.c.only();
+    assert_eq!(f.end.unwrap().0, Outcome::ConnectionSuccess);
+    assert_eq!(f.end.unwrap().1, EndReason::Rst);
+}
+
+#[test]
+fn data_in_syn_counts() {
+    let mut r = Rig::new();
+    r.cs(500, 0, SYN, b"fast open data");
+    r.sc(900, 515, SYN | ACK, b"");
+    r.cs(515, 901, ACK, b" more");
+    r.finish();
+    let f = r.c.only();
+    assert_eq!(f.to_server, b"fast open data more");
+    assert!(f.established);
+}
+
+#[test]
+fn sequence_numbers_wrap() {
+    let mut r = Rig::new();
+    let isn = u32::MAX - 3;
+    r.handshake(isn, 7);
+    let d = b"0123456789";
+    r.cs(isn.wrapping_add(1 + 5), 8, ACK, &d[5..]);
+    r.cs(isn.wrapping_add(1), 8, ACK, &d[..5]);
+    r.finish();
+    assert_eq!(r.c.only().to_server, d);
+}
+
+#[test]
+fn out_of_order_cap_skips_with_a_gap() {
+    let mut cfg = FlowConfig::default();
+    cfg.stream.max_ooo_bytes = 10;
+    let mut r = Rig::with(cfg);
+    r.handshake(0, 0);
+    // Offset 0..4 never arrives; 4..12 and 12..20 arrive out of order.
+    r.cs(1 + 4, 1, ACK, b"AAAAAAAA");
+    r.cs(1 + 12, 1, ACK, b"BBBBBBBB");
+    r.finish();
+    let f = r.c.only();
+    assert_eq!(f.gaps, vec![(Direction::ToServer, 0, 4)]);
+    assert_eq!(f.to_server, b"AAAAAAAABBBBBBBB");
+    assert_eq!(f.end.unwrap().2.gap_bytes_to_server, 4);
+}
+
+#[test]
+fn hole_at_the_end_is_flushed_with_a_gap() {
+    let mut r = Rig::new();
+    r.handshake(0, 0);
+    r.cs(1, 1, ACK, b"abc");
+    r.cs(1 + 5, 1, ACK, b"fgh");
+    r.finish();
+    let f = r.c.only();
+    assert_eq!(f.to_server, b"abcfgh");
+    assert_eq!(f.gaps, vec![(Direction::ToServer, 3, 2)]);
+}
+
+#[test]
+fn table_evicts_oldest_when_full() {
+    let cfg = FlowConfig { max_flows: 2, ..FlowConfig::default() };
+    let mut r = Rig::with(cfg);
+    for port in [1000u16, 1001, 1002] {
+        r.ip(&tcp_ip(C, port, S, 443, 1, 0, SYN, b""));
+    }
+    r.finish();
+    let ends: Vec<_> = r.c.flows.values().map(|f| f.end.unwrap().1).collect();
+    assert_eq!(ends, vec![EndReason::Evicted, EndReason::EndOfCapture, EndReason::EndOfCapture]);
+    assert_eq!(r.table.stats().evicted, 1);
+}
+
+#[test]
+fn idle_flows_time_out_by_packet_time() {
+    let mut r = Rig::new();
+    r.ip(&udp_ip(C, 5353, S, 53, b"query"));
+    r.ip(&udp_ip(S, 53, C, 5353, b"answer"));
+    r.ip(&udp_ip(C, 5354, S, 53, b"unanswered"));
+    // Two minutes later (packet time), another packet expires both.
+    r.t += 120_000;
+    r.ip(&udp_ip(C, 6000, S, 123, b"ntp"));
+    let recs: Vec<_> = r.c.flows.values().cloned().collect();
+    assert_eq!(recs[0].end.unwrap().0, Outcome::ConnectionSuccess);
+    assert_eq!(recs[0].end.unwrap().1, EndReason::IdleTimeout);
+    assert_eq!(recs[0].datagrams, vec![(Direction::ToServer, b"query".to_vec()), (Direction::ToClient, b"answer".to_vec())]);
+    assert_eq!(recs[1].end.unwrap().0, Outcome::ConnectionAttempt);
+    assert!(recs[2].end.is_none());
+}
+
+#[test]
+fn udp_reply_first_keeps_well_known_port_as_server() {
+    let mut r = Rig::new();
+    r.ip(&udp_ip(S, 53, C, 40000, b"late answer"));
+    r.finish();
+    let f = r.c.only();
+    assert_eq!(f.key.unwrap().server.port(), 53);
+    assert_eq!(f.datagrams[0].0, Direction::ToClient);
+}
+
+#[test]
+fn new_syn_on_a_closed_tuple_starts_a_new_flow() {
+    let mut r = Rig::new();
+    r.handshake(100, 200);
+    r.cs(101, 201, FIN | ACK, b"");
+    r.sc(201, 102, FIN | ACK, b"");
+    r.handshake(9_000, 9_500);
+    r.cs(9_001, 9_501, ACK, b"second");
+    r.finish();
+    assert_eq!(r.c.flows.len(), 2);
+    let second = r.c.flows.values().nth(1).unwrap();
+    assert_eq!(second.to_server, b"second");
+}
+
+#[test]
+fn ipv6_flow() {
+    let mut r = Rig::new();
+    let (c6, s6) = ("2001:db8::1", "2001:db8::2");
+    r.ip(&tcp_ip(c6, 5000, s6, 80, 1, 0, SYN, b""));
+    r.ip(&tcp_ip(s6, 80, c6, 5000, 1, 2, SYN | ACK, b""));
+    r.ip(&tcp_ip(c6, 5000, s6, 80, 2, 2, ACK, b"GET"));
+    r.finish();
+    let f = r.c.only();
+    assert_eq!(f.to_server, b"GET");
+    assert!(f.key.unwrap().client.is_ipv6());
+}
