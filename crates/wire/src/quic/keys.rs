@@ -139,6 +139,22 @@ impl InitialKeys {
 }
 
 #[cfg(test)]
+impl InitialKeys {
+    /// Test-only: protects a payload as a client would (appends the tag).
+    pub fn encrypt(&self, pn: u64, header: &[u8], payload: &mut Vec<u8>) {
+        let mut nonce = self.iv;
+        for (n, p) in nonce[4..].iter_mut().zip(pn.to_be_bytes()) {
+            *n ^= p;
+        }
+        let tag = self
+            .aead
+            .encrypt_inout_detached(&Array::from(nonce), header, payload.as_mut_slice().into())
+            .expect("encrypt");
+        payload.extend_from_slice(&tag);
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -228,6 +228,122 @@ fn decode_pn(largest: Option<u64>, truncated: u64, pn_len: usize) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tls::ClientHelloInfo;
+
+    /// A minimal ClientHello handshake message naming `sni`, with QUIC transport parameters.
+    fn hello(sni: &str) -> Vec<u8> {
+        let mut exts = Vec::new();
+        let mut name = ((sni.len() + 3) as u16).to_be_bytes().to_vec();
+        name.push(0);
+        name.extend((sni.len() as u16).to_be_bytes());
+        name.extend(sni.as_bytes());
+        exts.extend([0, 0]);
+        exts.extend((name.len() as u16).to_be_bytes());
+        exts.extend(name);
+        exts.extend([0x00, 0x10, 0, 5, 0, 3, 2, b'h', b'3']);
+        exts.extend([0x00, 0x2b, 0, 3, 2, 0x03, 0x04]);
+        exts.extend([0x00, 0x39, 0, 2, 0x01, 0x00]);
+        let mut body = vec![3, 3];
+        body.extend([1u8; 32]);
+        body.extend([0, 0, 2, 0x13, 0x01, 1, 0]);
+        body.extend((exts.len() as u16).to_be_bytes());
+        body.extend(exts);
+        let mut m = vec![1];
+        m.extend(&(body.len() as u32).to_be_bytes()[1..]);
+        m.extend(body);
+        m
+    }
+
+    fn crypto_frame(offset: u64, data: &[u8]) -> Vec<u8> {
+        let mut f = vec![0x06, 0x80 | (offset >> 24) as u8, (offset >> 16) as u8, (offset >> 8) as u8, offset as u8];
+        f.extend([0x40 | (data.len() >> 8) as u8, data.len() as u8]);
+        f.extend(data);
+        f
+    }
+
+    /// A protected client Initial packet (2-byte packet number), padded to 1200 bytes.
+    fn initial(version: u32, dcid: &[u8], pn: u64, frames: &[u8]) -> Vec<u8> {
+        let ty = if version == keys::VERSION_2 { 1 } else { 0 };
+        let mut payload = frames.to_vec();
+        payload.extend([0x02, 0, 0, 0, 0]); // an ACK frame, skipped
+        payload.resize(1100, 0); // PADDING
+        let mut header = vec![0xc0 | (ty << 4) | 1];
+        header.extend(version.to_be_bytes());
+        header.push(dcid.len() as u8);
+        header.extend(dcid);
+        header.extend([0, 0]); // SCID, token
+        let length = 2 + payload.len() + 16;
+        header.extend([0x40 | (length >> 8) as u8, length as u8]);
+        let pn_offset = header.len();
+        header.extend((pn as u16).to_be_bytes());
+        let keys = InitialKeys::client(version, dcid).unwrap();
+        keys.encrypt(pn, &header, &mut payload);
+        let mut pkt = header;
+        pkt.extend(payload);
+        let sample: [u8; 16] = pkt[pn_offset + 4..pn_offset + 20].try_into().unwrap();
+        let mask = keys.mask(&sample);
+        pkt[0] ^= mask[0] & 0x0f;
+        pkt[pn_offset] ^= mask[1];
+        pkt[pn_offset + 1] ^= mask[2];
+        pkt
+    }
+
+    fn run(datagrams: &[(Direction, Vec<u8>)]) -> Vec<Observation> {
+        let mut q = QuicClient::default();
+        let mut out = VecDeque::new();
+        for (dir, d) in datagrams {
+            q.datagram(*dir, d, &mut out);
+        }
+        out.into_iter().collect()
+    }
+
+    fn sni_of(obs: &[Observation]) -> Vec<(Option<String>, String)> {
+        obs.iter()
+            .filter_map(|o| match o {
+                Observation::TlsClientHello(ClientHelloInfo { sni, ja4, .. }) => Some((sni.clone(), ja4.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn v2_crypto_frames_out_of_order_in_coalesced_packets() {
+        let ch = hello("v2.example");
+        let (a, b) = ch.split_at(40);
+        let dcid = [0xaa; 8];
+        let mut d = initial(keys::VERSION_2, &dcid, 0, &crypto_frame(40, b));
+        d.extend(initial(keys::VERSION_2, &dcid, 1, &crypto_frame(0, a)));
+        assert!(QuicClient::looks_like_initial(&d));
+        let got = sni_of(&run(&[(Direction::ToServer, d)]));
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].0.as_deref(), Some("v2.example"));
+        assert!(got[0].1.starts_with("q13d0104h3_"), "{}", got[0].1);
+    }
+
+    #[test]
+    fn retry_then_initials_with_the_new_dcid() {
+        let ch = hello("after-retry.example");
+        let first = initial(keys::VERSION_1, &[1; 8], 0, &crypto_frame(0, &ch[..30]));
+        // Retry: long header type 3, new SCID, token, integrity tag (not checked).
+        let mut retry = vec![0xf0];
+        retry.extend(keys::VERSION_1.to_be_bytes());
+        retry.extend([0, 8]);
+        retry.extend([2; 8]);
+        retry.extend(b"token");
+        retry.extend([0; 16]);
+        let second = initial(keys::VERSION_1, &[2; 8], 1, &crypto_frame(0, &ch));
+        let obs = run(&[(Direction::ToServer, first), (Direction::ToClient, retry), (Direction::ToServer, second)]);
+        assert_eq!(sni_of(&obs)[0].0.as_deref(), Some("after-retry.example"));
+    }
+
+    #[test]
+    fn undecryptable_initials_give_up_after_a_bound() {
+        let mut d = initial(keys::VERSION_1, &[3; 8], 0, &crypto_frame(0, &hello("x")));
+        let last = d.len() - 1;
+        d[last] ^= 1; // break the tag
+        let obs = run(&vec![(Direction::ToServer, d); 40]);
+        assert!(matches!(&obs[..], [Observation::Unparsed { protocol: Protocol::Quic, .. }]), "{obs:?}");
+    }
 
     #[test]
     fn packet_number_decoding() {
