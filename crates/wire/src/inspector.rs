@@ -54,6 +54,12 @@ impl FlowInspector {
         }
     }
 
+    /// A TCP inspector that assumes `protocol` instead of detecting it (fuzzing).
+    #[doc(hidden)]
+    pub fn with_protocol(protocol: Protocol) -> Self {
+        FlowInspector { tcp: Some(Layer::forced(protocol)), udp: Udp::Done, out: VecDeque::new() }
+    }
+
     /// Feeds the next bytes of one direction (TCP), or one datagram (UDP).
     pub fn feed(&mut self, dir: Direction, bytes: &[u8]) {
         if let Some(layer) = &mut self.tcp {

@@ -69,6 +69,20 @@ impl Layer {
         Layer { depth, proto, buf: [Vec::new(), Vec::new()], routed: [false; 2], inner: None, tunnel: None, outer_name }
     }
 
+    /// A layer that skips detection (for fuzzing one parser at a time).
+    pub(crate) fn forced(protocol: Protocol) -> Self {
+        let mut l = Layer::new(0, protocol == Protocol::Dns, None);
+        l.proto = match protocol {
+            Protocol::Tls => Proto::Tls(ClientHelloAssembler::new()),
+            Protocol::Http => Proto::Http(HttpConn::new(0)),
+            Protocol::Socks4 => Proto::Socks(SocksConn::new(4)),
+            Protocol::Socks5 => Proto::Socks(SocksConn::new(5)),
+            Protocol::Dns => Proto::Dns,
+            Protocol::Quic => Proto::Done,
+        };
+        l
+    }
+
     /// True once nothing more can be learned from the client side of this flow.
     pub(crate) fn finished(&self) -> bool {
         if self.routed[0] {

@@ -43,6 +43,8 @@
 pub mod dns;
 mod dns_cache;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 mod inspector;
 mod layer;
