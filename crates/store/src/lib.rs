@@ -1,7 +1,85 @@
-//! The durable event store: checksummed append log plus Parquet segments.
+//! The durable event store: a checksummed append log plus Parquet segments,
+//! queried together through DataFusion.
+//!
+//! It owns everything netward keeps on disk about events: how an append is
+//! made durable, how the log becomes columnar segments, how a crash is
+//! recovered from, how old data is dropped, and how the tables are offered
+//! to the hunting engine ([`Store::register`]). Rows come in as event-model
+//! [`Record`](netward_events::Record)s or Arrow batches of
+//! [`Table::arrow_schema`](netward_events::Table::arrow_schema).
+//!
+//! # On-disk layout
+//!
+//! One flat directory:
+//!
+//! ```text
+//! MANIFEST                      JSON: format, version, table columns, segments, live log generation
+//! LOCK                          held (flock) by the one writer
+//! wal-<generation:020>.log      the live append log (exactly one generation is live)
+//! seg-<id:020>-<Table>.parquet  a rolled segment: one table, rows sorted by Timestamp
+//! ```
+//!
+//! A log frame is `len:u32 | crc32c:u32 | table:u8 | Arrow IPC batch` (see
+//! the `log` module); one frame per append, so an append is atomic.
+//!
+//! # Protocol
+//!
+//! * **Append**: encode the rows as one frame, write it at the end of the
+//!   live log, fsync the log, then acknowledge ([`AppendAck`]). The log file
+//!   and its directory entry were fsynced when the generation was created.
+//! * **Roll** (when the log passes [`StoreOptions::roll_rows`] /
+//!   [`StoreOptions::roll_bytes`], checked before the next append, or on
+//!   [`Store::roll`]): write one segment per table from the log's rows and
+//!   fsync it; create the next log generation and fsync it; fsync the
+//!   directory; then **commit** a manifest that lists the new segments *and*
+//!   names the new generation (write `MANIFEST.tmp`, fsync, rename over
+//!   `MANIFEST`, fsync the directory). Finally the old log is deleted.
+//!   Because one rename both adds the segments and retires the old log, a
+//!   rolled row is never in the segments and the live log at once: before
+//!   the rename recovery replays the old log and ignores the new segments,
+//!   after it the reverse.
+//! * **Retention** ([`Store::enforce_retention`]): commit a manifest without
+//!   the dropped segments, then delete their files (deferred while a
+//!   [`Snapshot`] of this process still holds them).
+//! * **Open / recovery** (writer): take the lock; if there is no `MANIFEST`,
+//!   create one (refusing when log or segment files exist without one);
+//!   check format version and table columns; fsync the directory (so a
+//!   manifest rename the last writer did not fsync becomes durable before
+//!   anything it obsoletes is deleted); delete `MANIFEST.tmp`, segment files
+//!   the manifest does not name, and log generations other than the live one
+//!   (a newer one can only be an empty leftover of an uncommitted roll);
+//!   read the live log frame by frame and cut it at the first invalid frame
+//!   (a torn write, never acknowledged); fsync the log and the directory.
+//! * **Failures**: an I/O error while appending, rolling or committing
+//!   retention *poisons* the store: later calls fail with
+//!   [`StoreError::Poisoned`] until it is reopened, which recovers. An append
+//!   that failed may or may not be stored; one that was acknowledged always
+//!   is, exactly once.
+//! * **Readers** ([`StoreOptions::read_only`]) take no lock and write
+//!   nothing: they read the manifest and the live log's valid frames (a roll
+//!   racing them makes them read the manifest again), and see new data on
+//!   [`Store::refresh`]. Within a process, queries see the consistent
+//!   [`Snapshot`] current when they are planned.
+//!
+//! All file I/O goes through [`Vfs`]; [`sim::SimFs`] simulates power cuts
+//! and failing I/O for the crash tests.
 
 mod batch;
 mod error;
+pub mod gen;
+mod log;
+mod manifest;
+mod provider;
+mod segment;
+pub mod sim;
+mod store;
+mod vfs;
 
 pub use batch::{batch_to_records, records_to_batch};
 pub use error::{Result, StoreError};
+pub use log::MAX_FRAME_PAYLOAD;
+pub use manifest::FORMAT_VERSION;
+pub use provider::StoreTable;
+pub use segment::Segment;
+pub use store::{AppendAck, RecoveryReport, RetentionReport, RollReport, Snapshot, Store, StoreOptions};
+pub use vfs::{LockGuard, StdFs, Vfs, VfsFile};

@@ -1,0 +1,218 @@
+//! The stored tables as DataFusion tables.
+//!
+//! [`StoreTable`] serves one table from the snapshot current when a query is
+//! planned: the Parquet segments (read by DataFusion's own Parquet scan, with
+//! projection, row-group and page pruning from the query's filters) unioned
+//! with the log tail (in memory). Segments whose time range cannot match the
+//! filters are not scanned at all. Filters are pushed down as `Inexact`:
+//! DataFusion still applies them to every row.
+
+use crate::segment::Segment;
+use crate::store::{Snapshot, Store};
+use crate::vfs::Vfs;
+use crate::Result;
+use arrow::array::{ArrayRef, TimestampNanosecondArray, UInt64Array};
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use async_trait::async_trait;
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::pruning::PruningStatistics;
+use datafusion::common::{project_schema, Column, DFSchema, ScalarValue};
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::file_format::FileFormat;
+use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
+use datafusion::datasource::TableType;
+use datafusion::error::Result as DfResult;
+use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::logical_expr::utils::conjunction;
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_optimizer::pruning::PruningPredicateBuilder;
+use datafusion::physical_plan::empty::EmptyExec;
+use datafusion::physical_plan::union::UnionExec;
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::prelude::SessionContext;
+use netward_events::Table;
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+/// One stored table of a [`Store`], as a DataFusion table provider.
+pub struct StoreTable {
+    table: Table,
+    schema: SchemaRef,
+    shared: Arc<RwLock<Snapshot>>,
+    vfs: Arc<dyn Vfs>,
+}
+
+impl std::fmt::Debug for StoreTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreTable").field("table", &self.table).finish()
+    }
+}
+
+impl Store {
+    /// Registers every stored table (`DeviceNetworkEvents`, `DeviceInfo`)
+    /// under its name. Each query sees the store as it is when planned.
+    pub fn register(&self, ctx: &SessionContext) -> Result<()> {
+        for table in Table::ALL.into_iter().filter(|t| t.is_stored()) {
+            ctx.register_table(table.name(), Arc::new(self.table_provider(table)))?;
+        }
+        Ok(())
+    }
+
+    /// The provider of one stored table.
+    pub fn table_provider(&self, table: Table) -> StoreTable {
+        StoreTable {
+            table,
+            schema: Arc::new(table.arrow_schema()),
+            shared: self.shared(),
+            vfs: self.vfs().clone(),
+        }
+    }
+}
+
+/// Segment time ranges as pruning statistics: one container per segment,
+/// known only for `Timestamp`.
+struct SegmentStats<'a>(&'a [Arc<Segment>]);
+
+impl PruningStatistics for SegmentStats<'_> {
+    fn min_values(&self, column: &Column) -> Option<ArrayRef> {
+        (column.name == "Timestamp").then(|| {
+            let v: Vec<Option<i64>> = self.0.iter().map(|s| s.min_ts.map(|t| t.0)).collect();
+            Arc::new(TimestampNanosecondArray::from(v).with_timezone("UTC")) as ArrayRef
+        })
+    }
+    fn max_values(&self, column: &Column) -> Option<ArrayRef> {
+        (column.name == "Timestamp").then(|| {
+            let v: Vec<Option<i64>> = self.0.iter().map(|s| s.max_ts.map(|t| t.0)).collect();
+            Arc::new(TimestampNanosecondArray::from(v).with_timezone("UTC")) as ArrayRef
+        })
+    }
+    fn num_containers(&self) -> usize {
+        self.0.len()
+    }
+    fn null_counts(&self, _column: &Column) -> Option<ArrayRef> {
+        None
+    }
+    fn row_counts(&self) -> Option<ArrayRef> {
+        Some(Arc::new(UInt64Array::from_iter_values(self.0.iter().map(|s| s.rows))))
+    }
+    fn contained(&self, _column: &Column, _values: &HashSet<ScalarValue>) -> Option<arrow::array::BooleanArray> {
+        None
+    }
+}
+
+impl StoreTable {
+    pub fn table(&self) -> Table {
+        self.table
+    }
+
+    /// The segments whose time range may match `predicate`.
+    fn prune(&self, segments: Vec<Arc<Segment>>, predicate: Option<&Arc<dyn PhysicalExpr>>) -> Vec<Arc<Segment>> {
+        let Some(pred) = predicate else { return segments };
+        let Some(pp) = PruningPredicateBuilder::new().with_file_schema(self.schema.clone()).build(pred.clone()) else {
+            return segments;
+        };
+        match pp.prune(&SegmentStats(&segments)) {
+            Ok(keep) => segments.into_iter().zip(keep).filter_map(|(s, k)| k.then_some(s)).collect(),
+            Err(_) => segments,
+        }
+    }
+
+    async fn parquet_plan(
+        &self,
+        state: &dyn Session,
+        segments: &[Arc<Segment>],
+        projection: Option<&Vec<usize>>,
+        predicate: Option<Arc<dyn PhysicalExpr>>,
+        limit: Option<usize>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        let groups_wanted = state.config().target_partitions().max(1);
+        let mut groups: Vec<Vec<PartitionedFile>> = vec![Vec::new(); groups_wanted.min(segments.len())];
+        for (i, s) in segments.iter().enumerate() {
+            let path = absolute(&s.path)?;
+            let mut f = PartitionedFile::new(path.to_string_lossy().into_owned(), s.bytes);
+            f.arrow_schema = Some(self.schema.clone());
+            let n = groups.len();
+            groups[i % n].push(f);
+        }
+        let mut source = ParquetSource::new(self.schema.clone());
+        if let Some(p) = predicate {
+            source = source.with_predicate(p);
+        }
+        let conf = FileScanConfigBuilder::new(ObjectStoreUrl::local_filesystem(), Arc::new(source))
+            .with_file_groups(groups.into_iter().map(FileGroup::new).collect())
+            .with_projection_indices(projection.cloned())?
+            .with_limit(limit)
+            .build();
+        ParquetFormat::default()
+            .with_options(state.table_options().parquet.clone())
+            .create_physical_plan(state, conf)
+            .await
+    }
+}
+
+fn absolute(p: &std::path::Path) -> DfResult<PathBuf> {
+    Ok(std::path::absolute(p)?)
+}
+
+#[async_trait]
+impl TableProvider for StoreTable {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> DfResult<Vec<TableProviderFilterPushDown>> {
+        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        let snap = self.shared.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let predicate = match conjunction(filters.to_vec()) {
+            Some(expr) => Some(state.create_physical_expr(expr, &DFSchema::try_from(self.schema.clone())?)?),
+            None => None,
+        };
+        let segments: Vec<Arc<Segment>> = snap.segments_of(self.table).cloned().collect();
+        let segments = self.prune(segments, predicate.as_ref());
+        let mut plans: Vec<Arc<dyn ExecutionPlan>> = Vec::new();
+        let mut memory: Vec<RecordBatch> = Vec::new();
+        if !segments.is_empty() {
+            if self.vfs.is_real() {
+                plans.push(self.parquet_plan(state, &segments, projection, predicate, limit).await?);
+            } else {
+                // A simulated file system: DataFusion cannot open the files,
+                // so the segments are read through the Vfs.
+                for s in &segments {
+                    memory.extend(s.read(self.vfs.as_ref()).map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?);
+                }
+            }
+        }
+        memory.extend(snap.tail_of(self.table));
+        if !memory.is_empty() {
+            // Spread the batches over the target partitions for parallelism.
+            let n = state.config().target_partitions().clamp(1, memory.len());
+            let mut parts: Vec<Vec<RecordBatch>> = vec![Vec::new(); n];
+            for (i, b) in memory.into_iter().enumerate() {
+                parts[i % n].push(b);
+            }
+            plans.push(MemorySourceConfig::try_new_exec(&parts, self.schema.clone(), projection.cloned())?);
+        }
+        if plans.is_empty() {
+            return Ok(Arc::new(EmptyExec::new(project_schema(&self.schema, projection)?)));
+        }
+        UnionExec::try_new(plans)
+    }
+}
