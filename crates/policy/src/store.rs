@@ -1,0 +1,631 @@
+//! The durable store: custom indicators and imported feeds in a data
+//! directory, compiled into [`Matcher`] snapshots that readers load without
+//! ever waiting for the writer.
+//!
+//! # Layout
+//! ```text
+//! <dir>/indicators.json        custom indicators and the next id
+//! <dir>/feeds/<source>.feed    one file per feed source
+//! ```
+//! Settings (the enforcement level) are not kept here.
+//!
+//! # Crash safety
+//! Every file is replaced atomically: written to a temporary file in the
+//! same directory, `fsync`ed, renamed over the old name, then the directory
+//! is `fsync`ed. After a crash or power loss at any moment the file holds
+//! either the old or the new content, never a mixture. Temporary files left
+//! by a crash (`.<name>.tmp-<pid>-<n>`) are never read, and are removed at
+//! open when their process is gone. Feed files also end in a trailer with
+//! the entry count and a checksum, so a file damaged by other means is
+//! detected and reported (see [`PolicyStore::problems`]) instead of loaded.
+//!
+//! # Concurrency
+//! One `PolicyStore` writes; any number of threads read snapshots through
+//! [`PolicyStore::snapshot`] or a [`MatcherHandle`]. Each change publishes a
+//! new snapshot with one atomic pointer swap; a re-imported feed rebuilds
+//! only its own segment. Two processes must not write one directory at the
+//! same time (the CLI should hold a lock); a reader process picks up another
+//! process's changes with [`PolicyStore::reload`].
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use serde::{Deserialize, Serialize};
+
+use crate::action::{Action, Origin};
+use crate::feed::{parse_feed, FeedError, FeedFormat, FeedItem, FeedOptions, ImportReport};
+use crate::hash::{fnv1a, Seed, FNV_INIT};
+use crate::indicator::{feed_entry_id, Indicator, IndicatorError, IndicatorSpec, IndicatorType, Target};
+use crate::matcher::Matcher;
+use crate::segment::{Segment, SegmentBuilder};
+
+/// The source name of custom indicators.
+pub const CUSTOM_SOURCE: &str = "custom";
+const INDICATORS_FILE: &str = "indicators.json";
+const FEEDS_DIR: &str = "feeds";
+const FEED_EXT: &str = ".feed";
+
+/// Store failures.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// File system trouble.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The error.
+        source: io::Error,
+    },
+    /// A stored file is damaged.
+    #[error("{path}: {reason}")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The indicator's value is invalid.
+    #[error(transparent)]
+    Indicator(#[from] IndicatorError),
+    /// An indicator of this type and value exists (pass `replace` to
+    /// overwrite it).
+    #[error("an indicator with this type and value already exists: id {existing_id}")]
+    Duplicate {
+        /// The existing indicator's id.
+        existing_id: String,
+    },
+    /// No such indicator or source.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// Feed entries cannot be removed one by one.
+    #[error("{0} is a feed entry: remove or re-import its source instead")]
+    FeedEntry(String),
+    /// Source names are `[A-Za-z0-9][A-Za-z0-9._-]{0,63}`, not `custom`.
+    #[error("invalid source name {0:?} (letters, digits, '.', '_', '-'; at most 64; not \"custom\")")]
+    InvalidSource(String),
+    /// The feed could not be read at all; nothing was changed.
+    #[error(transparent)]
+    Feed(#[from] FeedError),
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io { path: path.to_path_buf(), source }
+}
+
+/// A cheap, clonable handle through which any thread loads the current
+/// snapshot.
+#[derive(Clone)]
+pub struct MatcherHandle(Arc<ArcSwap<Matcher>>);
+
+impl MatcherHandle {
+    /// The current snapshot (a reference-count increment).
+    pub fn snapshot(&self) -> Arc<Matcher> {
+        self.0.load_full()
+    }
+
+    /// The current snapshot without touching the reference count: the
+    /// fastest way for a hot loop. Do not hold the guard for long.
+    pub fn load(&self) -> arc_swap::Guard<Arc<Matcher>> {
+        self.0.load()
+    }
+}
+
+/// What the store knows about one imported feed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedInfo {
+    /// The source name.
+    pub source: String,
+    /// Format it was imported from.
+    pub format: FeedFormat,
+    /// Options it was imported with.
+    pub options: FeedOptions,
+    /// When (unix seconds, as passed to `import_feed`).
+    pub imported_at: i64,
+    /// Entries stored.
+    #[serde(default)]
+    pub entries: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct CustomFile {
+    version: u32,
+    next_id: u64,
+    indicators: Vec<Indicator>,
+}
+
+/// Indicators and feeds in a directory, and the snapshots compiled from them.
+pub struct PolicyStore {
+    dir: PathBuf,
+    seed: Seed,
+    custom: Vec<Indicator>,
+    next_id: u64,
+    custom_segment: Arc<Segment>,
+    feeds: BTreeMap<String, (FeedInfo, Arc<Segment>)>,
+    handle: MatcherHandle,
+    problems: Vec<String>,
+}
+
+impl PolicyStore {
+    /// Open (creating if needed) the store in `dir`, with a random hash
+    /// seed.
+    pub fn open(dir: impl AsRef<Path>) -> Result<PolicyStore, StoreError> {
+        Self::open_with_seed(dir, Seed::random())
+    }
+
+    /// [`PolicyStore::open`] with a given seed (tests, benchmarks).
+    pub fn open_with_seed(dir: impl AsRef<Path>, seed: Seed) -> Result<PolicyStore, StoreError> {
+        let dir = dir.as_ref().to_path_buf();
+        let feeds_dir = dir.join(FEEDS_DIR);
+        fs::create_dir_all(&feeds_dir).map_err(io_err(&feeds_dir))?;
+        let empty = Arc::new(SegmentBuilder::new(seed, CUSTOM_SOURCE, Origin::Custom).build());
+        let mut store = PolicyStore {
+            dir,
+            seed,
+            custom: Vec::new(),
+            next_id: 1,
+            custom_segment: empty,
+            feeds: BTreeMap::new(),
+            handle: MatcherHandle(Arc::new(ArcSwap::from_pointee(Matcher::new(seed, Vec::new())))),
+            problems: Vec::new(),
+        };
+        store.reload()?;
+        Ok(store)
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Re-read everything from disk and publish a new snapshot. Damaged
+    /// feed files are skipped and listed in [`PolicyStore::problems`].
+    pub fn reload(&mut self) -> Result<(), StoreError> {
+        remove_stale_temps(&self.dir);
+        remove_stale_temps(&self.dir.join(FEEDS_DIR));
+        self.problems.clear();
+        let path = self.dir.join(INDICATORS_FILE);
+        match fs::read(&path) {
+            Ok(bytes) => {
+                let f: CustomFile = serde_json::from_slice(&bytes)
+                    .map_err(|e| StoreError::Corrupt { path: path.clone(), reason: e.to_string() })?;
+                self.custom = f.indicators;
+                self.next_id = f.next_id;
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                self.custom.clear();
+                self.next_id = 1;
+            }
+            Err(e) => return Err(StoreError::Io { path, source: e }),
+        }
+        self.custom_segment = Arc::new(self.build_custom()?);
+        self.feeds.clear();
+        let feeds_dir = self.dir.join(FEEDS_DIR);
+        let mut names: Vec<String> = fs::read_dir(&feeds_dir)
+            .map_err(io_err(&feeds_dir))?
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| !n.starts_with('.') && n.ends_with(FEED_EXT))
+            .collect();
+        names.sort();
+        for name in names {
+            let path = feeds_dir.join(&name);
+            match load_feed(&path, self.seed) {
+                Ok((info, seg)) => {
+                    self.feeds.insert(info.source.clone(), (info, Arc::new(seg)));
+                }
+                Err(e) => self.problems.push(e.to_string()),
+            }
+        }
+        self.publish();
+        Ok(())
+    }
+
+    /// Files that could not be loaded at the last open or reload.
+    pub fn problems(&self) -> &[String] {
+        &self.problems
+    }
+
+    /// The current snapshot.
+    pub fn snapshot(&self) -> Arc<Matcher> {
+        self.handle.snapshot()
+    }
+
+    /// A handle for reader threads.
+    pub fn handle(&self) -> MatcherHandle {
+        self.handle.clone()
+    }
+
+    /// Custom indicators, by id.
+    pub fn list(&self) -> &[Indicator] {
+        &self.custom
+    }
+
+    /// Imported feeds.
+    pub fn feeds(&self) -> Vec<FeedInfo> {
+        self.feeds.values().map(|(i, _)| i.clone()).collect()
+    }
+
+    /// Add a custom indicator. An indicator with the same type and
+    /// canonical value is refused with its id, unless `replace`, in which
+    /// case it is overwritten and keeps its id.
+    pub fn add_indicator(&mut self, spec: IndicatorSpec, replace: bool) -> Result<Indicator, StoreError> {
+        let target = Target::parse(spec.kind, &spec.value)?;
+        let (kind, value) = (target.kind(), target.to_string());
+        let existing = self.custom.iter().position(|i| i.kind == kind && i.value == value);
+        let id = match existing {
+            Some(at) if !replace => return Err(StoreError::Duplicate { existing_id: self.custom[at].id.clone() }),
+            Some(at) => self.custom[at].id.clone(),
+            None => self.next_id.to_string(),
+        };
+        let ind = Indicator {
+            id,
+            kind,
+            value,
+            action: spec.action,
+            origin: Origin::Custom,
+            source: CUSTOM_SOURCE.into(),
+            title: spec.title,
+            description: spec.description,
+            expires: spec.expires,
+            category: spec.category,
+        };
+        let mut custom = self.custom.clone();
+        let mut next_id = self.next_id;
+        match existing {
+            Some(at) => custom[at] = ind.clone(),
+            None => {
+                custom.push(ind.clone());
+                next_id += 1;
+            }
+        }
+        self.commit_custom(custom, next_id)?;
+        Ok(ind)
+    }
+
+    /// Remove a custom indicator by id.
+    pub fn remove(&mut self, id: &str) -> Result<Indicator, StoreError> {
+        let Some(at) = self.custom.iter().position(|i| i.id == id) else {
+            if id.contains(':') {
+                return Err(StoreError::FeedEntry(id.into()));
+            }
+            return Err(StoreError::NotFound(id.into()));
+        };
+        let mut custom = self.custom.clone();
+        let removed = custom.remove(at);
+        self.commit_custom(custom, self.next_id)?;
+        Ok(removed)
+    }
+
+    /// Write the custom indicators durably, then make them live.
+    fn commit_custom(&mut self, custom: Vec<Indicator>, next_id: u64) -> Result<(), StoreError> {
+        let file = CustomFile { version: 1, next_id, indicators: custom };
+        let path = self.dir.join(INDICATORS_FILE);
+        write_atomic(&path, |w| {
+            serde_json::to_writer_pretty(&mut *w, &file).map_err(io::Error::other)?;
+            w.write_all(b"\n")
+        })
+        .map_err(io_err(&path))?;
+        self.custom = file.indicators;
+        self.next_id = file.next_id;
+        self.custom_segment = Arc::new(self.build_custom()?);
+        self.publish();
+        Ok(())
+    }
+
+    fn build_custom(&self) -> Result<Segment, StoreError> {
+        let mut b = SegmentBuilder::new(self.seed, CUSTOM_SOURCE, Origin::Custom);
+        for ind in &self.custom {
+            b.add_record(ind.clone())?;
+        }
+        Ok(b.build())
+    }
+
+    /// Import a feed as `source`, replacing whatever that source held. The
+    /// feed is streamed: entries are written to the new file and compiled as
+    /// they are read. If the feed cannot be read at all the old one stays.
+    /// `now` (unix seconds) is recorded as the import time.
+    pub fn import_feed<R: BufRead>(
+        &mut self,
+        reader: R,
+        format: FeedFormat,
+        source: &str,
+        options: FeedOptions,
+        now: i64,
+    ) -> Result<ImportReport, StoreError> {
+        check_source(source)?;
+        let path = self.dir.join(FEEDS_DIR).join(format!("{source}{FEED_EXT}"));
+        let mut report = ImportReport { source: source.into(), ..ImportReport::default() };
+        let mut builder = SegmentBuilder::new(self.seed, source, options.origin);
+        let mut info = FeedInfo { source: source.into(), format, options: options.clone(), imported_at: now, entries: 0 };
+        let mut feed_err = None;
+        write_atomic(&path, |w| {
+            let mut cw = ChecksumWriter { inner: w, sum: FNV_INIT };
+            serde_json::to_writer(&mut cw, &info).map_err(io::Error::other)?;
+            cw.write_all(b"\n")?;
+            let mut write_err = None;
+            let mut count = 0u64;
+            let mut sink = |item: FeedItem| {
+                if write_err.is_some() {
+                    return;
+                }
+                count += 1;
+                let r = add_item(&mut builder, &mut cw, source, &options, item);
+                if let Err(e) = r {
+                    write_err = Some(e);
+                }
+            };
+            let parsed = parse_feed(reader, format, &mut report, &mut sink);
+            if let Some(e) = write_err {
+                return Err(e);
+            }
+            if let Err(e) = parsed {
+                feed_err = Some(e);
+                return Err(io::Error::other("feed unreadable"));
+            }
+            let sum = cw.sum;
+            writeln!(cw.inner, "end\t{count}\t{sum:016x}")?;
+            info.entries = count;
+            Ok(())
+        })
+        .map_err(|e| match feed_err.take() {
+            Some(fe) => StoreError::Feed(fe),
+            None => StoreError::Io { path: path.clone(), source: e },
+        })?;
+        self.feeds.insert(source.into(), (info, Arc::new(builder.build())));
+        self.publish();
+        Ok(report)
+    }
+
+    /// Remove a feed source and all its entries.
+    pub fn remove_source(&mut self, source: &str) -> Result<FeedInfo, StoreError> {
+        check_source(source)?;
+        let Some((info, _)) = self.feeds.get(source).cloned() else {
+            return Err(StoreError::NotFound(source.into()));
+        };
+        let feeds_dir = self.dir.join(FEEDS_DIR);
+        let path = feeds_dir.join(format!("{source}{FEED_EXT}"));
+        fs::remove_file(&path).map_err(io_err(&path))?;
+        sync_dir(&feeds_dir).map_err(io_err(&feeds_dir))?;
+        self.feeds.remove(source);
+        self.publish();
+        Ok(info)
+    }
+
+    /// Read back every entry of a feed source, in file order.
+    pub fn for_each_feed_entry(&self, source: &str, mut f: impl FnMut(Indicator)) -> Result<(), StoreError> {
+        check_source(source)?;
+        let path = self.dir.join(FEEDS_DIR).join(format!("{source}{FEED_EXT}"));
+        if !self.feeds.contains_key(source) {
+            return Err(StoreError::NotFound(source.into()));
+        }
+        read_feed_file(&path, |info, entry| {
+            f(match entry {
+                FeedLine::Bulk { kind, action, value, category } => Indicator {
+                    id: feed_entry_id(&info.source, kind, &value),
+                    kind,
+                    value,
+                    action,
+                    origin: info.options.origin,
+                    source: info.source.clone(),
+                    title: None,
+                    description: None,
+                    expires: None,
+                    category,
+                },
+                FeedLine::Record(ind) => ind,
+            })
+        })
+        .map(|_| ())
+    }
+
+    fn publish(&self) {
+        let mut segs = vec![self.custom_segment.clone()];
+        segs.extend(self.feeds.values().map(|(_, s)| s.clone()));
+        self.handle.0.store(Arc::new(Matcher::new(self.seed, segs)));
+    }
+}
+
+fn check_source(s: &str) -> Result<(), StoreError> {
+    let ok = !s.is_empty()
+        && s.len() <= 64
+        && s != CUSTOM_SOURCE
+        && s.as_bytes()[0].is_ascii_alphanumeric()
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::InvalidSource(s.into()))
+    }
+}
+
+/// Add one feed item to the builder and the file.
+fn add_item(b: &mut SegmentBuilder, w: &mut impl Write, source: &str, o: &FeedOptions, item: FeedItem) -> io::Result<()> {
+    let category = o.category.clone().or(item.category);
+    if item.details.is_empty() {
+        let value = item.target.to_string();
+        writeln!(w, "{}\t{}\t{}\t{}", item.target.kind(), o.action, value, category.as_deref().unwrap_or(""))?;
+        b.add(&item.target, o.action, category.as_deref());
+    } else {
+        let value = item.target.to_string();
+        let ind = Indicator {
+            id: feed_entry_id(source, item.target.kind(), &value),
+            kind: item.target.kind(),
+            value,
+            action: o.action,
+            origin: o.origin,
+            source: source.into(),
+            title: item.details.title,
+            description: item.details.description,
+            expires: item.details.expires,
+            category,
+        };
+        w.write_all(b"r\t")?;
+        serde_json::to_writer(&mut *w, &ind).map_err(io::Error::other)?;
+        w.write_all(b"\n")?;
+        b.add_record(ind).map_err(io::Error::other)?;
+    }
+    Ok(())
+}
+
+/// Computes the checksum of what passes through.
+struct ChecksumWriter<'a, W: Write> {
+    inner: &'a mut W,
+    sum: u64,
+}
+
+impl<W: Write> Write for ChecksumWriter<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.sum = fnv1a(buf.get(..n).unwrap_or(&[]), self.sum);
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+enum FeedLine {
+    Bulk { kind: IndicatorType, action: Action, value: String, category: Option<String> },
+    Record(Indicator),
+}
+
+fn corrupt(path: &Path, line: u64, reason: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt { path: path.to_path_buf(), reason: format!("line {line}: {reason}") }
+}
+
+/// Read a feed file, checking its trailer; `f` sees every entry.
+fn read_feed_file(path: &Path, mut f: impl FnMut(&FeedInfo, FeedLine)) -> Result<FeedInfo, StoreError> {
+    let file = File::open(path).map_err(io_err(path))?;
+    let mut r = BufReader::with_capacity(1 << 16, file);
+    let mut line = Vec::new();
+    let mut sum = FNV_INIT;
+    let mut n = 0u64;
+    let mut info: Option<FeedInfo> = None;
+    let mut count = 0u64;
+    loop {
+        line.clear();
+        let got = r.read_until(b'\n', &mut line).map_err(io_err(path))?;
+        if got == 0 {
+            return Err(corrupt(path, n, "missing end trailer (truncated file)"));
+        }
+        n += 1;
+        let text = std::str::from_utf8(&line).map_err(|e| corrupt(path, n, e))?;
+        let Some(text) = text.strip_suffix('\n') else {
+            return Err(corrupt(path, n, "missing end trailer (truncated file)"));
+        };
+        let Some(inf) = &info else {
+            info = Some(serde_json::from_str(text).map_err(|e| corrupt(path, n, e))?);
+            sum = fnv1a(&line, sum);
+            continue;
+        };
+        let mut cols = text.split('\t');
+        match cols.next() {
+            Some("end") => {
+                let want_count: Option<u64> = cols.next().and_then(|c| c.parse().ok());
+                let want_sum = cols.next().and_then(|s| u64::from_str_radix(s, 16).ok());
+                if want_count != Some(count) || want_sum != Some(sum) {
+                    return Err(corrupt(path, n, "entry count or checksum mismatch"));
+                }
+                let mut inf = inf.clone();
+                inf.entries = count;
+                return Ok(inf);
+            }
+            Some("r") => {
+                let ind: Indicator = serde_json::from_str(cols.next().unwrap_or("")).map_err(|e| corrupt(path, n, e))?;
+                f(inf, FeedLine::Record(ind));
+            }
+            Some(kind) => {
+                let kind: IndicatorType = kind.parse().map_err(|e| corrupt(path, n, e))?;
+                let action: Action = cols.next().unwrap_or("").parse().map_err(|e| corrupt(path, n, e))?;
+                let value = cols.next().unwrap_or("").to_string();
+                let category = cols.next().filter(|c| !c.is_empty()).map(str::to_string);
+                f(inf, FeedLine::Bulk { kind, action, value, category });
+            }
+            None => return Err(corrupt(path, n, "empty line")),
+        }
+        count += 1;
+        sum = fnv1a(&line, sum);
+    }
+}
+
+/// Load one feed file into a segment.
+fn load_feed(path: &Path, seed: Seed) -> Result<(FeedInfo, Segment), StoreError> {
+    let mut builder: Option<SegmentBuilder> = None;
+    let mut bad: Option<StoreError> = None;
+    let info = read_feed_file(path, |info, line| {
+        let b = builder.get_or_insert_with(|| SegmentBuilder::new(seed, &info.source, info.options.origin));
+        match line {
+            // Stored values are canonical and checksummed: domains (the bulk
+            // of big feeds) are taken as they are, without re-canonicalising.
+            FeedLine::Bulk { kind: IndicatorType::Domain, action, value, category } => {
+                b.add(&Target::Domain(value), action, category.as_deref())
+            }
+            FeedLine::Bulk { kind, action, value, category } => match Target::parse(kind, &value) {
+                Ok(t) => b.add(&t, action, category.as_deref()),
+                Err(e) => bad = bad.take().or(Some(StoreError::Corrupt { path: path.into(), reason: e.to_string() })),
+            },
+            FeedLine::Record(ind) => {
+                if let Err(e) = b.add_record(ind) {
+                    bad = bad.take().or(Some(StoreError::Corrupt { path: path.into(), reason: e.to_string() }));
+                }
+            }
+        }
+    })?;
+    if let Some(e) = bad {
+        return Err(e);
+    }
+    let seg = builder.unwrap_or_else(|| SegmentBuilder::new(seed, &info.source, info.options.origin)).build();
+    Ok((info, seg))
+}
+
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Replace `path` atomically with what `write` produces (see the module
+/// docs). On any error the old file is untouched and the temp file removed.
+pub fn write_atomic(path: &Path, write: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>) -> io::Result<()> {
+    let dir = path.parent().ok_or_else(|| io::Error::other("path without a directory"))?;
+    let name = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| io::Error::other("bad file name"))?;
+    let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let tmp = dir.join(format!(".{name}.tmp-{}-{n}", std::process::id()));
+    let result = (|| {
+        let file = fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        let mut w = BufWriter::with_capacity(1 << 16, file);
+        write(&mut w)?;
+        let file = w.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        drop(file);
+        fs::rename(&tmp, path)?;
+        sync_dir(dir)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Remove temporary files whose writing process no longer exists.
+fn remove_stale_temps(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some((_, tail)) = name.rsplit_once(".tmp-") else { continue };
+        if !name.starts_with('.') {
+            continue;
+        }
+        let pid = tail.split('-').next().and_then(|p| p.parse::<u32>().ok());
+        // Our own temps may belong to another store in this process.
+        let alive = pid.is_some_and(|p| p == std::process::id() || Path::new(&format!("/proc/{p}")).exists());
+        if !alive {
+            let _ = fs::remove_file(e.path());
+        }
+    }
+}
