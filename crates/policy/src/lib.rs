@@ -17,7 +17,7 @@
 //! use netward_policy::{Action, EnforcementLevel, IndicatorSpec, IndicatorType, PolicyStore};
 //! let dir = tempfile::tempdir().unwrap();
 //! let mut store = PolicyStore::open(dir.path()).unwrap();
-//! store.add_indicator(IndicatorSpec::new(IndicatorType::Domain, "EVIL.example.", Action::Block), false, 0).unwrap();
+//! store.add_indicator(IndicatorSpec::new(IndicatorType::Domain, "EVIL.example.", Action::Block), false).unwrap();
 //! let v = store.snapshot().evaluate("https://WWW.evil.EXAMPLE:443/x", EnforcementLevel::Block, 0).unwrap();
 //! assert!(v.enforced);
 //! assert_eq!(v.matched[0].value, "evil.example");

@@ -45,8 +45,13 @@ pub enum Via<'m> {
     },
     /// A URL indicator with this path prefix.
     Url(&'m str),
-    /// An IP or CIDR indicator with this prefix length.
-    Ip(u8),
+    /// An IP (`exact`: full-length prefix) or CIDR indicator.
+    Ip {
+        /// Prefix length.
+        len: u8,
+        /// Whether it is a single address.
+        exact: bool,
+    },
 }
 
 /// One live matching indicator.
@@ -69,8 +74,8 @@ impl Match<'_> {
         match self.via {
             Via::Domain { .. } => IndicatorType::Domain,
             Via::Url(_) => IndicatorType::Url,
-            Via::Ip(32) | Via::Ip(128) => IndicatorType::Ip,
-            Via::Ip(_) => IndicatorType::Cidr,
+            Via::Ip { exact: true, .. } => IndicatorType::Ip,
+            Via::Ip { exact: false, .. } => IndicatorType::Cidr,
         }
     }
 
@@ -79,7 +84,7 @@ impl Match<'_> {
         let (class, spec) = match self.via {
             Via::Url(p) => (0, p.len() as u32),
             Via::Domain { labels, .. } => (1, u32::from(labels)),
-            Via::Ip(len) => (1, u32::from(len)),
+            Via::Ip { len, .. } => (1, u32::from(len)),
         };
         (self.seg.origin().precedence(), class, Reverse(spec), self.action.precedence(), self.segment, self.payload)
     }
@@ -202,7 +207,8 @@ impl Matcher {
         }
         if let (true, Some(ip)) = (self.has_ips, host.ip()) {
             for (i, seg) in self.segments.iter().enumerate() {
-                seg.ip_payloads(ip, |len, p| push(&mut out, i, seg, p, now, Via::Ip(len)));
+                let width = if ip.is_ipv4() { 32 } else { 128 };
+                seg.ip_payloads(ip, |len, p| push(&mut out, i, seg, p, now, Via::Ip { len, exact: len == width }));
             }
         }
         out.sort_by_key(Match::rank);
@@ -229,7 +235,7 @@ impl Matcher {
                 let value = match m.via {
                     Via::Domain { start, .. } => host_text.get(start..).unwrap_or_default().to_string(),
                     Via::Url(path) => format!("{host_text}{path}"),
-                    Via::Ip(len) => match dest.host().ip().map(|ip| crate::indicator::mask(ip, len)) {
+                    Via::Ip { len, .. } => match dest.host().ip().map(|ip| crate::indicator::mask(ip, len)) {
                         Some(net) if m.kind() == IndicatorType::Cidr => format!("{net}/{len}"),
                         Some(net) => net.to_string(),
                         None => String::new(),
