@@ -49,10 +49,11 @@ fn mum(a: u64, b: u64) -> u64 {
 
 #[inline(always)]
 fn word(chunk: &[u8]) -> u64 {
-    let mut b = [0u8; 8];
-    let n = chunk.len().min(8);
-    b[..n].copy_from_slice(&chunk[..n]);
-    u64::from_le_bytes(b)
+    if let Ok(b) = <[u8; 8]>::try_from(chunk) {
+        return u64::from_le_bytes(b);
+    }
+    // Tail of fewer than 8 bytes, little-endian, zero-padded.
+    chunk.iter().rev().fold(0u64, |w, &b| (w << 8) | u64::from(b))
 }
 
 /// Both lanes of one label's hash.
@@ -108,43 +109,47 @@ pub struct Suffix {
     pub labels: u8,
 }
 
-/// Hashes of a host's suffixes, shortest first, up to `max_labels` labels.
-pub struct Suffixes {
-    items: [Suffix; MAX_LABELS],
-    len: usize,
+/// Lazily hashes a host's suffixes, shortest first, up to a label limit:
+/// one pass over the host, no allocation.
+pub struct SuffixIter<'a> {
+    seed: Seed,
+    bytes: &'a [u8],
+    state: (u64, u64),
+    end: usize,
+    labels: usize,
+    max: usize,
+    done: bool,
 }
 
-impl Suffixes {
-    /// Hash the suffixes of `host` with up to `max_labels` labels. Empty
-    /// labels (which canonical hosts never have) are hashed like any other.
-    pub fn of(seed: Seed, host: &str, max_labels: usize) -> Suffixes {
-        let empty = Suffix { key: Key { key: 0, check: 0 }, start: 0, labels: 0 };
-        let mut out = Suffixes { items: [empty; MAX_LABELS], len: 0 };
-        let max = max_labels.min(MAX_LABELS);
+impl<'a> SuffixIter<'a> {
+    /// Suffixes of `host` with up to `max_labels` labels (at most
+    /// [`MAX_LABELS`]). Empty labels (which canonical hosts never have) are
+    /// hashed like any other.
+    #[inline]
+    pub fn new(seed: Seed, host: &'a str, max_labels: usize) -> Self {
         let bytes = host.as_bytes();
-        let mut state = root(seed);
-        let mut end = bytes.len();
-        while out.len < max {
-            let start = bytes[..end].iter().rposition(|&b| b == b'.').map_or(0, |d| d + 1);
-            state = combine(state, label(seed, &bytes[start..end]));
-            out.items[out.len] = Suffix { key: finish(state), start: start as u32, labels: (out.len + 1) as u8 };
-            out.len += 1;
-            if start == 0 {
-                break;
-            }
-            end = start - 1;
+        SuffixIter { seed, bytes, state: root(seed), end: bytes.len(), labels: 0, max: max_labels.min(MAX_LABELS), done: false }
+    }
+}
+
+impl Iterator for SuffixIter<'_> {
+    type Item = Suffix;
+
+    #[inline]
+    fn next(&mut self) -> Option<Suffix> {
+        if self.done || self.labels >= self.max {
+            return None;
         }
-        out
-    }
-
-    /// The suffixes, shortest first.
-    pub fn as_slice(&self) -> &[Suffix] {
-        &self.items[..self.len]
-    }
-
-    /// The hash of the whole host, if it had no more than the labels asked.
-    pub fn whole(&self) -> Option<Key> {
-        self.as_slice().last().filter(|s| s.start == 0).map(|s| s.key)
+        let head = self.bytes.get(..self.end).unwrap_or(&[]);
+        let start = head.iter().rposition(|&b| b == b'.').map_or(0, |d| d + 1);
+        self.state = combine(self.state, label(self.seed, head.get(start..).unwrap_or(&[])));
+        self.labels += 1;
+        if start == 0 {
+            self.done = true;
+        } else {
+            self.end = start - 1;
+        }
+        Some(Suffix { key: finish(self.state), start: start as u32, labels: self.labels as u8 })
     }
 }
 
@@ -178,17 +183,23 @@ mod tests {
 
     #[test]
     fn suffixes_agree_with_name_key() {
-        let s = Suffixes::of(Seed::FIXED, "a.b.evil.example", 64);
+        let s: Vec<Suffix> = SuffixIter::new(Seed::FIXED, "a.b.evil.example", 64).collect();
         let names = ["example", "evil.example", "b.evil.example", "a.b.evil.example"];
-        assert_eq!(s.as_slice().len(), 4);
-        for (suf, name) in s.as_slice().iter().zip(names) {
+        assert_eq!(s.len(), 4);
+        for (suf, name) in s.iter().zip(names) {
             assert_eq!(suf.key, name_key(Seed::FIXED, name), "{name}");
             assert_eq!(&"a.b.evil.example"[suf.start as usize..], name);
+            assert_eq!(usize::from(suf.labels), name.split('.').count());
         }
-        assert_eq!(s.whole(), Some(name_key(Seed::FIXED, "a.b.evil.example")));
-        let two = Suffixes::of(Seed::FIXED, "a.b.evil.example", 2);
-        assert_eq!(two.as_slice().len(), 2);
-        assert_eq!(two.whole(), None);
+        assert_eq!(SuffixIter::new(Seed::FIXED, "a.b.evil.example", 2).count(), 2);
+        assert_eq!(SuffixIter::new(Seed::FIXED, "", 64).count(), 1);
+    }
+
+    #[test]
+    fn word_is_little_endian_zero_padded() {
+        assert_eq!(word(b"ab"), u64::from_le_bytes(*b"ab\0\0\0\0\0\0"));
+        assert_eq!(word(b"abcdefgh"), u64::from_le_bytes(*b"abcdefgh"));
+        assert_eq!(word(b""), 0);
     }
 
     #[test]

@@ -27,7 +27,7 @@ use std::sync::Arc;
 use netward_canon::{canonical_destination, CanonError, Destination, Host};
 
 use crate::action::{Action, EnforcementLevel, Origin, ResponseCategory};
-use crate::hash::{name_key, Seed, Suffixes};
+use crate::hash::{name_key, Seed, SuffixIter};
 use crate::indicator::{path_matches, IndicatorType};
 use crate::segment::{Entry, Segment};
 use crate::verdict::{MatchedIndicator, Verdict, VerdictAction, WARN_NOTE};
@@ -153,12 +153,14 @@ impl Matcher {
     /// it), without allocating. URL and IP indicators are not consulted.
     #[inline]
     pub fn decide_domain(&self, host: &str, now: i64) -> Option<Decision> {
-        let sfx = Suffixes::of(self.seed, host, self.max_labels());
         let mut best: Option<(u8, Reverse<u8>, u8, Decision)> = None;
-        for seg in &self.segments {
-            let mask = seg.label_mask();
-            for s in sfx.as_slice() {
-                if mask & (1 << (s.labels - 1)) == 0 {
+        for s in SuffixIter::new(self.seed, host, self.max_labels()) {
+            let bit = 1u64 << (s.labels - 1);
+            if self.label_mask & bit == 0 {
+                continue;
+            }
+            for seg in &self.segments {
+                if seg.label_mask() & bit == 0 {
                     continue;
                 }
                 seg.domain_payloads(s.key, |p| {
@@ -183,9 +185,8 @@ impl Matcher {
         let host = dest.host();
         let host_text = host.to_string();
         if let Host::Domain(d) = host {
-            let sfx = Suffixes::of(self.seed, d, self.max_labels());
-            for (i, seg) in self.segments.iter().enumerate() {
-                for s in sfx.as_slice() {
+            for s in SuffixIter::new(self.seed, d, self.max_labels()) {
+                for (i, seg) in self.segments.iter().enumerate() {
                     if seg.label_mask() & (1 << (s.labels - 1)) == 0 {
                         continue;
                     }
