@@ -17,7 +17,7 @@ use arrow::record_batch::RecordBatch;
 use async_trait::async_trait;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::pruning::PruningStatistics;
-use datafusion::common::{project_schema, Column, DFSchema, ScalarValue};
+use datafusion::common::{project_schema, Column, DFSchema, ScalarValue, TableReference};
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::listing::PartitionedFile;
@@ -55,10 +55,12 @@ impl std::fmt::Debug for StoreTable {
 
 impl Store {
     /// Registers every stored table (`DeviceNetworkEvents`, `DeviceInfo`)
-    /// under its name. Each query sees the store as it is when planned.
+    /// under its exact, case-sensitive name (as KQL has it; in SQL, quote it:
+    /// `"DeviceNetworkEvents"`). Each query sees the store as it is when
+    /// planned.
     pub fn register(&self, ctx: &SessionContext) -> Result<()> {
         for table in Table::ALL.into_iter().filter(|t| t.is_stored()) {
-            ctx.register_table(table.name(), Arc::new(self.table_provider(table)))?;
+            ctx.register_table(TableReference::bare(table.name()), Arc::new(self.table_provider(table)))?;
         }
         Ok(())
     }

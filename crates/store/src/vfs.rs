@@ -8,7 +8,7 @@
 
 use std::any::Any;
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 /// An open file, written only at its end.
@@ -62,8 +62,9 @@ impl VfsFile for StdFile {
         self.0.sync_data()
     }
     fn truncate(&mut self, len: u64) -> io::Result<()> {
-        self.0.set_len(len)
-        // The file is opened in append mode, so the next write lands at `len`.
+        self.0.set_len(len)?;
+        // Files made by `create` are not in append mode: move the cursor too.
+        self.0.seek(SeekFrom::Start(len)).map(|_| ())
     }
 }
 
@@ -72,7 +73,7 @@ impl Vfs for StdFs {
         std::fs::create_dir_all(dir)
     }
     fn create(&self, path: &Path) -> io::Result<Box<dyn VfsFile>> {
-        let f = OpenOptions::new().create(true).truncate(true).append(true).open(path)?;
+        let f = OpenOptions::new().create(true).truncate(true).write(true).open(path)?;
         Ok(Box::new(StdFile(f)))
     }
     fn open_append(&self, path: &Path) -> io::Result<Box<dyn VfsFile>> {
