@@ -53,7 +53,10 @@ impl Default for PacketDecoder {
 
 impl PacketDecoder {
     pub fn new(defrag: DefragConfig) -> Self {
-        PacketDecoder { defrag: Defragmenter::new(defrag), reassembled: Vec::new() }
+        PacketDecoder {
+            defrag: Defragmenter::new(defrag),
+            reassembled: Vec::new(),
+        }
     }
 
     pub fn defrag_stats(&self) -> &DefragStats {
@@ -61,7 +64,12 @@ impl PacketDecoder {
     }
 
     /// Decode one captured frame of link type `link`.
-    pub fn decode<'a>(&'a mut self, ts: Timestamp, link: LinkType, frame: &'a [u8]) -> Result<Decoded<'a>, DecodeError> {
+    pub fn decode<'a>(
+        &'a mut self,
+        ts: Timestamp,
+        link: LinkType,
+        frame: &'a [u8],
+    ) -> Result<Decoded<'a>, DecodeError> {
         match network_layer(link, frame)? {
             NetworkLayer::Ipv4 { offset, packet } => {
                 let h = ip::parse_ipv4(packet).map_err(|e| e.shift(offset))?;
@@ -76,7 +84,11 @@ impl PacketDecoder {
     }
 
     /// Decode one IP packet (IPv4 or IPv6, by its version nibble).
-    pub fn decode_ip<'a>(&'a mut self, ts: Timestamp, packet: &'a [u8]) -> Result<Decoded<'a>, DecodeError> {
+    pub fn decode_ip<'a>(
+        &'a mut self,
+        ts: Timestamp,
+        packet: &'a [u8],
+    ) -> Result<Decoded<'a>, DecodeError> {
         self.decode(ts, LinkType::RAW, packet)
     }
 
@@ -88,8 +100,13 @@ impl PacketDecoder {
         offset: usize,
     ) -> Result<Decoded<'a>, DecodeError> {
         let Some(frag) = h.fragment else {
-            let transport = transport(h.proto, h.payload, h.missing).map_err(|e| e.shift(offset + h.payload_offset))?;
-            return Ok(Decoded::Ip(IpPacket { src: h.src, dst: h.dst, transport }));
+            let transport = transport(h.proto, h.payload, h.missing)
+                .map_err(|e| e.shift(offset + h.payload_offset))?;
+            return Ok(Decoded::Ip(IpPacket {
+                src: h.src,
+                dst: h.dst,
+                transport,
+            }));
         };
         if h.missing > 0 {
             // A fragment cut by the snap length cannot be rebuilt.
@@ -108,7 +125,11 @@ impl PacketDecoder {
         };
         let payload = buf.get(at..).unwrap_or(&[]);
         let transport = transport(proto, payload, 0).map_err(|e| e.shift(offset))?;
-        Ok(Decoded::Ip(IpPacket { src: h.src, dst: h.dst, transport }))
+        Ok(Decoded::Ip(IpPacket {
+            src: h.src,
+            dst: h.dst,
+            transport,
+        }))
     }
 }
 

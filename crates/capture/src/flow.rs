@@ -8,7 +8,9 @@ use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use crate::event::{CaptureEvent, Direction, EndReason, FlowId, FlowKey, FlowStats, Outcome, Proto};
+use crate::event::{
+    CaptureEvent, Direction, EndReason, FlowId, FlowKey, FlowStats, Outcome, Proto,
+};
 use crate::ip::{TcpSegment, UdpDatagram};
 use crate::stream::{Budget, Chunk, HalfStream, StreamLimits};
 use crate::{IpPacket, Timestamp, Transport};
@@ -39,7 +41,11 @@ impl Default for FlowConfig {
             tcp_idle: Duration::from_secs(600),
             tcp_closed_linger: Duration::from_secs(10),
             udp_idle: Duration::from_secs(60),
-            stream: StreamLimits { max_ooo_bytes: 256 * 1024, max_ooo_segments: 512, check_window: 1024 },
+            stream: StreamLimits {
+                max_ooo_bytes: 256 * 1024,
+                max_ooo_segments: 512,
+                check_window: 1024,
+            },
             max_buffered_total: 64 * 1024 * 1024,
         }
     }
@@ -68,9 +74,17 @@ struct Canon {
 impl Canon {
     fn new(proto: Proto, a: SocketAddr, b: SocketAddr) -> Self {
         if a <= b {
-            Canon { proto, lo: a, hi: b }
+            Canon {
+                proto,
+                lo: a,
+                hi: b,
+            }
         } else {
-            Canon { proto, lo: b, hi: a }
+            Canon {
+                proto,
+                lo: b,
+                hi: a,
+            }
         }
     }
 }
@@ -160,7 +174,10 @@ fn qi(c: Class) -> usize {
 
 impl FlowTable {
     pub fn new(config: FlowConfig) -> Self {
-        let budget = Budget { used: 0, max: config.max_buffered_total };
+        let budget = Budget {
+            used: 0,
+            max: config.max_buffered_total,
+        };
         FlowTable {
             config,
             flows: HashMap::new(),
@@ -213,7 +230,11 @@ impl FlowTable {
         for class in [Class::TcpOpen, Class::TcpClosed, Class::Udp] {
             let timeout = self.timeout(class);
             while let Some(&(qts, canon, id)) = self.queues[qi(class)].front() {
-                let Some(flow) = self.flows.get(&canon).filter(|f| f.id == id && f.class() == class) else {
+                let Some(flow) = self
+                    .flows
+                    .get(&canon)
+                    .filter(|f| f.id == id && f.class() == class)
+                else {
                     self.queues[qi(class)].pop_front();
                     continue;
                 };
@@ -251,15 +272,27 @@ impl FlowTable {
 
     /// Close a flow: flush its streams, report its end (unless it already
     /// ended: a lingering closed TCP flow), forget it.
-    fn end<'a, F: FnMut(CaptureEvent<'a>)>(&mut self, canon: Canon, reason: EndReason, sink: &mut F) {
-        let Some(mut flow) = self.flows.remove(&canon) else { return };
+    fn end<'a, F: FnMut(CaptureEvent<'a>)>(
+        &mut self,
+        canon: Canon,
+        reason: EndReason,
+        sink: &mut F,
+    ) {
+        let Some(mut flow) = self.flows.remove(&canon) else {
+            return;
+        };
         let already = matches!(&flow.state, State::Tcp(t) if t.closed);
         if !already {
             self.report_end(&mut flow, reason, sink);
         }
     }
 
-    fn report_end<'a, F: FnMut(CaptureEvent<'a>)>(&mut self, flow: &mut Flow, reason: EndReason, sink: &mut F) {
+    fn report_end<'a, F: FnMut(CaptureEvent<'a>)>(
+        &mut self,
+        flow: &mut Flow,
+        reason: EndReason,
+        sink: &mut F,
+    ) {
         let ts = flow.stats.last_ts;
         if let State::Tcp(t) = &mut flow.state {
             let id = flow.id;
@@ -304,8 +337,14 @@ impl FlowTable {
                 }
                 continue;
             };
-            let Some((qts, canon, id)) = self.queues[qi(class)].pop_front() else { continue };
-            let Some(flow) = self.flows.get(&canon).filter(|f| f.id == id && f.class() == class) else {
+            let Some((qts, canon, id)) = self.queues[qi(class)].pop_front() else {
+                continue;
+            };
+            let Some(flow) = self
+                .flows
+                .get(&canon)
+                .filter(|f| f.id == id && f.class() == class)
+            else {
                 continue;
             };
             if flow.stats.last_ts > qts {
@@ -331,12 +370,28 @@ impl FlowTable {
         let id = self.next_id;
         self.next_id += 1;
         self.stats.flows += 1;
-        let stats = FlowStats { mid_stream, first_ts: ts, last_ts: ts, ..Default::default() };
-        let flow = Flow { id, key, state, stats, established: false };
+        let stats = FlowStats {
+            mid_stream,
+            first_ts: ts,
+            last_ts: ts,
+            ..Default::default()
+        };
+        let flow = Flow {
+            id,
+            key,
+            state,
+            stats,
+            established: false,
+        };
         let class = flow.class();
         self.flows.insert(canon, flow);
         self.queues[qi(class)].push_back((ts, canon, id));
-        sink(CaptureEvent::FlowStart { flow_id: id, key, ts, mid_stream });
+        sink(CaptureEvent::FlowStart {
+            flow_id: id,
+            key,
+            ts,
+            mid_stream,
+        });
     }
 
     fn tcp<'a, F: FnMut(CaptureEvent<'a>)>(
@@ -359,7 +414,10 @@ impl FlowTable {
                 State::Tcp(t) => {
                     bare_syn
                         && t.syn != Some(seg.seq)
-                        && (t.closed || t.synack || t.to_server.delivered > 0 || t.to_client.delivered > 0)
+                        && (t.closed
+                            || t.synack
+                            || t.to_server.delivered > 0
+                            || t.to_client.delivered > 0)
                 }
                 State::Udp(_) => false,
             };
@@ -382,19 +440,38 @@ impl FlowTable {
             } else {
                 (s, d, true)
             };
-            let key = FlowKey { proto: Proto::Tcp, client, server };
-            self.start(ts, canon, key, State::Tcp(Box::new(Tcp::new(&self.config))), mid_stream, sink);
+            let key = FlowKey {
+                proto: Proto::Tcp,
+                client,
+                server,
+            };
+            self.start(
+                ts,
+                canon,
+                key,
+                State::Tcp(Box::new(Tcp::new(&self.config))),
+                mid_stream,
+                sink,
+            );
         }
         let limits = self.config.stream;
         let budget = &mut self.budget;
-        let Some(flow) = self.flows.get_mut(&canon) else { return };
+        let Some(flow) = self.flows.get_mut(&canon) else {
+            return;
+        };
         flow.stats.last_ts = flow.stats.last_ts.max(ts);
-        let State::Tcp(t) = &mut flow.state else { return };
+        let State::Tcp(t) = &mut flow.state else {
+            return;
+        };
         if t.closed {
             self.stats.ignored_packets += 1;
             return;
         }
-        let dir = if s == flow.key.client { Direction::ToServer } else { Direction::ToClient };
+        let dir = if s == flow.key.client {
+            Direction::ToServer
+        } else {
+            Direction::ToClient
+        };
         match dir {
             Direction::ToServer => flow.stats.packets_to_server += 1,
             Direction::ToClient => flow.stats.packets_to_client += 1,
@@ -404,11 +481,10 @@ impl FlowTable {
 
         // Handshake.
         match dir {
-            Direction::ToServer if bare_syn => {
-                if t.syn.is_none() || !t.synack {
-                    t.syn = Some(seg.seq);
-                    t.to_server.set_base(seg.seq.wrapping_add(1));
-                }
+            // A (re)sent SYN before any answer sets the client's start.
+            Direction::ToServer if bare_syn && (t.syn.is_none() || !t.synack) => {
+                t.syn = Some(seg.seq);
+                t.to_server.set_base(seg.seq.wrapping_add(1));
             }
             Direction::ToClient if f.syn() && f.ack() => {
                 t.synack = true;
@@ -439,14 +515,24 @@ impl FlowTable {
                 Direction::ToServer => &mut t.to_server,
                 Direction::ToClient => &mut t.to_client,
             };
-            let seq = if f.syn() { seg.seq.wrapping_add(1) } else { seg.seq };
+            let seq = if f.syn() {
+                seg.seq.wrapping_add(1)
+            } else {
+                seg.seq
+            };
             if f.syn() && half.base().is_none() {
                 half.set_base(seq);
             }
             if !seg.payload.is_empty() || seg.missing > 0 || f.fin() {
-                half.segment(seq, seg.payload, seg.missing, f.fin(), &limits, budget, &mut |c| {
-                    sink(chunk_event(id, dir, ts, c))
-                });
+                half.segment(
+                    seq,
+                    seg.payload,
+                    seg.missing,
+                    f.fin(),
+                    &limits,
+                    budget,
+                    &mut |c| sink(chunk_event(id, dir, ts, c)),
+                );
             }
             if t.to_server.delivered > 0 && t.to_client.delivered > 0 && !flow.established {
                 became_established = true;
@@ -458,7 +544,11 @@ impl FlowTable {
         }
         let done = f.rst() || (t.to_server.finished() && t.to_client.finished());
         if done {
-            let reason = if f.rst() { EndReason::Rst } else { EndReason::Fin };
+            let reason = if f.rst() {
+                EndReason::Rst
+            } else {
+                EndReason::Fin
+            };
             // Report now, keep the flow (closed) for a while to absorb its last
             // ACKs and retransmitted FINs.
             let mut flow = match self.flows.remove(&canon) {
@@ -485,15 +575,30 @@ impl FlowTable {
         if !self.flows.contains_key(&canon) {
             // The first sender is the client, unless it sends from a well-known
             // port to an ephemeral one (a reply whose query was not captured).
-            let (client, server) =
-                if dgram.src_port < 1024 && dgram.dst_port >= 1024 { (d, s) } else { (s, d) };
-            let key = FlowKey { proto: Proto::Udp, client, server };
+            let (client, server) = if dgram.src_port < 1024 && dgram.dst_port >= 1024 {
+                (d, s)
+            } else {
+                (s, d)
+            };
+            let key = FlowKey {
+                proto: Proto::Udp,
+                client,
+                server,
+            };
             self.start(ts, canon, key, State::Udp(Udp::default()), false, sink);
         }
-        let Some(flow) = self.flows.get_mut(&canon) else { return };
+        let Some(flow) = self.flows.get_mut(&canon) else {
+            return;
+        };
         flow.stats.last_ts = flow.stats.last_ts.max(ts);
-        let State::Udp(u) = &mut flow.state else { return };
-        let dir = if s == flow.key.client { Direction::ToServer } else { Direction::ToClient };
+        let State::Udp(u) = &mut flow.state else {
+            return;
+        };
+        let dir = if s == flow.key.client {
+            Direction::ToServer
+        } else {
+            Direction::ToClient
+        };
         let n = dgram.payload.len() as u64;
         match dir {
             Direction::ToServer => {
@@ -509,7 +614,10 @@ impl FlowTable {
         }
         if u.from_client && u.from_server && !flow.established {
             flow.established = true;
-            sink(CaptureEvent::Established { flow_id: flow.id, ts });
+            sink(CaptureEvent::Established {
+                flow_id: flow.id,
+                ts,
+            });
         }
         sink(CaptureEvent::Datagram {
             flow_id: flow.id,
@@ -524,14 +632,36 @@ impl FlowTable {
 impl Tcp {
     fn new(config: &FlowConfig) -> Self {
         let w = config.stream.check_window;
-        Tcp { to_server: HalfStream::new(w), to_client: HalfStream::new(w), ..Default::default() }
+        Tcp {
+            to_server: HalfStream::new(w),
+            to_client: HalfStream::new(w),
+            ..Default::default()
+        }
     }
 }
 
 fn chunk_event(flow_id: FlowId, dir: Direction, ts: Timestamp, c: Chunk<'_>) -> CaptureEvent<'_> {
     match c {
-        Chunk::Data { offset, bytes } => CaptureEvent::Data { flow_id, dir, offset, bytes, ts },
-        Chunk::Gap { offset, len } => CaptureEvent::Gap { flow_id, dir, offset, len, ts },
-        Chunk::Conflict { offset, len } => CaptureEvent::OverlapConflict { flow_id, dir, offset, len, ts },
+        Chunk::Data { offset, bytes } => CaptureEvent::Data {
+            flow_id,
+            dir,
+            offset,
+            bytes,
+            ts,
+        },
+        Chunk::Gap { offset, len } => CaptureEvent::Gap {
+            flow_id,
+            dir,
+            offset,
+            len,
+            ts,
+        },
+        Chunk::Conflict { offset, len } => CaptureEvent::OverlapConflict {
+            flow_id,
+            dir,
+            offset,
+            len,
+            ts,
+        },
     }
 }

@@ -22,9 +22,9 @@ pub mod link;
 
 pub use decode::{Decoded, IpPacket, PacketDecoder, Transport};
 pub use defrag::{DefragConfig, DefragStats, Defragmenter, Reassembled};
-pub mod stream;
 mod event;
 mod flow;
+pub mod stream;
 
 pub use event::{CaptureEvent, Direction, EndReason, FlowId, FlowKey, FlowStats, Outcome, Proto};
 pub use flow::{FlowConfig, FlowTable, TableStats};

@@ -166,7 +166,9 @@ impl<'r> CaptureReader<'r> {
             Ok(Some(loc)) => {
                 self.pending = loc.block_len;
                 let inner = self.inner.as_ref()?;
-                let data = inner.data().get(loc.data_start..loc.data_start + loc.data_len);
+                let data = inner
+                    .data()
+                    .get(loc.data_start..loc.data_start + loc.data_len);
                 match data {
                     Some(data) => Some(Ok(RawPacket {
                         ts: loc.ts,
@@ -248,14 +250,18 @@ impl<'r> CaptureReader<'r> {
                         PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
                             match self.interfaces.get(epb.if_id as usize) {
                                 Some(ifc) => {
-                                    let units = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
+                                    let units =
+                                        (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
                                     let ts = ng_timestamp(units, ifc);
                                     Some(Ok((ts, ifc.link, epb.data, epb.origlen)))
                                 }
                                 None => Some(Err(epb.if_id)),
                             }
                         }
-                        PcapBlockOwned::NG(Block::SimplePacket(spb)) => match self.interfaces.first() {
+                        PcapBlockOwned::NG(Block::SimplePacket(spb)) => match self
+                            .interfaces
+                            .first()
+                        {
                             // A simple packet has no timestamp: use the last one seen.
                             Some(ifc) => Some(Ok((self.last_ts, ifc.link, spb.data, spb.origlen))),
                             None => Some(Err(0)),
@@ -289,7 +295,10 @@ impl<'r> CaptureReader<'r> {
                 Err(PcapError::Eof) => return Ok(None),
                 Err(PcapError::Incomplete(_)) => {
                     if inner.refill().is_err() {
-                        return Err(CaptureError { offset, kind: CaptureErrorKind::Io });
+                        return Err(CaptureError {
+                            offset,
+                            kind: CaptureErrorKind::Io,
+                        });
                     }
                 }
                 Err(PcapError::UnexpectedEof) => {
@@ -298,7 +307,10 @@ impl<'r> CaptureReader<'r> {
                     if inner.data().is_empty() {
                         return Ok(None);
                     }
-                    return Err(CaptureError { offset, kind: CaptureErrorKind::Truncated });
+                    return Err(CaptureError {
+                        offset,
+                        kind: CaptureErrorKind::Truncated,
+                    });
                 }
                 Err(PcapError::BufferTooSmall) => {
                     if self.capacity >= MAX_BLOCK {
@@ -309,14 +321,23 @@ impl<'r> CaptureReader<'r> {
                     }
                     self.capacity = (self.capacity * 2).min(MAX_BLOCK);
                     if !inner.grow(self.capacity) || inner.refill().is_err() {
-                        return Err(CaptureError { offset, kind: CaptureErrorKind::Io });
+                        return Err(CaptureError {
+                            offset,
+                            kind: CaptureErrorKind::Io,
+                        });
                     }
                 }
                 Err(PcapError::ReadError) => {
-                    return Err(CaptureError { offset, kind: CaptureErrorKind::Io })
+                    return Err(CaptureError {
+                        offset,
+                        kind: CaptureErrorKind::Io,
+                    })
                 }
                 Err(PcapError::HeaderNotRecognized) => {
-                    return Err(CaptureError { offset, kind: CaptureErrorKind::NotACapture })
+                    return Err(CaptureError {
+                        offset,
+                        kind: CaptureErrorKind::NotACapture,
+                    })
                 }
                 Err(PcapError::NomError(_, k)) | Err(PcapError::OwnedNomError(_, k)) => {
                     return Err(CaptureError {
@@ -331,7 +352,8 @@ impl<'r> CaptureReader<'r> {
 
 /// pcapng timestamp units to microseconds.
 fn ng_timestamp(units: u64, ifc: &Interface) -> Timestamp {
-    let micros = (u128::from(units) * 1_000_000 / u128::from(ifc.units_per_sec)).min(u128::from(u64::MAX)) as u64;
+    let micros = (u128::from(units) * 1_000_000 / u128::from(ifc.units_per_sec))
+        .min(u128::from(u64::MAX)) as u64;
     let off = ifc.offset_secs.saturating_mul(1_000_000);
     let micros = if off >= 0 {
         micros.saturating_add(off as u64)

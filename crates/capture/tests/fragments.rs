@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use netward_capture::synth::packet;
-use netward_capture::{DefragConfig, Decoded, PacketDecoder, Timestamp, Transport};
+use netward_capture::{Decoded, DefragConfig, PacketDecoder, Timestamp, Transport};
 
 fn body(n: usize) -> Vec<u8> {
     (0..n).map(|i| (i * 7 % 251) as u8).collect()
@@ -19,7 +19,10 @@ fn udp_fragments(src: &str, dst: &str, payload: &[u8], id: u32, mtu: usize) -> V
 fn decode_all(dec: &mut PacketDecoder, frags: &[Vec<u8>]) -> Option<Vec<u8>> {
     let mut out = None;
     for (i, f) in frags.iter().enumerate() {
-        match dec.decode_ip(Timestamp(1_000_000 + i as u64), f).expect("decodes") {
+        match dec
+            .decode_ip(Timestamp(1_000_000 + i as u64), f)
+            .expect("decodes")
+        {
             Decoded::Ip(p) => {
                 assert!(out.is_none(), "datagram delivered twice");
                 match p.transport {
@@ -64,14 +67,23 @@ fn duplicate_fragments_are_harmless_differing_overlap_counted() {
     let mut forged = frags[1].clone();
     let n = forged.len();
     forged[n - 1] ^= 0xff;
-    let seq = vec![frags[0].clone(), frags[0].clone(), frags[1].clone(), forged, frags[2].clone()];
+    let seq = vec![
+        frags[0].clone(),
+        frags[0].clone(),
+        frags[1].clone(),
+        forged,
+        frags[2].clone(),
+    ];
     assert_eq!(decode_all(&mut dec, &seq), Some(payload));
     assert_eq!(dec.defrag_stats().overlap_conflicts, 1);
 }
 
 #[test]
 fn incomplete_datagrams_time_out_and_memory_is_bounded() {
-    let cfg = DefragConfig { max_datagrams: 4, ..DefragConfig::default() };
+    let cfg = DefragConfig {
+        max_datagrams: 4,
+        ..DefragConfig::default()
+    };
     let mut dec = PacketDecoder::new(cfg);
     let payload = body(3000);
     // First fragments only, of 10 datagrams: at most 4 are held.

@@ -8,7 +8,9 @@ use netward_capture::{LinkType, PacketDecoder, Timestamp};
 const LINKS: [u32; 8] = [0, 1, 12, 14, 101, 108, 113, 276];
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&first, rest)) = data.split_first() else { return };
+    let Some((&first, rest)) = data.split_first() else {
+        return;
+    };
     let link = LinkType(LINKS[usize::from(first) % LINKS.len()]);
     let mut dec = PacketDecoder::default();
     for (i, frame) in rest.split(|b| *b == 0xff).enumerate() {

@@ -26,12 +26,18 @@ pub(super) struct Conv {
 }
 
 impl Conv {
-    fn new(rng: &mut Rng, client: SocketAddr, server: SocketAddr, t: Timestamp, mss: usize) -> Self {
+    fn new(
+        rng: &mut Rng,
+        client: SocketAddr,
+        server: SocketAddr,
+        t: Timestamp,
+        mss: usize,
+    ) -> Self {
         Conv {
             client,
             server,
-            cseq: rng.next() as u32,
-            sseq: rng.next() as u32,
+            cseq: rng.next_u64() as u32,
+            sseq: rng.next_u64() as u32,
             t,
             mss: mss.max(1),
             packets: Vec::new(),
@@ -96,7 +102,11 @@ impl Conv {
     }
 
     fn udp(&mut self, to_server: bool, payload: &[u8]) {
-        let (s, d) = if to_server { (self.client, self.server) } else { (self.server, self.client) };
+        let (s, d) = if to_server {
+            (self.client, self.server)
+        } else {
+            (self.server, self.client)
+        };
         let u = packet::udp(s.ip(), d.ip(), s.port(), d.port(), payload);
         let ip = packet::ip(s.ip(), d.ip(), 17, &u);
         self.packets.push((self.t, packet::ethernet(&ip)));
@@ -124,13 +134,17 @@ impl Conv {
 /// TLS inside an established connection: hello, server flight, a request and
 /// a response of `response` bytes.
 fn tls_session(rng: &mut Rng, c: &mut Conv, host: &str, response: usize) {
-    let alpn: &[&str] = if rng.next() % 4 == 0 { &["http/1.1"] } else { &["h2", "http/1.1"] };
+    let alpn: &[&str] = if rng.next_u64().is_multiple_of(4) {
+        &["http/1.1"]
+    } else {
+        &["h2", "http/1.1"]
+    };
     c.send(true, &tls::client_hello(rng, host, alpn, HelloFor::Tcp));
     c.send(false, &tls::server_flight(rng));
     let mut fin = tls::record(0x14, 0x0303, &[1]);
     fin.extend_from_slice(&tls::app_data(rng, 53));
     c.send(true, &fin);
-    let req = 200 + (rng.next() % 300) as usize;
+    let req = 200 + (rng.next_u64() % 300) as usize;
     c.send(true, &tls::app_data(rng, req));
     c.send(false, &tls::app_data(rng, response));
 }
@@ -160,7 +174,7 @@ pub(super) fn flow(
             let server = server_addr(rng, v6, 443);
             let mut c = Conv::new(rng, client, server, start, spec.mss);
             c.handshake();
-            let resp = 2_000 + (rng.next() % 30_000) as usize;
+            let resp = 2_000 + (rng.next_u64() % 30_000) as usize;
             tls_session(rng, &mut c, &host, resp);
             c.close();
             c.finish(kind, vec![host])
@@ -174,7 +188,7 @@ pub(super) fn flow(
             );
             c.send(true, req.as_bytes());
             c.send(false, b"HTTP/1.1 200 Connection established\r\n\r\n");
-            let resp = 2_000 + (rng.next() % 30_000) as usize;
+            let resp = 2_000 + (rng.next_u64() % 30_000) as usize;
             tls_session(rng, &mut c, &host, resp);
             c.close();
             c.finish(kind, vec![host])
@@ -187,10 +201,10 @@ pub(super) fn flow(
                 let host = name(rng);
                 let req = format!(
                     "GET http://{host}/page/{r}?q={} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: curl/8.5.0\r\nAccept: */*\r\nProxy-Connection: Keep-Alive\r\n\r\n",
-                    rng.next() % 1000
+                    rng.next_u64() % 1000
                 );
                 c.send(true, req.as_bytes());
-                let body_len = 500 + (rng.next() % 5_000) as usize;
+                let body_len = 500 + (rng.next_u64() % 5_000) as usize;
                 let mut resp = format!(
                     "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {body_len}\r\nVia: 1.1 proxy\r\n\r\n"
                 )
@@ -213,7 +227,7 @@ pub(super) fn flow(
             req.extend_from_slice(&443u16.to_be_bytes());
             c.send(true, &req);
             c.send(false, &[5, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
-            let resp = 2_000 + (rng.next() % 30_000) as usize;
+            let resp = 2_000 + (rng.next_u64() % 30_000) as usize;
             tls_session(rng, &mut c, &host, resp);
             c.close();
             c.finish(kind, vec![host])
@@ -221,7 +235,7 @@ pub(super) fn flow(
         FlowKind::Dns => {
             let host = name(rng);
             let mut c = Conv::new(rng, client, family(spec.dns_server), start, spec.mss);
-            let id = (rng.next() as u16).to_be_bytes();
+            let id = (rng.next_u64() as u16).to_be_bytes();
             let mut q = Vec::new();
             q.extend_from_slice(&id);
             q.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
@@ -233,7 +247,7 @@ pub(super) fn flow(
             a[3] = 0x80;
             a[7] = 1; // ANCOUNT
             a.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0x01, 0x2c, 0, 4]);
-            let r = rng.next();
+            let r = rng.next_u64();
             a.extend_from_slice(&[198, 18, (r >> 8) as u8, r as u8]);
             c.udp(false, &a);
             c.finish(kind, vec![host])
@@ -245,10 +259,16 @@ pub(super) fn flow(
             let dcid = rng.bytes(8);
             let scid = rng.bytes(8);
             let hello = tls::client_hello(rng, &host, &["h3"], HelloFor::Quic);
-            c.udp(true, &quic::initial_packet(&dcid, &dcid, &scid, 0, &hello, true));
+            c.udp(
+                true,
+                &quic::initial_packet(&dcid, &dcid, &scid, 0, &hello, true),
+            );
             let server_cid = rng.bytes(8);
             let sh = rng.bytes(90);
-            c.udp(false, &quic::initial_packet(&dcid, &scid, &server_cid, 0, &sh, false));
+            c.udp(
+                false,
+                &quic::initial_packet(&dcid, &scid, &server_cid, 0, &sh, false),
+            );
             c.finish(kind, vec![host])
         }
         FlowKind::Bulk => {

@@ -25,7 +25,7 @@ impl Rng {
     pub fn new(seed: u64) -> Self {
         Rng(seed)
     }
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -35,7 +35,7 @@ impl Rng {
     pub fn bytes(&mut self, n: usize) -> Vec<u8> {
         let mut v = Vec::with_capacity(n + 8);
         while v.len() < n {
-            v.extend_from_slice(&self.next().to_le_bytes());
+            v.extend_from_slice(&self.next_u64().to_le_bytes());
         }
         v.truncate(n);
         v
@@ -88,7 +88,15 @@ pub struct Mix {
 
 impl Default for Mix {
     fn default() -> Self {
-        Mix { direct_tls: 40, http_connect: 15, proxy_get: 10, socks5: 5, dns: 20, quic: 8, bulk: 2 }
+        Mix {
+            direct_tls: 40,
+            http_connect: 15,
+            proxy_get: 10,
+            socks5: 5,
+            dns: 20,
+            quic: 8,
+            bulk: 2,
+        }
     }
 }
 
@@ -213,26 +221,47 @@ const DOMAINS: [&str; 8] = [
 ];
 
 fn name(rng: &mut Rng) -> String {
-    let base = DOMAINS[(rng.next() % DOMAINS.len() as u64) as usize];
-    format!("h{}.{}", rng.next() % 100_000, base)
+    let base = DOMAINS[(rng.next_u64() % DOMAINS.len() as u64) as usize];
+    format!("h{}.{}", rng.next_u64() % 100_000, base)
 }
 
 fn client_addr(i: usize, v6: bool) -> SocketAddr {
     let port = 32768 + (i % 28_000) as u16;
     let host = (i / 28_000) as u16 + 2;
     if v6 {
-        SocketAddr::new(IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 1, 0, 0, 0, host)), port)
+        SocketAddr::new(
+            IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 1, 0, 0, 0, host)),
+            port,
+        )
     } else {
-        SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 1, (host >> 8) as u8, host as u8)), port)
+        SocketAddr::new(
+            IpAddr::V4(Ipv4Addr::new(10, 1, (host >> 8) as u8, host as u8)),
+            port,
+        )
     }
 }
 
 fn server_addr(rng: &mut Rng, v6: bool, port: u16) -> SocketAddr {
-    let r = rng.next();
+    let r = rng.next_u64();
     if v6 {
-        SocketAddr::new(IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, (r >> 16) as u16, r as u16)), port)
+        SocketAddr::new(
+            IpAddr::V6(Ipv6Addr::new(
+                0x2001,
+                0xdb8,
+                0,
+                0,
+                0,
+                0,
+                (r >> 16) as u16,
+                r as u16,
+            )),
+            port,
+        )
     } else {
-        SocketAddr::new(IpAddr::V4(Ipv4Addr::new(198, 18, (r >> 8) as u8, r as u8)), port)
+        SocketAddr::new(
+            IpAddr::V4(Ipv4Addr::new(198, 18, (r >> 8) as u8, r as u8)),
+            port,
+        )
     }
 }
 
@@ -247,10 +276,13 @@ pub fn generate(w: impl Write, spec: &GenSpec) -> io::Result<GenSummary> {
     let mut out = pcap::PcapWriter::new(io::BufWriter::new(w), LinkType::ETHERNET)?;
     let mut rng = Rng::new(spec.seed);
     let mut summary = GenSummary::default();
-    let mut pending = Pending { heap: BinaryHeap::new(), order: 0 };
+    let mut pending = Pending {
+        heap: BinaryHeap::new(),
+        order: 0,
+    };
     for i in 0..spec.flows {
         let kind = spec.mix.kind(i);
-        let v6 = (rng.next() % 100) < u64::from(spec.ipv6_percent);
+        let v6 = (rng.next_u64() % 100) < u64::from(spec.ipv6_percent);
         let start = Timestamp(spec.start.0 + i as u64 * spec.flow_spacing_us);
         let (flow, packets) = conv::flow(&mut rng, spec, kind, client_addr(i, v6), v6, start);
         summary.payload_bytes += flow.bytes_to_server + flow.bytes_to_client;
@@ -286,4 +318,3 @@ pub fn generate_vec(spec: &GenSpec) -> (Vec<u8>, GenSummary) {
     let summary = generate(&mut v, spec).unwrap_or_default();
     (v, summary)
 }
-

@@ -5,8 +5,8 @@
 use super::Rng;
 
 const GREASE: [u16; 16] = [
-    0x0a0a, 0x1a1a, 0x2a2a, 0x3a3a, 0x4a4a, 0x5a5a, 0x6a6a, 0x7a7a, 0x8a8a, 0x9a9a, 0xaaaa, 0xbaba, 0xcaca, 0xdada,
-    0xeaea, 0xfafa,
+    0x0a0a, 0x1a1a, 0x2a2a, 0x3a3a, 0x4a4a, 0x5a5a, 0x6a6a, 0x7a7a, 0x8a8a, 0x9a9a, 0xaaaa, 0xbaba,
+    0xcaca, 0xdada, 0xeaea, 0xfafa,
 ];
 
 fn u16be(v: &mut Vec<u8>, x: usize) {
@@ -30,8 +30,8 @@ pub enum HelloFor {
 
 /// A ClientHello naming `sni` and offering `alpn`.
 pub fn client_hello(rng: &mut Rng, sni: &str, alpn: &[&str], kind: HelloFor) -> Vec<u8> {
-    let grease = GREASE[(rng.next() % 16) as usize];
-    let grease2 = GREASE[(rng.next() % 16) as usize];
+    let grease = GREASE[(rng.next_u64() % 16) as usize];
+    let grease2 = GREASE[(rng.next_u64() % 16) as usize];
     let mut body = Vec::with_capacity(512);
     body.extend_from_slice(&[0x03, 0x03]);
     body.extend_from_slice(&rng.bytes(32));
@@ -43,7 +43,10 @@ pub fn client_hello(rng: &mut Rng, sni: &str, alpn: &[&str], kind: HelloFor) -> 
     }
     let mut suites: Vec<u16> = vec![grease, 0x1301, 0x1302, 0x1303];
     if kind == HelloFor::Tcp {
-        suites.extend_from_slice(&[0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8, 0xc013, 0xc014, 0x009c, 0x009d, 0x002f, 0x0035]);
+        suites.extend_from_slice(&[
+            0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8, 0xc013, 0xc014, 0x009c, 0x009d, 0x002f,
+            0x0035,
+        ]);
     }
     u16be(&mut body, suites.len() * 2);
     for s in suites {
@@ -84,7 +87,9 @@ pub fn client_hello(rng: &mut Rng, sni: &str, alpn: &[&str], kind: HelloFor) -> 
     }
     ext(&mut exts, 5, &[1, 0, 0, 0, 0]);
     let mut sig = Vec::new();
-    let algs: [u16; 8] = [0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601];
+    let algs: [u16; 8] = [
+        0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601,
+    ];
     u16be(&mut sig, algs.len() * 2);
     for a in algs {
         sig.extend_from_slice(&a.to_be_bytes());
@@ -114,7 +119,10 @@ pub fn client_hello(rng: &mut Rng, sni: &str, alpn: &[&str], kind: HelloFor) -> 
     if kind == HelloFor::Quic {
         // initial_max_data, initial_max_streams_bidi, max_idle_timeout,
         // initial_source_connection_id (empty for brevity).
-        let tp = [0x04, 0x04, 0x80, 0x98, 0x96, 0x80, 0x08, 0x02, 0x40, 0x64, 0x01, 0x04, 0x80, 0x00, 0x75, 0x30, 0x0f, 0x00];
+        let tp = [
+            0x04, 0x04, 0x80, 0x98, 0x96, 0x80, 0x08, 0x02, 0x40, 0x64, 0x01, 0x04, 0x80, 0x00,
+            0x75, 0x30, 0x0f, 0x00,
+        ];
         ext(&mut exts, 0x39, &tp);
     }
     ext(&mut exts, grease2, &[0]);
@@ -172,7 +180,7 @@ pub fn server_flight(rng: &mut Rng) -> Vec<u8> {
     hs.extend_from_slice(&sh);
     let mut out = record(0x16, 0x0303, &hs);
     out.extend_from_slice(&record(0x14, 0x0303, &[1]));
-    let n = 2500 + (rng.next() % 1500) as usize;
+    let n = 2500 + (rng.next_u64() % 1500) as usize;
     out.extend_from_slice(&record(0x17, 0x0303, &rng.bytes(n)));
     out
 }
