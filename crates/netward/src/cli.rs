@@ -47,6 +47,25 @@ pub enum Command {
     /// Show or change settings
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Replay packet captures (pcap, pcapng) through the inspector and print the events the agent would produce
+    Replay(ReplayArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReplayArgs {
+    /// Capture files (pcap or pcapng)
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Evaluate every named destination under the current policy and add the
+    /// ExploitGuardNetworkProtectionAudited/Blocked events the agent would produce
+    #[arg(long)]
+    pub policy: bool,
+    /// With --policy: the enforcement level to judge with (default: the configured one; disabled replays as audit)
+    #[arg(long, value_parser = ["audit", "block"], requires = "policy")]
+    pub enforcement_level: Option<String>,
+    /// No summary on stderr
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -41,6 +41,7 @@ fn run(cli: Cli) -> CliResult<()> {
         Command::Info => cmd::info::run(&ctx),
         Command::Events(a) => cmd::events::run(&ctx, a),
         Command::Config(c) => cmd::config::run(&mut ctx, c),
+        Command::Replay(a) => cmd::replay::run(&ctx, a),
     }
 }
 

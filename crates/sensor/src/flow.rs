@@ -1,0 +1,97 @@
+//! What the sensor keeps per flow.
+
+use netward_events::{Protocol, Timestamp};
+use netward_wire::FlowInspector;
+use std::collections::HashSet;
+use std::net::SocketAddr;
+
+/// A flow as the datapath or the capture sees it: our side and theirs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlowMeta {
+    pub protocol: Protocol,
+    /// The side that opened the flow (this device, for outbound flows).
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+}
+
+/// A name the sensor learned, canonical, and how.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Named {
+    /// Canonical host (no port).
+    pub host: String,
+    /// `sni`, `host`, `connect`, `socks`, `quic` or `dns`.
+    pub source: &'static str,
+    /// For names inferred from DNS: every candidate.
+    pub candidates: Vec<String>,
+}
+
+/// A tunnel one layer carries: the next layer's bytes go to `target`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Tunnel {
+    /// `http-connect`, `socks4`, `socks4a`, `socks5`.
+    pub kind: &'static str,
+    /// Canonical host of the target.
+    pub host: String,
+    pub port: u16,
+}
+
+impl Tunnel {
+    pub fn target(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+}
+
+pub(crate) struct FlowState {
+    pub meta: FlowMeta,
+    pub inspector: FlowInspector,
+    pub started: Timestamp,
+    pub established: Option<Timestamp>,
+    pub connection_emitted: bool,
+    /// The outer layer's name: the connection event's `RemoteUrl`.
+    pub name: Option<Named>,
+    /// `tunnels[l]`: the tunnel layer `l` opened, carrying layer `l + 1`.
+    pub tunnels: Vec<Tunnel>,
+    /// Proxy targets already reported (`kind target`), so a keep-alive
+    /// connection naming one host ten times gives one target event.
+    pub targets_done: HashSet<String>,
+    /// Destinations already judged by policy on this flow.
+    pub judged: HashSet<String>,
+    pub overlap_conflict: bool,
+}
+
+impl FlowState {
+    pub fn new(meta: FlowMeta, inspector: FlowInspector, started: Timestamp) -> Self {
+        FlowState {
+            meta,
+            inspector,
+            started,
+            established: None,
+            connection_emitted: false,
+            name: None,
+            tunnels: Vec::new(),
+            targets_done: HashSet::new(),
+            judged: HashSet::new(),
+            overlap_conflict: false,
+        }
+    }
+
+    /// The tunnel that carries `layer` (none for the outer layer).
+    pub fn tunnel_of(&self, layer: u8) -> Option<&Tunnel> {
+        usize::from(layer).checked_sub(1).and_then(|i| self.tunnels.get(i))
+    }
+
+    pub fn set_tunnel(&mut self, layer: u8, t: Tunnel) {
+        let i = usize::from(layer);
+        if i < self.tunnels.len() {
+            self.tunnels[i] = t;
+        } else if i == self.tunnels.len() {
+            self.tunnels.push(t);
+        }
+        // A tunnel reported for a deeper layer than we know of cannot happen
+        // (layers open one by one); ignoring it keeps the vector dense.
+    }
+}

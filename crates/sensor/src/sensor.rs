@@ -1,0 +1,483 @@
+//! The sensor proper: flow lifecycle calls in, events out.
+
+use crate::fields::{self, Fields};
+use crate::flow::{FlowMeta, FlowState, Named, Tunnel};
+use netward_canon::canonical_host;
+use netward_events::{ActionType, NetworkEvent, Protocol, Timestamp};
+use netward_policy::{EnforcementLevel, Matcher, Verdict, VerdictAction};
+use netward_wire::{
+    Direction, DnsCache, DnsCacheConfig, FlowInspector, FlowKind, Host, Observation, Target, TunnelKind,
+    TunnelStatus,
+};
+use serde_json::json;
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct SensorConfig {
+    pub device_id: String,
+    pub device_name: String,
+    pub dns_cache: DnsCacheConfig,
+    /// Flows followed at once; a new flow beyond it is counted, not followed
+    /// (the datapath or capture layer bounds flows too; this is the backstop).
+    pub max_flows: usize,
+}
+
+impl Default for SensorConfig {
+    fn default() -> Self {
+        SensorConfig {
+            device_id: String::new(),
+            device_name: String::new(),
+            dns_cache: DnsCacheConfig::default(),
+            max_flows: 1 << 20,
+        }
+    }
+}
+
+/// The policy the sensor judges names with, and the level that decides
+/// whether a verdict is a block or an audit.
+#[derive(Clone)]
+pub struct PolicyContext {
+    pub matcher: Arc<Matcher>,
+    pub level: EnforcementLevel,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SensorStats {
+    pub flows: u64,
+    pub flows_not_followed: u64,
+    pub unparsed_layers: u64,
+    pub events: u64,
+    pub verdicts: u64,
+}
+
+pub struct Sensor {
+    config: SensorConfig,
+    dns: DnsCache,
+    flows: HashMap<u64, FlowState>,
+    out: VecDeque<NetworkEvent>,
+    policy: Option<PolicyContext>,
+    stats: SensorStats,
+}
+
+fn since_epoch(ts: Timestamp) -> Duration {
+    Duration::from_nanos(u64::try_from(ts.unix_nanos()).unwrap_or(0))
+}
+
+/// The canonical host of a name seen on the wire; `None` when it is not a
+/// host at all (such a name names nothing and is not reported).
+fn canon_name(name: &str) -> Option<String> {
+    canonical_host(name).ok().map(|h| h.host.to_string())
+}
+
+fn canon_target(t: &Target) -> Option<String> {
+    match &t.host {
+        Host::Name(n) => canon_name(n),
+        Host::Ip(ip) => canon_name(&ip.to_string()),
+    }
+}
+
+fn tunnel_kind(k: TunnelKind) -> &'static str {
+    match k {
+        TunnelKind::HttpConnect => "http-connect",
+        TunnelKind::Socks4 => "socks4",
+        TunnelKind::Socks4a => "socks4a",
+        TunnelKind::Socks5 => "socks5",
+    }
+}
+
+fn tunnel_source(k: TunnelKind) -> &'static str {
+    match k {
+        TunnelKind::HttpConnect => "connect",
+        _ => "socks",
+    }
+}
+
+impl Sensor {
+    pub fn new(config: SensorConfig) -> Self {
+        Sensor {
+            dns: DnsCache::new(config.dns_cache.clone()),
+            config,
+            flows: HashMap::new(),
+            out: VecDeque::new(),
+            policy: None,
+            stats: SensorStats::default(),
+        }
+    }
+
+    /// Judge names with this policy from now on (`None`: no verdicts).
+    pub fn set_policy(&mut self, policy: Option<PolicyContext>) {
+        self.policy = policy;
+    }
+
+    pub fn stats(&self) -> SensorStats {
+        self.stats
+    }
+
+    /// The next event, oldest first.
+    pub fn poll(&mut self) -> Option<NetworkEvent> {
+        self.out.pop_front()
+    }
+
+    pub fn flow_start(&mut self, id: u64, meta: FlowMeta, ts: Timestamp) {
+        if self.flows.len() >= self.config.max_flows {
+            self.stats.flows_not_followed += 1;
+            return;
+        }
+        let kind = match meta.protocol {
+            Protocol::Udp => FlowKind::Udp { dst_port: meta.remote.port() },
+            _ => FlowKind::Tcp { dst_port: meta.remote.port() },
+        };
+        self.stats.flows += 1;
+        self.flows.insert(id, FlowState::new(meta, FlowInspector::new(kind), ts));
+    }
+
+    /// The connection is set up (TCP handshake done; UDP: both sides spoke).
+    pub fn established(&mut self, id: u64, ts: Timestamp) {
+        let Some(flow) = self.flows.get_mut(&id) else { return };
+        if flow.established.is_none() {
+            flow.established = Some(ts);
+        }
+        if flow.name.is_some() && flow.meta.protocol == Protocol::Tcp {
+            self.emit_connection(id, ActionType::ConnectionSuccess);
+        }
+    }
+
+    /// Bytes of one direction, in order (TCP), or one datagram (UDP).
+    pub fn data(&mut self, id: u64, dir: Direction, bytes: &[u8], ts: Timestamp) {
+        let Some(flow) = self.flows.get_mut(&id) else { return };
+        // Even when the client side can teach nothing more, the server's
+        // answer can (a proxy accepting a tunnel), so every byte is fed.
+        flow.inspector.feed(dir, bytes);
+        let mut batch = Vec::new();
+        while let Some(o) = flow.inspector.poll() {
+            batch.push(o);
+        }
+        if !batch.is_empty() {
+            self.observe(id, batch, ts);
+        }
+    }
+
+    /// Bytes of a retransmission differed from the first copy: an evasion
+    /// attempt, flagged on the flow's connection event.
+    pub fn overlap_conflict(&mut self, id: u64) {
+        if let Some(flow) = self.flows.get_mut(&id) {
+            flow.overlap_conflict = true;
+        }
+    }
+
+    /// The flow is over; `outcome` is its connection action type.
+    pub fn flow_end(&mut self, id: u64, outcome: ActionType, ts: Timestamp) {
+        if let Some(flow) = self.flows.get_mut(&id) {
+            if flow.established.is_none() && outcome == ActionType::ConnectionSuccess {
+                flow.established = Some(ts);
+            }
+            if !flow.connection_emitted {
+                self.emit_connection(id, outcome);
+            }
+        }
+        self.flows.remove(&id);
+    }
+
+    fn observe(&mut self, id: u64, batch: Vec<Observation>, ts: Timestamp) {
+        // A mismatch is reported after the ClientHello it concerns; look
+        // ahead so the SslConnectionInspected event carries it.
+        let mismatched: Vec<u8> = batch
+            .iter()
+            .filter_map(|o| match o {
+                Observation::SniMismatch { layer, .. } => Some(*layer),
+                _ => None,
+            })
+            .collect();
+        for o in batch {
+            match o {
+                Observation::TlsClientHello(info) => self.on_client_hello(id, &info, mismatched.contains(&info.layer), ts),
+                Observation::HttpRequest(req) => self.on_http_request(id, &req, ts),
+                Observation::HttpForward { target, layer, .. } => {
+                    if let Some(host) = canon_target(&target) {
+                        let t = Tunnel { kind: "http-forward", host, port: target.port };
+                        self.emit_target(id, &t, "host", layer, ts);
+                    }
+                }
+                Observation::ProxyTunnel { kind, target, status, layer } => {
+                    self.on_tunnel(id, kind, &target, status, layer, ts)
+                }
+                Observation::Dns(info) => self.on_dns(id, &info, ts),
+                Observation::SniMismatch { .. } => {}
+                Observation::Unparsed { .. } => self.stats.unparsed_layers += 1,
+            }
+        }
+    }
+
+    fn base_event(&self, meta: &FlowMeta, ts: Timestamp, action: ActionType) -> NetworkEvent {
+        NetworkEvent {
+            timestamp: ts,
+            device_id: self.config.device_id.clone(),
+            device_name: self.config.device_name.clone(),
+            action_type: Some(action),
+            remote_ip: Some(meta.remote.ip()),
+            remote_port: Some(meta.remote.port()),
+            local_ip: Some(meta.local.ip()),
+            local_port: Some(meta.local.port()),
+            protocol: Some(meta.protocol),
+            ..Default::default()
+        }
+    }
+
+    fn push(&mut self, ev: NetworkEvent) {
+        self.stats.events += 1;
+        self.out.push_back(ev);
+    }
+
+    /// A name from DNS answers for an address, with every candidate.
+    fn inferred(&mut self, client: IpAddr, addr: IpAddr, ts: Timestamp) -> Option<Named> {
+        let names: Vec<String> = self
+            .dns
+            .lookup(client, addr, since_epoch(ts))
+            .into_iter()
+            .filter_map(|n| canon_name(&n.name))
+            .collect();
+        let host = names.first()?.clone();
+        Some(Named { host, source: "dns", candidates: names })
+    }
+
+    /// Records the outer layer's name; the connection event follows once the
+    /// connection is known to be set up.
+    fn learn_name(&mut self, id: u64, named: Named) {
+        let Some(flow) = self.flows.get_mut(&id) else { return };
+        if flow.name.is_some() {
+            return;
+        }
+        flow.name = Some(named);
+        if flow.established.is_some() && flow.meta.protocol == Protocol::Tcp {
+            self.emit_connection(id, ActionType::ConnectionSuccess);
+        }
+    }
+
+    fn emit_connection(&mut self, id: u64, action: ActionType) {
+        let Some(flow) = self.flows.get_mut(&id) else { return };
+        if flow.connection_emitted {
+            return;
+        }
+        flow.connection_emitted = true;
+        let meta = flow.meta;
+        let ts = flow.established.unwrap_or(flow.started);
+        let overlap = flow.overlap_conflict;
+        let mut name = flow.name.clone();
+        if name.is_none() {
+            name = self.inferred(meta.local.ip(), meta.remote.ip(), ts);
+        }
+        let mut ev = self.base_event(&meta, ts, action);
+        if let Some(n) = &name {
+            ev.remote_url = n.host.clone();
+            ev.additional_fields.insert("name_source".into(), json!(n.source));
+            if n.source == "dns" {
+                ev.additional_fields.insert("inferred".into(), json!(true));
+                ev.additional_fields.insert("dns_candidates".into(), json!(n.candidates));
+            }
+        }
+        if overlap {
+            ev.additional_fields.insert("overlap_conflict".into(), json!(true));
+        }
+        self.push(ev);
+        // The address itself is judged too: IP and CIDR indicators apply
+        // whatever name the connection carries.
+        self.judge(id, &meta.remote.ip().to_string(), ts, None);
+        if let Some(n) = name {
+            if n.source == "dns" {
+                self.judge(id, &n.host, ts, None);
+            }
+        }
+    }
+
+    fn on_client_hello(&mut self, id: u64, info: &netward_wire::ClientHelloInfo, mismatch: bool, ts: Timestamp) {
+        let Some(flow) = self.flows.get(&id) else { return };
+        let meta = flow.meta;
+        let tunnel = flow.tunnel_of(info.layer).cloned();
+        let quic = matches!(info.transport, netward_wire::Transport::Quic);
+        let named = match info.sni.as_deref().and_then(canon_name) {
+            Some(host) => Some(Named { host, source: if quic { "quic" } else { "sni" }, candidates: vec![] }),
+            None => match &tunnel {
+                Some(t) => Some(Named { host: t.host.clone(), source: tunnel_source_name(t.kind), candidates: vec![] }),
+                None => self.inferred(meta.local.ip(), meta.remote.ip(), ts),
+            },
+        };
+        let mut ev = self.base_event(&meta, ts, ActionType::SslConnectionInspected);
+        let mut f: Fields = fields::tls(info, tunnel.as_ref(), mismatch);
+        if let Some(n) = &named {
+            ev.remote_url = n.host.clone();
+            f.insert("name_source".into(), json!(n.source));
+            if n.source == "dns" {
+                f.insert("dns_candidates".into(), json!(n.candidates));
+            }
+        }
+        ev.additional_fields = f;
+        self.push(ev);
+        if let Some(n) = named {
+            if info.layer == 0 {
+                self.learn_name(id, n.clone());
+            }
+            self.judge(id, &n.host, ts, tunnel.as_ref());
+        }
+    }
+
+    fn on_http_request(&mut self, id: u64, req: &netward_wire::HttpRequestInfo, ts: Timestamp) {
+        let Some(flow) = self.flows.get(&id) else { return };
+        let meta = flow.meta;
+        let outer = flow.tunnel_of(req.layer).cloned();
+        let Some(target) = &req.target else { return };
+        let Some(host) = canon_target(target) else { return };
+        let (source, proxy_field) = if let Some(auth) = &req.connect_authority {
+            ("connect", Some(fields::proxy("http-connect", auth)))
+        } else if req.absolute_uri.is_some() {
+            let t = Tunnel { kind: "http-forward", host: host.clone(), port: target.port };
+            ("host", Some(fields::proxy("http-forward", &t.target())))
+        } else {
+            ("host", outer.as_ref().map(|t| fields::proxy(t.kind, &t.target())))
+        };
+        let url = match (&req.absolute_uri, &req.connect_authority) {
+            (Some(u), _) => u.clone(),
+            (None, Some(a)) => a.clone(),
+            (None, None) => {
+                let port = if target.port == 80 { String::new() } else { format!(":{}", target.port) };
+                let h = if host.contains(':') { format!("[{host}]") } else { host.clone() };
+                format!("http://{h}{port}{}", req.uri)
+            }
+        };
+        let mut ev = self.base_event(&meta, ts, ActionType::HttpConnectionInspected);
+        ev.remote_url = host.clone();
+        let mut f = fields::http(req, &url, req.host.as_deref().unwrap_or(""), proxy_field);
+        f.insert("name_source".into(), json!(source));
+        ev.additional_fields = f;
+        self.push(ev);
+        if req.layer == 0 {
+            self.learn_name(id, Named { host: host.clone(), source, candidates: vec![] });
+        }
+        // URL indicators need the path; CONNECT has none, so the host.
+        let judged = if req.connect_authority.is_some() { host } else { url };
+        self.judge(id, &judged, ts, outer.as_ref());
+    }
+
+    fn on_tunnel(&mut self, id: u64, kind: TunnelKind, target: &Target, status: TunnelStatus, layer: u8, ts: Timestamp) {
+        let Some(host) = canon_target(target) else { return };
+        let t = Tunnel { kind: tunnel_kind(kind), host: host.clone(), port: target.port };
+        if let Some(flow) = self.flows.get_mut(&id) {
+            flow.set_tunnel(layer, t.clone());
+        }
+        if layer == 0 {
+            self.learn_name(id, Named { host: host.clone(), source: tunnel_source(kind), candidates: vec![] });
+        }
+        match status {
+            TunnelStatus::Established => self.emit_target(id, &t, tunnel_source(kind), layer, ts),
+            TunnelStatus::Requested => self.judge(id, &host, ts, None),
+            TunnelStatus::Refused { .. } => {}
+        }
+    }
+
+    /// The `ConnectionSuccess` of a target reached through a proxy: once per
+    /// target per connection.
+    fn emit_target(&mut self, id: u64, t: &Tunnel, source: &'static str, _layer: u8, ts: Timestamp) {
+        let Some(flow) = self.flows.get_mut(&id) else { return };
+        if !flow.targets_done.insert(format!("{} {}", t.kind, t.target())) {
+            return;
+        }
+        let meta = flow.meta;
+        let mut ev = self.base_event(&meta, ts, ActionType::ConnectionSuccess);
+        ev.remote_ip = t.host.parse::<IpAddr>().ok();
+        ev.remote_port = Some(t.port);
+        ev.remote_url = t.host.clone();
+        ev.additional_fields.insert("name_source".into(), json!(source));
+        ev.additional_fields.insert(
+            "proxy".into(),
+            json!({ "kind": t.kind, "target": t.target(), "address": meta.remote.to_string() }),
+        );
+        self.push(ev);
+        self.judge(id, &t.host, ts, Some(t));
+    }
+
+    fn on_dns(&mut self, id: u64, info: &netward_wire::DnsInfo, ts: Timestamp) {
+        let Some(flow) = self.flows.get(&id) else { return };
+        if !info.is_response {
+            return;
+        }
+        let meta = flow.meta;
+        self.dns.record(meta.local.ip(), info, since_epoch(ts));
+        let mut ev = self.base_event(&meta, ts, ActionType::DnsConnectionInspected);
+        let query = info.query.as_deref().and_then(canon_name);
+        ev.remote_url = query.clone().unwrap_or_default();
+        let mut f = fields::dns(info);
+        f.insert("name_source".into(), json!("dns"));
+        ev.additional_fields = f;
+        self.push(ev);
+        if let Some(q) = query {
+            self.judge(id, &q, ts, None);
+        }
+    }
+
+    /// Asks the policy about one destination of a flow (once per flow) and
+    /// emits the audit/block event when it says so.
+    fn judge(&mut self, id: u64, input: &str, ts: Timestamp, via: Option<&Tunnel>) {
+        let Some(policy) = &self.policy else { return };
+        if policy.level == EnforcementLevel::Disabled {
+            return;
+        }
+        let Some(flow) = self.flows.get_mut(&id) else { return };
+        if !flow.judged.insert(input.to_string()) {
+            return;
+        }
+        let meta = flow.meta;
+        let now_secs = ts.unix_nanos().div_euclid(1_000_000_000);
+        let Ok(verdict) = policy.matcher.evaluate(input, policy.level, now_secs) else { return };
+        let action = match verdict.action {
+            VerdictAction::Block | VerdictAction::Warn | VerdictAction::Audit => {
+                if verdict.enforced {
+                    ActionType::ExploitGuardNetworkProtectionBlocked
+                } else {
+                    ActionType::ExploitGuardNetworkProtectionAudited
+                }
+            }
+            VerdictAction::Allow | VerdictAction::None => return,
+        };
+        self.stats.verdicts += 1;
+        let mut ev = self.base_event(&meta, ts, action);
+        ev.remote_url = verdict_host(&verdict);
+        ev.additional_fields = verdict_fields(&verdict, via);
+        self.push(ev);
+    }
+}
+
+fn tunnel_source_name(kind: &str) -> &'static str {
+    if kind == "http-connect" {
+        "connect"
+    } else {
+        "socks"
+    }
+}
+
+/// The host of a verdict's canonical destination (URLs keep only the host,
+/// as `RemoteUrl` does for every other event).
+fn verdict_host(v: &Verdict) -> String {
+    netward_canon::canonical_destination(&v.canonical)
+        .map(|d| d.host().to_string())
+        .unwrap_or_else(|_| v.canonical.clone())
+}
+
+fn verdict_fields(v: &Verdict, via: Option<&Tunnel>) -> Fields {
+    let mut f = Fields::new();
+    f.insert("IsAudit".into(), json!(!v.enforced));
+    f.insert("ResponseCategory".into(), json!(v.category.as_ref().map(|c| c.as_str()).unwrap_or("")));
+    f.insert("DisplayName".into(), json!(v.title.clone().unwrap_or_else(|| v.canonical.clone())));
+    f.insert("action".into(), serde_json::to_value(v.action).unwrap_or_default());
+    f.insert("enforcement_level".into(), json!(v.enforcement_level.as_str()));
+    f.insert("url".into(), json!(v.canonical));
+    f.insert("matched".into(), serde_json::to_value(&v.matched).unwrap_or_default());
+    if let Some(note) = v.note {
+        f.insert("note".into(), json!(note));
+    }
+    if let Some(t) = via {
+        f.insert("proxy".into(), fields::proxy(t.kind, &t.target()));
+    }
+    f
+}
