@@ -116,18 +116,22 @@ fn alpn_code(first: Option<&[u8]>) -> String {
     } else if !a.is_ascii() || !z.is_ascii() {
         "99".to_owned()
     } else {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
         [HEX[usize::from(a >> 4)] as char, HEX[usize::from(z & 0xf)] as char].iter().collect()
     }
 }
 
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Comma-separated 4-digit lowercase hex (a table, not `format!`: this runs per hello).
 fn hex_list(it: impl Iterator<Item = u16>) -> String {
-    let mut s = String::with_capacity(128);
+    let mut s = String::with_capacity(256);
     for (i, v) in it.enumerate() {
         if i > 0 {
             s.push(',');
         }
-        let _ = write!(s, "{v:04x}");
+        for shift in [12, 8, 4, 0] {
+            s.push(HEX[usize::from((v >> shift) & 0xf)] as char);
+        }
     }
     s
 }
@@ -142,10 +146,11 @@ fn hash12(s: &str) -> String {
     h
 }
 
-pub(crate) fn hex(bytes: &[u8]) -> String {
+fn hex(bytes: &[u8]) -> String {
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {
-        let _ = write!(s, "{b:02x}");
+        s.push(HEX[usize::from(b >> 4)] as char);
+        s.push(HEX[usize::from(b & 0xf)] as char);
     }
     s
 }
