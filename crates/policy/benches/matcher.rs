@@ -2,7 +2,7 @@
 //! 10M-entry build does not fit criterion's repeat-and-sample model).
 //!
 //! Run: `cargo bench -p netward-policy --bench matcher` (env `NW_DOMAINS`
-//! changes the count). Prints one table of measured figures:
+//! changes the count; `NW_QUICK=1` stops after the matcher lookups). Prints one table of measured figures:
 //! * build time and resident memory per domain (RSS from /proc/self/statm
 //!   before/after, beside the table's exact allocation), for the matcher and
 //!   for a plain `HashSet<String>` holding the same names;
@@ -177,6 +177,16 @@ fn main() {
     });
     assert!(hits >= qs.len() / 2, "every even query must hit");
 
+    rate("  of which suffix hashing alone", qs.len(), || {
+        let mut x = 0u64;
+        for q in &qs {
+            for s in netward_policy::hash::SuffixIter::new(Seed::FIXED, q, 4) {
+                x ^= s.key.key;
+            }
+        }
+        format!("(checksum {:x})", x & 0xff)
+    });
+
     let few = &qs[..200_000];
     rate("matcher evaluate (canonicalise + verdict)", few.len(), || {
         let mut blocked = 0usize;
@@ -187,6 +197,10 @@ fn main() {
         }
         format!("({blocked} blocked)")
     });
+
+    if std::env::var_os("NW_QUICK").is_some() {
+        return;
+    }
 
     // --- HashSet<String> baseline ---
     let rss2 = rss_bytes();

@@ -27,7 +27,10 @@ use std::sync::Arc;
 use netward_canon::{canonical_destination, CanonError, Destination, Host};
 
 use crate::action::{Action, EnforcementLevel, Origin, ResponseCategory};
-use crate::hash::{name_key, Seed, SuffixIter};
+use crate::hash::{name_key, Key, Seed, SuffixIter};
+
+/// Suffixes whose buckets the fast path touches before probing.
+const PREFETCH_LABELS: usize = 16;
 use crate::indicator::{path_matches, IndicatorType};
 use crate::segment::{Entry, Segment};
 use crate::verdict::{MatchedIndicator, Verdict, VerdictAction, WARN_NOTE};
@@ -153,27 +156,60 @@ impl Matcher {
     /// it), without allocating. URL and IP indicators are not consulted.
     #[inline]
     pub fn decide_domain(&self, host: &str, now: i64) -> Option<Decision> {
-        let mut best: Option<(u8, Reverse<u8>, u8, Decision)> = None;
-        for s in SuffixIter::new(self.seed, host, self.max_labels()) {
+        // Hash the suffixes, keep those some segment's filter admits, and
+        // touch their buckets so that the memory reads of all probes are in
+        // flight together; then probe.
+        let mut keys = [(Key { key: 0, check: 0 }, 0u8, 0u64); PREFETCH_LABELS];
+        let mut n = 0;
+        let mut touched = 0u64;
+        for s in SuffixIter::new(self.seed, host, self.max_labels().min(PREFETCH_LABELS)) {
             let bit = 1u64 << (s.labels - 1);
             if self.label_mask & bit == 0 {
                 continue;
             }
-            for seg in &self.segments {
-                if seg.label_mask() & bit == 0 {
-                    continue;
+            // Bit i set: segment i may hold this suffix (segments beyond 64
+            // are always probed).
+            let mut segs = 0u64;
+            for (i, seg) in self.segments.iter().enumerate() {
+                if seg.label_mask() & bit != 0 && (i >= 64 || seg.may_contain(s.key)) {
+                    touched ^= seg.touch(s.key);
+                    segs |= 1u64 << i.min(63);
                 }
-                seg.domain_payloads(s.key, |p| {
-                    let Some(e) = seg.entry(p) else { return };
-                    if !e.is_live(now) {
-                        return;
+            }
+            if segs != 0 {
+                keys[n] = (s.key, s.labels, segs);
+                n += 1;
+            }
+        }
+        std::hint::black_box(touched);
+        let mut best: Option<(u8, Reverse<u8>, u8, Decision)> = None;
+        let mut consider = |seg: &Segment, labels: u8, p: u32| {
+            let Some(e) = seg.entry(p) else { return };
+            if !e.is_live(now) {
+                return;
+            }
+            let d = Decision { action: e.action(), origin: seg.origin() };
+            let rank = (seg.origin().precedence(), Reverse(labels), d.action.precedence(), d);
+            if best.as_ref().is_none_or(|b| (rank.0, rank.1, rank.2) < (b.0, b.1, b.2)) {
+                best = Some(rank);
+            }
+        };
+        for &(key, labels, segs) in &keys[..n] {
+            for (i, seg) in self.segments.iter().enumerate() {
+                if segs & (1u64 << i.min(63)) != 0 {
+                    seg.domain_payloads(key, |p| consider(seg, labels, p));
+                }
+            }
+        }
+        // Names with more labels than the prefetch window (rare): the rest.
+        if self.max_labels() > PREFETCH_LABELS {
+            for s in SuffixIter::new(self.seed, host, self.max_labels()).skip(PREFETCH_LABELS) {
+                let bit = 1u64 << (s.labels - 1);
+                for seg in &self.segments {
+                    if seg.label_mask() & bit != 0 {
+                        seg.domain_payloads(s.key, |p| consider(seg, s.labels, p));
                     }
-                    let d = Decision { action: e.action(), origin: seg.origin() };
-                    let rank = (seg.origin().precedence(), Reverse(s.labels), d.action.precedence(), d);
-                    if best.as_ref().is_none_or(|b| (rank.0, rank.1, rank.2) < (b.0, b.1, b.2)) {
-                        best = Some(rank);
-                    }
-                });
+                }
             }
         }
         best.map(|b| b.3)

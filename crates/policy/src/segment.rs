@@ -139,6 +139,18 @@ impl Segment {
         self.domains.for_each(k, f)
     }
 
+    /// See [`KeyTable::touch`].
+    #[inline(always)]
+    pub(crate) fn touch(&self, k: Key) -> u64 {
+        self.domains.touch(k)
+    }
+
+    /// See [`KeyTable::may_contain`].
+    #[inline(always)]
+    pub(crate) fn may_contain(&self, k: Key) -> bool {
+        self.domains.may_contain(k)
+    }
+
     /// URL indicators of the host with this key: (path prefix, payload).
     pub(crate) fn url_entries(&self, host: Key) -> &[(Box<str>, u32)] {
         self.urls.get(&host).map_or(&[], |v| v.as_slice())
