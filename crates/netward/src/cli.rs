@@ -47,6 +47,11 @@ pub enum Command {
     /// Show or change settings
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Custom indicators and threat feeds
+    #[command(subcommand)]
+    Indicator(IndicatorCommand),
+    /// The policy's verdict for URLs, hosts or IPs (one JSON object per input)
+    Evaluate(EvaluateArgs),
     /// Replay packet captures (pcap, pcapng) through the inspector and print the events the agent would produce
     Replay(ReplayArgs),
 }
@@ -92,4 +97,81 @@ pub enum NetworkProtectionCommand {
         #[arg(long, value_parser = ["disabled", "audit", "block"])]
         value: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IndicatorCommand {
+    /// Add a custom indicator
+    Add(IndicatorAddArgs),
+    /// List custom indicators
+    List,
+    /// Remove a custom indicator by id, or a whole feed with --source
+    Remove(IndicatorRemoveArgs),
+    /// Import a threat feed as a named source (replacing what that source held)
+    Import(IndicatorImportArgs),
+    /// List imported feeds
+    Feeds,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct IndicatorAddArgs {
+    /// domain (matches subdomains too), url (host + path prefix), ip, cidr
+    #[arg(long = "type", value_parser = ["domain", "url", "ip", "cidr"])]
+    pub kind: String,
+    #[arg(long)]
+    pub value: String,
+    #[arg(long, value_parser = ["allow", "audit", "warn", "block"])]
+    pub action: String,
+    #[arg(long)]
+    pub title: Option<String>,
+    #[arg(long)]
+    pub description: Option<String>,
+    /// When the indicator stops matching (RFC 3339, e.g. 2027-01-01T00:00:00Z)
+    #[arg(long)]
+    pub expires: Option<String>,
+    #[arg(long)]
+    pub category: Option<String>,
+    /// Overwrite an existing indicator of the same type and value
+    #[arg(long)]
+    pub replace: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct IndicatorRemoveArgs {
+    /// The indicator's id
+    #[arg(required_unless_present = "source", conflicts_with = "source")]
+    pub id: Option<String>,
+    /// Remove a whole imported feed
+    #[arg(long)]
+    pub source: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct IndicatorImportArgs {
+    /// The feed file
+    pub file: PathBuf,
+    #[arg(long, value_parser = ["hosts", "domains", "adblock", "urlhaus", "stix"])]
+    pub feed_format: String,
+    /// The source name (letters, digits, '.', '_', '-')
+    #[arg(long)]
+    pub source: String,
+    /// Action of every entry
+    #[arg(long, default_value = "block", value_parser = ["allow", "audit", "warn", "block"])]
+    pub action: String,
+    /// Category label of every entry (default: the feed's own, where it has one)
+    #[arg(long)]
+    pub category: Option<String>,
+    /// The list is a content category (web content filtering), not threat reputation
+    #[arg(long)]
+    pub content_category: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct EvaluateArgs {
+    /// URLs, host names or IP addresses
+    #[arg(required = true, value_name = "URL|HOST|IP")]
+    pub inputs: Vec<String>,
+    /// Judge as if at this level (default: the configured one)
+    #[arg(long, value_parser = ["disabled", "audit", "block"])]
+    pub enforcement_level: Option<String>,
 }

@@ -42,6 +42,8 @@ fn run(cli: Cli) -> CliResult<()> {
         Command::Events(a) => cmd::events::run(&ctx, a),
         Command::Config(c) => cmd::config::run(&mut ctx, c),
         Command::Replay(a) => cmd::replay::run(&ctx, a),
+        Command::Indicator(c) => cmd::indicator::run(&ctx, c),
+        Command::Evaluate(a) => cmd::evaluate::run(&ctx, a),
     }
 }
 

@@ -4,3 +4,5 @@ pub mod config;
 pub mod events;
 pub mod info;
 pub mod replay;
+pub mod evaluate;
+pub mod indicator;
