@@ -48,7 +48,10 @@ pub enum DnsData {
 /// Parses one DNS message (UDP payload, or a TCP message without its length).
 pub fn parse_message(msg: &[u8]) -> Result<DnsInfo, Error> {
     if msg.len() < 12 {
-        return Err(Error::invalid(msg.len(), "DNS message shorter than its header"));
+        return Err(Error::invalid(
+            msg.len(),
+            "DNS message shorter than its header",
+        ));
     }
     let packet = Packet::parse(msg).map_err(|_| Error::invalid(12, "malformed DNS message"))?;
     let is_response = msg[2] & 0x80 != 0;
@@ -198,9 +201,13 @@ pub fn rcode_name(r: u16) -> String {
 
 /// One step over a TCP DNS stream: a length-prefixed message.
 pub(crate) fn tcp_step(data: &[u8], out: &mut Vec<DnsInfo>) -> Result<Step, Error> {
-    let [hi, lo, ..] = *data else { return Ok(Step::NeedMore) };
+    let [hi, lo, ..] = *data else {
+        return Ok(Step::NeedMore);
+    };
     let len = usize::from(u16::from_be_bytes([hi, lo]));
-    let Some(msg) = data.get(2..2 + len) else { return Ok(Step::NeedMore) };
+    let Some(msg) = data.get(2..2 + len) else {
+        return Ok(Step::NeedMore);
+    };
     out.push(parse_message(msg).map_err(|e| e.shifted(2))?);
     Ok(Step::Consumed(2 + len))
 }
@@ -227,7 +234,10 @@ mod tests {
         assert_eq!(d.rcode_name.as_deref(), Some("NOERROR"));
         assert_eq!(d.answers.len(), 2);
         assert_eq!(d.answers[0].data, DnsData::Cname("example.com".into()));
-        assert_eq!(d.answers[1].data, DnsData::A(Ipv4Addr::new(93, 184, 216, 34)));
+        assert_eq!(
+            d.answers[1].data,
+            DnsData::A(Ipv4Addr::new(93, 184, 216, 34))
+        );
         assert_eq!(d.answers[1].ttl, 300);
     }
 
@@ -238,7 +248,10 @@ mod tests {
         framed.extend(&m);
         let mut out = Vec::new();
         assert_eq!(tcp_step(&framed[..10], &mut out).unwrap(), Step::NeedMore);
-        assert_eq!(tcp_step(&framed, &mut out).unwrap(), Step::Consumed(framed.len()));
+        assert_eq!(
+            tcp_step(&framed, &mut out).unwrap(),
+            Step::Consumed(framed.len())
+        );
         assert_eq!(out.len(), 1);
         assert!(parse_message(&m[..20]).is_err());
         assert_eq!(qtype_name(255), "*");

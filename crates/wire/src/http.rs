@@ -5,8 +5,8 @@
 use std::collections::VecDeque;
 
 use crate::observation::HttpRequestInfo;
-use crate::target::{absolute_uri_target, Target};
 use crate::step::Step;
+use crate::target::{absolute_uri_target, Target};
 use crate::Error;
 
 /// Largest request or response head we buffer.
@@ -20,7 +20,7 @@ const MAX_HEADERS: usize = 96;
 /// What one step of the HTTP parser learned.
 #[derive(Debug)]
 pub(crate) enum HttpEvent {
-    Request(HttpRequestInfo),
+    Request(Box<HttpRequestInfo>),
     /// A 2xx answer to CONNECT: server bytes after `consumed` are tunnel data.
     ConnectEstablished,
     ConnectRefused(u16),
@@ -75,7 +75,12 @@ pub struct HttpConn {
 
 impl HttpConn {
     pub(crate) fn new(layer: u8) -> Self {
-        HttpConn { client: State::Head, server: State::Head, pending: VecDeque::new(), layer }
+        HttpConn {
+            client: State::Head,
+            server: State::Head,
+            pending: VecDeque::new(),
+            layer,
+        }
     }
 
     /// Bytes of the current direction that can be skipped unseen (body bytes).
@@ -89,18 +94,30 @@ impl HttpConn {
 
     /// Marks `n` body bytes of a direction as skipped (`n <= skippable`).
     pub(crate) fn skip(&mut self, to_server: bool, n: u64) {
-        let st = if to_server { &mut self.client } else { &mut self.server };
+        let st = if to_server {
+            &mut self.client
+        } else {
+            &mut self.server
+        };
         *st = match *st {
             State::Body(Body::Length(r)) if r <= n => State::Head,
             State::Body(Body::Length(r)) => State::Body(Body::Length(r - n)),
-            State::Body(Body::Chunked(Chunk::Data(r))) if r <= n => State::Body(Body::Chunked(Chunk::DataEnd)),
-            State::Body(Body::Chunked(Chunk::Data(r))) => State::Body(Body::Chunked(Chunk::Data(r - n))),
+            State::Body(Body::Chunked(Chunk::Data(r))) if r <= n => {
+                State::Body(Body::Chunked(Chunk::DataEnd))
+            }
+            State::Body(Body::Chunked(Chunk::Data(r))) => {
+                State::Body(Body::Chunked(Chunk::Data(r - n)))
+            }
             s => s,
         };
     }
 
     /// One step over client bytes.
-    pub(crate) fn step_client(&mut self, data: &[u8], ev: &mut Vec<HttpEvent>) -> Result<Step, Error> {
+    pub(crate) fn step_client(
+        &mut self,
+        data: &[u8],
+        ev: &mut Vec<HttpEvent>,
+    ) -> Result<Step, Error> {
         match self.client {
             State::Head => self.request_head(data, ev),
             State::Body(b) => {
@@ -117,7 +134,11 @@ impl HttpConn {
     }
 
     /// One step over server bytes.
-    pub(crate) fn step_server(&mut self, data: &[u8], ev: &mut Vec<HttpEvent>) -> Result<Step, Error> {
+    pub(crate) fn step_server(
+        &mut self,
+        data: &[u8],
+        ev: &mut Vec<HttpEvent>,
+    ) -> Result<Step, Error> {
         match self.server {
             State::Head => self.response_head(data, ev),
             State::Body(b) => {
@@ -132,7 +153,10 @@ impl HttpConn {
 
     fn request_head(&mut self, data: &[u8], ev: &mut Vec<HttpEvent>) -> Result<Step, Error> {
         // RFC 9112 2.2: ignore empty lines before a request line.
-        let blank = data.iter().take_while(|&&b| b == b'\r' || b == b'\n').count();
+        let blank = data
+            .iter()
+            .take_while(|&&b| b == b'\r' || b == b'\n')
+            .count();
         if blank > 0 {
             return Ok(Step::Consumed(blank));
         }
@@ -164,9 +188,13 @@ impl HttpConn {
         } else if let Some((_, t)) = absolute_uri_target(&uri) {
             (Some(uri.clone()), None, Some(t))
         } else {
-            (None, None, host.as_deref().and_then(|h| Target::parse_authority(h, 80)))
+            (
+                None,
+                None,
+                host.as_deref().and_then(|h| Target::parse_authority(h, 80)),
+            )
         };
-        ev.push(HttpEvent::Request(HttpRequestInfo {
+        ev.push(HttpEvent::Request(Box::new(HttpRequestInfo {
             method: method.clone(),
             host,
             uri,
@@ -176,7 +204,7 @@ impl HttpConn {
             version,
             target,
             layer: self.layer,
-        }));
+        })));
         if self.pending.len() < MAX_PENDING {
             self.pending.push_back(if is_connect {
                 Pending::Connect
@@ -290,7 +318,11 @@ fn body_step(body: Body, data: &[u8]) -> Result<(Step, Option<Body>), Error> {
         Body::Chunked(Chunk::Data(r)) => {
             let n = take(r);
             let left = r - n as u64;
-            let next = if left > 0 { Chunk::Data(left) } else { Chunk::DataEnd };
+            let next = if left > 0 {
+                Chunk::Data(left)
+            } else {
+                Chunk::DataEnd
+            };
             (Step::Consumed(n), Some(Body::Chunked(next)))
         }
         Body::Chunked(Chunk::DataEnd) => match data {
@@ -302,19 +334,26 @@ fn body_step(body: Body, data: &[u8]) -> Result<(Step, Option<Body>), Error> {
         Body::Chunked(Chunk::Size) => match line(data)? {
             None => (Step::NeedMore, Some(body)),
             Some((l, n)) => {
-                let digits = l.split(|&b| b == b';' || b == b' ' || b == b'\t').next().unwrap_or(&[]);
+                let digits = l
+                    .split(|&b| b == b';' || b == b' ' || b == b'\t')
+                    .next()
+                    .unwrap_or(&[]);
                 let size = std::str::from_utf8(digits)
                     .ok()
                     .filter(|s| !s.is_empty() && s.len() <= 16)
                     .and_then(|s| u64::from_str_radix(s, 16).ok())
                     .ok_or(Error::invalid(0, "bad chunk size"))?;
-                let next = if size == 0 { Chunk::Trailers } else { Chunk::Data(size) };
+                let next = if size == 0 {
+                    Chunk::Trailers
+                } else {
+                    Chunk::Data(size)
+                };
                 (Step::Consumed(n), Some(Body::Chunked(next)))
             }
         },
         Body::Chunked(Chunk::Trailers) => match line(data)? {
             None => (Step::NeedMore, Some(body)),
-            Some((l, n)) if l.is_empty() => (Step::Consumed(n), None),
+            Some((b"", n)) => (Step::Consumed(n), None),
             Some((_, n)) => (Step::Consumed(n), Some(body)),
         },
     })

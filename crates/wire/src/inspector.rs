@@ -24,8 +24,12 @@ fn is_dns_port(port: u16) -> bool {
 
 #[derive(Debug)]
 enum Udp {
-    Detect,
-    Dns { reported_error: bool },
+    /// Client datagrams seen without a QUIC Initial (a few are allowed: the first
+    /// may have been missed).
+    Detect(u8),
+    Dns {
+        reported_error: bool,
+    },
     Quic(Box<QuicClient>),
     Done,
 }
@@ -48,7 +52,13 @@ impl FlowInspector {
             },
             FlowKind::Udp { dst_port } => FlowInspector {
                 tcp: None,
-                udp: if is_dns_port(dst_port) { Udp::Dns { reported_error: false } } else { Udp::Detect },
+                udp: if is_dns_port(dst_port) {
+                    Udp::Dns {
+                        reported_error: false,
+                    }
+                } else {
+                    Udp::Detect(0)
+                },
                 out: VecDeque::new(),
             },
         }
@@ -57,7 +67,11 @@ impl FlowInspector {
     /// A TCP inspector that assumes `protocol` instead of detecting it (fuzzing).
     #[doc(hidden)]
     pub fn with_protocol(protocol: Protocol) -> Self {
-        FlowInspector { tcp: Some(Layer::forced(protocol)), udp: Udp::Done, out: VecDeque::new() }
+        FlowInspector {
+            tcp: Some(Layer::forced(protocol)),
+            udp: Udp::Done,
+            out: VecDeque::new(),
+        }
     }
 
     /// Feeds the next bytes of one direction (TCP), or one datagram (UDP).
@@ -66,10 +80,12 @@ impl FlowInspector {
             layer.feed(dir, bytes, &mut self.out);
             return;
         }
-        if let Udp::Detect = self.udp {
+        if let Udp::Detect(seen) = self.udp {
             if dir == Direction::ToServer {
                 self.udp = if QuicClient::looks_like_initial(bytes) {
                     Udp::Quic(Box::default())
+                } else if seen < 3 {
+                    Udp::Detect(seen + 1)
                 } else {
                     Udp::Done
                 };
@@ -80,7 +96,11 @@ impl FlowInspector {
                 Ok(info) => self.out.push_back(Observation::Dns(info)),
                 Err(error) if !*reported_error => {
                     *reported_error = true;
-                    self.out.push_back(Observation::Unparsed { protocol: Protocol::Dns, error, layer: 0 });
+                    self.out.push_back(Observation::Unparsed {
+                        protocol: Protocol::Dns,
+                        error,
+                        layer: 0,
+                    });
                 }
                 Err(_) => {}
             },
@@ -90,11 +110,12 @@ impl FlowInspector {
                     self.udp = Udp::Done;
                 }
             }
-            Udp::Detect | Udp::Done => {}
+            Udp::Detect(_) | Udp::Done => {}
         }
     }
 
-    /// The next observation, oldest first. Call until `None` after each `feed`.
+    /// The next observation, oldest first. Call until `None` after each `feed`: the
+    /// queue holds what was learned until it is polled.
     pub fn poll(&mut self) -> Option<Observation> {
         self.out.pop_front()
     }

@@ -12,7 +12,11 @@ use crate::Error;
 /// What one step of the SOCKS parser learned.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum SocksEvent {
-    Request { kind: TunnelKind, target: Target, connect: bool },
+    Request {
+        kind: TunnelKind,
+        target: Target,
+        connect: bool,
+    },
     Reply(TunnelStatus),
 }
 
@@ -49,21 +53,36 @@ const MAX_FIELD: usize = 255;
 impl SocksConn {
     /// `version` is the first client byte: 4 or 5.
     pub(crate) fn new(version: u8) -> Self {
-        let server = if version == 4 { Server::Reply } else { Server::MethodChoice };
-        SocksConn { version, client: Client::Greeting, server, connect: true }
+        let server = if version == 4 {
+            Server::Reply
+        } else {
+            Server::MethodChoice
+        };
+        SocksConn {
+            version,
+            client: Client::Greeting,
+            server,
+            connect: true,
+        }
     }
 
     pub(crate) fn is_v4(&self) -> bool {
         self.version == 4
     }
 
-    pub(crate) fn step_client(&mut self, data: &[u8], ev: &mut Vec<SocksEvent>) -> Result<Step, Error> {
+    pub(crate) fn step_client(
+        &mut self,
+        data: &[u8],
+        ev: &mut Vec<SocksEvent>,
+    ) -> Result<Step, Error> {
         match (self.version, self.client) {
             (_, Client::Tunnel) => Ok(Step::Tunnel(0)),
             (_, Client::Done) => Ok(Step::Finished),
             (4, _) => self.socks4_request(data, ev),
             (_, Client::Greeting) => {
-                let [5, n, ..] = *data else { return need(data, 2, "bad SOCKS5 greeting") };
+                let [5, n, ..] = *data else {
+                    return need(data, 2, "bad SOCKS5 greeting");
+                };
                 if n == 0 {
                     return Err(Error::invalid(1, "SOCKS5 greeting without methods"));
                 }
@@ -76,8 +95,12 @@ impl SocksConn {
             }
             (_, Client::AuthOrRequest) if data.first() == Some(&1) => {
                 // RFC 1929: 01 ULEN UNAME PLEN PASSWD
-                let Some(&ulen) = data.get(1) else { return Ok(Step::NeedMore) };
-                let Some(&plen) = data.get(2 + usize::from(ulen)) else { return Ok(Step::NeedMore) };
+                let Some(&ulen) = data.get(1) else {
+                    return Ok(Step::NeedMore);
+                };
+                let Some(&plen) = data.get(2 + usize::from(ulen)) else {
+                    return Ok(Step::NeedMore);
+                };
                 let len = 3 + usize::from(ulen) + usize::from(plen);
                 if data.len() < len {
                     return Ok(Step::NeedMore);
@@ -100,13 +123,17 @@ impl SocksConn {
         }
         let port = u16::from_be_bytes([data[2], data[3]]);
         let ip = Ipv4Addr::new(data[4], data[5], data[6], data[7]);
-        let Some(user_end) = nul(&data[8..])? else { return Ok(Step::NeedMore) };
+        let Some(user_end) = nul(&data[8..])? else {
+            return Ok(Step::NeedMore);
+        };
         let mut end = 8 + user_end + 1;
         // SOCKS4a: 0.0.0.x (x != 0) means "a host name follows".
         let socks4a = ip.octets()[..3] == [0, 0, 0] && ip.octets()[3] != 0;
         let (kind, host) = if socks4a {
             let rest = data.get(end..).unwrap_or(&[]);
-            let Some(host_end) = nul(rest)? else { return Ok(Step::NeedMore) };
+            let Some(host_end) = nul(rest)? else {
+                return Ok(Step::NeedMore);
+            };
             let name = String::from_utf8_lossy(&rest[..host_end]).into_owned();
             end += host_end + 1;
             (TunnelKind::Socks4a, Host::parse(&name))
@@ -114,25 +141,39 @@ impl SocksConn {
             (TunnelKind::Socks4, Host::Ip(IpAddr::V4(ip)))
         };
         self.connect = cmd == 1;
-        ev.push(SocksEvent::Request { kind, target: Target { host, port }, connect: self.connect });
+        ev.push(SocksEvent::Request {
+            kind,
+            target: Target { host, port },
+            connect: self.connect,
+        });
         Ok(self.after_request(end))
     }
 
     fn socks5_request(&mut self, data: &[u8], ev: &mut Vec<SocksEvent>) -> Result<Step, Error> {
         // 05 CMD 00 ATYP ADDR PORT(2)
-        let [ver, cmd, _rsv, atyp, ..] = *data else { return need(data, 1, "") };
+        let [ver, cmd, _rsv, atyp, ..] = *data else {
+            return need(data, 1, "");
+        };
         if ver != 5 {
             return Err(Error::invalid(0, "bad SOCKS5 request version"));
         }
         if !(1..=3).contains(&cmd) {
             return Err(Error::invalid(1, "bad SOCKS5 command"));
         }
-        let Some((host, end)) = socks5_address(data, 3)? else { return Ok(Step::NeedMore) };
-        let Some(port) = data.get(end..end + 2) else { return Ok(Step::NeedMore) };
+        let Some((host, end)) = socks5_address(data, 3)? else {
+            return Ok(Step::NeedMore);
+        };
+        let Some(port) = data.get(end..end + 2) else {
+            return Ok(Step::NeedMore);
+        };
         let port = u16::from_be_bytes([port[0], port[1]]);
         let _ = atyp;
         self.connect = cmd == 1;
-        ev.push(SocksEvent::Request { kind: TunnelKind::Socks5, target: Target { host, port }, connect: self.connect });
+        ev.push(SocksEvent::Request {
+            kind: TunnelKind::Socks5,
+            target: Target { host, port },
+            connect: self.connect,
+        });
         Ok(self.after_request(end + 2))
     }
 
@@ -148,12 +189,18 @@ impl SocksConn {
         }
     }
 
-    pub(crate) fn step_server(&mut self, data: &[u8], ev: &mut Vec<SocksEvent>) -> Result<Step, Error> {
+    pub(crate) fn step_server(
+        &mut self,
+        data: &[u8],
+        ev: &mut Vec<SocksEvent>,
+    ) -> Result<Step, Error> {
         match self.server {
             Server::Tunnel => Ok(Step::Tunnel(0)),
             Server::Done => Ok(Step::Finished),
             Server::MethodChoice => {
-                let [_, method, ..] = *data else { return Ok(Step::NeedMore) };
+                let [_, method, ..] = *data else {
+                    return Ok(Step::NeedMore);
+                };
                 self.server = match method {
                     0x00 => Server::Reply,
                     0x02 => Server::AuthReply,
@@ -166,9 +213,13 @@ impl SocksConn {
                 Ok(Step::Consumed(2))
             }
             Server::AuthReply => {
-                let [_, status, ..] = *data else { return Ok(Step::NeedMore) };
+                let [_, status, ..] = *data else {
+                    return Ok(Step::NeedMore);
+                };
                 if status != 0 {
-                    ev.push(SocksEvent::Reply(TunnelStatus::Refused { code: u16::from(status) }));
+                    ev.push(SocksEvent::Reply(TunnelStatus::Refused {
+                        code: u16::from(status),
+                    }));
                     self.server = Server::Done;
                 } else {
                     self.server = Server::Reply;
@@ -183,8 +234,12 @@ impl SocksConn {
                 Ok(self.reply(granted, u16::from(data[1]), 8, ev))
             }
             Server::Reply => {
-                let [_, rep, ..] = *data else { return Ok(Step::NeedMore) };
-                let Some((_, end)) = socks5_address(data, 3)? else { return Ok(Step::NeedMore) };
+                let [_, rep, ..] = *data else {
+                    return Ok(Step::NeedMore);
+                };
+                let Some((_, end)) = socks5_address(data, 3)? else {
+                    return Ok(Step::NeedMore);
+                };
                 if data.len() < end + 2 {
                     return Ok(Step::NeedMore);
                 }
@@ -194,7 +249,11 @@ impl SocksConn {
     }
 
     fn reply(&mut self, granted: bool, code: u16, used: usize, ev: &mut Vec<SocksEvent>) -> Step {
-        let status = if granted { TunnelStatus::Established } else { TunnelStatus::Refused { code } };
+        let status = if granted {
+            TunnelStatus::Established
+        } else {
+            TunnelStatus::Refused { code }
+        };
         ev.push(SocksEvent::Reply(status));
         if granted && self.connect {
             self.server = Server::Tunnel;
@@ -208,7 +267,9 @@ impl SocksConn {
 
 /// A SOCKS5 address (ATYP at `at`); returns the host and the offset after it.
 fn socks5_address(data: &[u8], at: usize) -> Result<Option<(Host, usize)>, Error> {
-    let Some(&atyp) = data.get(at) else { return Ok(None) };
+    let Some(&atyp) = data.get(at) else {
+        return Ok(None);
+    };
     let start = at + 1;
     let (len, skip) = match atyp {
         1 => (4, 0),
@@ -219,9 +280,13 @@ fn socks5_address(data: &[u8], at: usize) -> Result<Option<(Host, usize)>, Error
         },
         _ => return Err(Error::invalid(at, "bad SOCKS5 address type")),
     };
-    let Some(addr) = data.get(start + skip..start + skip + len) else { return Ok(None) };
+    let Some(addr) = data.get(start + skip..start + skip + len) else {
+        return Ok(None);
+    };
     let host = match atyp {
-        1 => Host::Ip(IpAddr::V4(Ipv4Addr::new(addr[0], addr[1], addr[2], addr[3]))),
+        1 => Host::Ip(IpAddr::V4(Ipv4Addr::new(
+            addr[0], addr[1], addr[2], addr[3],
+        ))),
         4 => {
             let mut o = [0u8; 16];
             o.copy_from_slice(addr);
@@ -280,15 +345,23 @@ mod tests {
             ev,
             vec![SocksEvent::Request {
                 kind: TunnelKind::Socks5,
-                target: Target { host: Host::Name("example.com".into()), port: 443 },
+                target: Target {
+                    host: Host::Name("example.com".into()),
+                    port: 443
+                },
                 connect: true
             }]
         );
         let mut ev = Vec::new();
         assert_eq!(c.step_server(&[5, 2], &mut ev).unwrap(), Step::Consumed(2));
         assert_eq!(c.step_server(&[1, 0], &mut ev).unwrap(), Step::Consumed(2));
-        let reply = [5, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 80];
-        assert_eq!(c.step_server(&reply[..10], &mut ev).unwrap(), Step::NeedMore);
+        let reply = [
+            5, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 80,
+        ];
+        assert_eq!(
+            c.step_server(&reply[..10], &mut ev).unwrap(),
+            Step::NeedMore
+        );
         assert_eq!(c.step_server(&reply, &mut ev).unwrap(), Step::Tunnel(22));
         assert_eq!(ev, vec![SocksEvent::Reply(TunnelStatus::Established)]);
     }
@@ -300,21 +373,34 @@ mod tests {
         msg.extend(b"user\0host.example\0");
         let (ev, step) = run_client(&mut c, &msg);
         assert_eq!(step, Step::Tunnel(msg.len()));
-        assert!(matches!(&ev[0], SocksEvent::Request { kind: TunnelKind::Socks4a, target, .. }
-            if target.to_string() == "host.example:80"));
+        assert!(
+            matches!(&ev[0], SocksEvent::Request { kind: TunnelKind::Socks4a, target, .. }
+            if target.to_string() == "host.example:80")
+        );
         let mut ev = Vec::new();
-        assert_eq!(c.step_server(&[0, 0x5b, 0, 0, 0, 0, 0, 0], &mut ev).unwrap(), Step::Consumed(8));
-        assert_eq!(ev, vec![SocksEvent::Reply(TunnelStatus::Refused { code: 0x5b })]);
+        assert_eq!(
+            c.step_server(&[0, 0x5b, 0, 0, 0, 0, 0, 0], &mut ev)
+                .unwrap(),
+            Step::Consumed(8)
+        );
+        assert_eq!(
+            ev,
+            vec![SocksEvent::Reply(TunnelStatus::Refused { code: 0x5b })]
+        );
     }
 
     #[test]
     fn socks4_ipv4_and_bad_input() {
         let mut c = SocksConn::new(4);
         let (ev, _) = run_client(&mut c, b"\x04\x01\x01\xbb\x0a\x00\x00\x01\0");
-        assert!(matches!(&ev[0], SocksEvent::Request { kind: TunnelKind::Socks4, target, .. }
-            if target.to_string() == "10.0.0.1:443"));
+        assert!(
+            matches!(&ev[0], SocksEvent::Request { kind: TunnelKind::Socks4, target, .. }
+            if target.to_string() == "10.0.0.1:443")
+        );
         let mut c = SocksConn::new(4);
-        assert!(c.step_client(&[4, 9, 0, 0, 0, 0, 0, 0, 0], &mut Vec::new()).is_err());
+        assert!(c
+            .step_client(&[4, 9, 0, 0, 0, 0, 0, 0, 0], &mut Vec::new())
+            .is_err());
         let mut c = SocksConn::new(5);
         assert!(c.step_client(&[5, 0], &mut Vec::new()).is_err());
     }

@@ -36,12 +36,16 @@ pub fn read_packets(path: &str) -> Vec<Packet> {
                 match block {
                     PcapBlockOwned::LegacyHeader(h) => linktypes = vec![h.network.0],
                     PcapBlockOwned::Legacy(b) => out.extend(decode(linktypes[0], b.data)),
-                    PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => linktypes.push(idb.linktype.0),
+                    PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
+                        linktypes.push(idb.linktype.0)
+                    }
                     PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
                         let lt = linktypes[epb.if_id as usize];
                         out.extend(decode(lt, &epb.data[..epb.caplen as usize]));
                     }
-                    PcapBlockOwned::NG(Block::SimplePacket(spb)) => out.extend(decode(linktypes[0], spb.data)),
+                    PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
+                        out.extend(decode(linktypes[0], spb.data))
+                    }
                     PcapBlockOwned::NG(_) => {}
                 }
                 reader.consume(offset);
@@ -91,7 +95,12 @@ fn decode(linktype: i32, d: &[u8]) -> Option<Packet> {
                 off += (usize::from(ip[off + 1]) + 1) * 8;
             }
             let end = (40 + plen).min(ip.len());
-            (IpAddr::V6(Ipv6Addr::from(s)), IpAddr::V6(Ipv6Addr::from(t)), nh, &ip[off..end])
+            (
+                IpAddr::V6(Ipv6Addr::from(s)),
+                IpAddr::V6(Ipv6Addr::from(t)),
+                nh,
+                &ip[off..end],
+            )
         }
         _ => return None,
     };
@@ -153,19 +162,17 @@ impl Dir {
         self.pending.insert(p.seq, p.payload.clone());
         let mut out = Vec::new();
         let mut next = next;
-        loop {
-            let Some((&seq, _)) = self.pending.iter().find(|(&s, d)| {
-                let rel = s.wrapping_sub(next) as i32;
-                rel <= 0 && (rel + d.len() as i32) > 0 || rel == 0
-            }) else {
-                break;
-            };
+        while let Some((&seq, _)) = self.pending.iter().find(|(&s, d)| {
+            let rel = s.wrapping_sub(next) as i32;
+            rel <= 0 && (rel + d.len() as i32) > 0 || rel == 0
+        }) {
             let data = self.pending.remove(&seq).unwrap_or_default();
             let skip = next.wrapping_sub(seq) as usize;
             out.extend_from_slice(&data[skip..]);
             next = next.wrapping_add((data.len() - skip) as u32);
             // Drop segments now wholly old.
-            self.pending.retain(|&s, d| (s.wrapping_sub(next) as i32) + d.len() as i32 > 0);
+            self.pending
+                .retain(|&s, d| (s.wrapping_sub(next) as i32) + d.len() as i32 > 0);
         }
         self.next = Some(next);
         out
@@ -187,12 +194,41 @@ pub fn run_capture(path: &str) -> Vec<Flow> {
         } else {
             // The first packet's sender is the client, unless it is a SYN-ACK.
             let reversed = p.syn && p.ack;
-            let (client, server) = if reversed { (p.dst, p.src) } else { (p.src, p.dst) };
-            let kind = if p.udp { FlowKind::Udp { dst_port: server.port() } } else { FlowKind::Tcp { dst_port: server.port() } };
-            let flow = Flow { client, server, udp: p.udp, feeds: Vec::new(), observations: Vec::new() };
-            flows.push((flow, FlowInspector::new(kind), [Dir::default(), Dir::default()]));
+            let (client, server) = if reversed {
+                (p.dst, p.src)
+            } else {
+                (p.src, p.dst)
+            };
+            let kind = if p.udp {
+                FlowKind::Udp {
+                    dst_port: server.port(),
+                }
+            } else {
+                FlowKind::Tcp {
+                    dst_port: server.port(),
+                }
+            };
+            let flow = Flow {
+                client,
+                server,
+                udp: p.udp,
+                feeds: Vec::new(),
+                observations: Vec::new(),
+            };
+            flows.push((
+                flow,
+                FlowInspector::new(kind),
+                [Dir::default(), Dir::default()],
+            ));
             index.insert((p.udp, client, server), flows.len() - 1);
-            (flows.len() - 1, if reversed { Direction::ToClient } else { Direction::ToServer })
+            (
+                flows.len() - 1,
+                if reversed {
+                    Direction::ToClient
+                } else {
+                    Direction::ToServer
+                },
+            )
         };
         let (flow, insp, dirs) = &mut flows[i];
         let bytes = if p.udp {
@@ -214,7 +250,15 @@ pub fn run_capture(path: &str) -> Vec<Flow> {
 
 /// Feeds `feeds` again, each piece cut in `chunk`-byte pieces, and returns what is observed.
 pub fn refeed(flow: &Flow, chunk: usize) -> Vec<Observation> {
-    let kind = if flow.udp { FlowKind::Udp { dst_port: flow.server.port() } } else { FlowKind::Tcp { dst_port: flow.server.port() } };
+    let kind = if flow.udp {
+        FlowKind::Udp {
+            dst_port: flow.server.port(),
+        }
+    } else {
+        FlowKind::Tcp {
+            dst_port: flow.server.port(),
+        }
+    };
     let mut insp = FlowInspector::new(kind);
     let mut out = Vec::new();
     for (dir, bytes) in &flow.feeds {
