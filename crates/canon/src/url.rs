@@ -1,7 +1,7 @@
 //! URLs, canonicalised as Safe Browsing (v4 "URLs and hashing") says:
 //! fragment dropped, white space trimmed, tab/CR/LF removed, percent-escapes
-//! decoded to a fixed point and the whole URL re-escaped (bytes <= 0x20,
-//! >= 0x7f, `#`, `%`), then scheme lower-cased (`http` when missing),
+//! decoded to a fixed point and the whole URL re-escaped (bytes up to
+//! 0x20, from 0x7f, `#`, `%`), then scheme lower-cased (`http` when missing),
 //! userinfo dropped, host canonicalised by [`crate::host`], default port
 //! dropped, path dot-segments resolved and slash runs collapsed; the query
 //! is kept as it is (after the re-escaping).

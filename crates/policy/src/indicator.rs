@@ -11,7 +11,10 @@
 //! All values go through `netward-canon`, so `EVIL.example.`, `bücher.example`
 //! and `3279880203` are stored as `evil.example`, `xn--bcher-kva.example` and
 //! `195.127.0.11`. URL indicators ignore scheme, port and query: they name a
-//! place (host and path), not a protocol. A trailing slash does not matter
+//! place (host and path), not a protocol. A destination seen without a path
+//! (TLS SNI, a `CONNECT` authority) can only match a URL indicator whose
+//! path is `/` (the whole host); use a domain indicator to cover TLS. A
+//! trailing slash does not matter
 //! either: `/bad` and `/bad/` both match `/bad`, `/bad/` and `/bad/x`, never
 //! `/badge`. A CIDR with a full-length prefix (`/32`, `/128`) is the `ip`
 //! indicator it equals; host bits are cleared (`10.1.2.3/8` is `10.0.0.0/8`).

@@ -21,7 +21,6 @@
 //! Expired indicators (`expires <= now`) do not match at all.
 
 use std::cmp::Reverse;
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use netward_canon::{canonical_destination, CanonError, Destination, Host};
@@ -232,11 +231,18 @@ impl Matcher {
                 }
             }
         }
-        if let (true, Some(path)) = (self.has_urls, dest.path()) {
+        if self.has_urls {
+            // A destination without a path (TLS SNI, CONNECT, a bare host)
+            // matches only URL indicators for the whole host (path `/`).
+            let path = dest.path();
             let hk = name_key(self.seed, &host_text);
             for (i, seg) in self.segments.iter().enumerate() {
                 for (prefix, p) in seg.url_entries(hk) {
-                    if path_matches(prefix, path) {
+                    let hit = match path {
+                        Some(path) => path_matches(prefix, path),
+                        None => &**prefix == "/",
+                    };
+                    if hit {
                         push(&mut out, i, seg, *p, now, Via::Url(prefix));
                     }
                 }
@@ -333,9 +339,4 @@ fn response_category(m: &Match<'_>) -> ResponseCategory {
             ResponseCategory::from_feed_label(label.as_deref())
         }
     }
-}
-
-/// Whether `ip` is in `net/len` (exposed for tests and tools).
-pub fn ip_in(ip: IpAddr, net: IpAddr, len: u8) -> bool {
-    ip.is_ipv4() == net.is_ipv4() && crate::indicator::mask(ip, len) == net
 }

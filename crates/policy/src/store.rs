@@ -244,6 +244,11 @@ impl PolicyStore {
         &self.custom
     }
 
+    /// One custom indicator by id.
+    pub fn get(&self, id: &str) -> Option<&Indicator> {
+        self.custom.iter().find(|i| i.id == id)
+    }
+
     /// Imported feeds.
     pub fn feeds(&self) -> Vec<FeedInfo> {
         self.feeds.values().map(|(i, _)| i.clone()).collect()

@@ -93,9 +93,18 @@ fn url_path_prefix_on_whole_segments() {
     for hit in ["http://site.example/bad/x", "https://site.example/bad", "site.example/bad/", "http://site.example/worse/y?z", "http://site.example/x/../bad/x"] {
         assert_eq!(winner(&m, hit).0, VerdictAction::Block, "{hit}");
     }
-    for miss in ["http://site.example/badge", "http://site.example/", "site.example", "http://www.site.example/bad/x", "http://site.example/worsen"] {
+    for miss in ["http://site.example/badge", "http://site.example/", "site.example", "site.example:443", "http://www.site.example/bad/x", "http://site.example/worsen"] {
         assert_eq!(winner(&m, miss).0, VerdictAction::None, "{miss}");
     }
+}
+
+#[test]
+fn url_without_path_needs_a_whole_host_indicator() {
+    let m = matcher(&[I(Url, "https://whole.example/", Block), I(Url, "part.example/x", Block)], &[], &[]);
+    assert_eq!(winner(&m, "whole.example:443"), (VerdictAction::Block, "url:whole.example/".into()));
+    assert_eq!(winner(&m, "http://whole.example/any/path").0, VerdictAction::Block);
+    assert_eq!(winner(&m, "sub.whole.example").0, VerdictAction::None, "URL indicators name one exact host");
+    assert_eq!(winner(&m, "part.example").0, VerdictAction::None, "a path-less destination cannot match /x");
 }
 
 #[test]
