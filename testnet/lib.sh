@@ -81,7 +81,7 @@ nw_require() {
   local missing=() p
   for p in "$@"; do command -v "$p" >/dev/null 2>&1 || missing+=("$p"); done
   if [ ${#missing[@]} -gt 0 ]; then
-    nw_missing "missing program(s): ${missing[*]} (Debian: squid nginx-light dnsmasq-base dante-server openssl curl tcpdump bind9-dnsutils tshark iproute2)"
+    nw_missing "missing program(s): ${missing[*]} (Debian: squid nginx-light dnsmasq-base dante-server openssl curl tcpdump bind9-dnsutils tshark iproute2 ethtool)"
     return $?
   fi
   if [ "$(id -u)" != 0 ]; then nw_missing "must run as root (network namespaces)"; return $?; fi
@@ -107,6 +107,7 @@ nw_tcp_ready() { # ns ip port: waits up to ~10 s for a listener
 # Brings the topology up (tearing down a stale one with the same prefix first).
 nw_up() {
   nw_require ip squid nginx dnsmasq danted openssl || return $?
+  if [ "${NW_WIRE_LIKE:-}" = 1 ]; then nw_require ethtool || return $?; fi
   local ns
   for ns in "$NW_NS_CLI" "$NW_NS_PX" "$NW_NS_SRV"; do
     if [ -e "/run/netns/$ns" ] && [ ! -f "$NW_STATE/owner" ]; then
@@ -119,7 +120,11 @@ nw_up() {
   chown proxy "$NW_STATE/squid" 2>/dev/null || true
   printf '%s\n' "$NW_NS_CLI" "$NW_NS_PX" "$NW_NS_SRV" > "$NW_STATE/owner"
   nw_env > "$NW_STATE/env"
-  nw_net_up && nw_tls_files && nw_servers_up || { nw_log "failed; logs in $NW_STATE"; nw_down; return 1; }
+  if ! { nw_net_up && { [ "${NW_WIRE_LIKE:-}" != 1 ] || nw_wire_like; } && nw_tls_files && nw_servers_up; }; then
+    nw_log "failed; logs kept in $NW_STATE"
+    NW_KEEP_STATE=1 nw_down
+    return 1
+  fi
   nw_log "up: $NW_PREFIX ($NW_BLOCK), state in $NW_STATE"
 }
 
@@ -226,6 +231,19 @@ DA
   nw_tcp_ready "$NW_NS_CLI" "$NW_PROXY_IP" "$NW_SOCKS_PORT" || { nw_log "danted not answering"; return 1; }
   nw_tcp_ready "$NW_NS_CLI" "$NW_PROXY_IP" "$NW_PROXY_PORT" || {
     nw_log "squid not answering"; tail -5 "$d/squid/cache.log" >&2 2>/dev/null; return 1; }
+}
+
+# Makes the veths behave like a wire for captures: no checksum offload (a capture on
+# the sending side otherwise shows unfinished checksums) and no TSO/GSO/GRO (otherwise
+# tcpdump on cli0 sees one super-packet larger than the MTU instead of the segments the
+# peer receives). Needs ethtool. Called by nw_up when NW_WIRE_LIKE=1.
+nw_wire_like() {
+  local pair
+  for pair in "$NW_NS_CLI cli0" "$NW_NS_PX pxa0" "$NW_NS_PX pxb0" "$NW_NS_SRV srv0"; do
+    set -- $pair
+    ip netns exec "$1" ethtool -K "$2" tx off tso off gso off gro off >/dev/null 2>&1 || {
+      nw_log "ethtool -K $2 failed in $1"; return 1; }
+  done
 }
 
 # Tears the topology down: every process inside its namespaces (by pid), then the
