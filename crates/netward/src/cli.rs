@@ -52,6 +52,8 @@ pub enum Command {
     Indicator(IndicatorCommand),
     /// The policy's verdict for URLs, hosts or IPs (one JSON object per input)
     Evaluate(EvaluateArgs),
+    /// Write a synthetic capture (a stated mix of TLS, CONNECT, proxy GET, SOCKS5, DNS, QUIC and bulk flows)
+    GenCapture(GenCaptureArgs),
     /// Replay packet captures (pcap, pcapng) through the inspector and print the events the agent would produce
     Replay(ReplayArgs),
 }
@@ -174,4 +176,20 @@ pub struct EvaluateArgs {
     /// Judge as if at this level (default: the configured one)
     #[arg(long, value_parser = ["disabled", "audit", "block"])]
     pub enforcement_level: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct GenCaptureArgs {
+    /// Number of flows
+    #[arg(long, default_value_t = 10_000)]
+    pub flows: usize,
+    /// Output pcap file
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Server response size of each bulk flow
+    #[arg(long, default_value_t = 1 << 20)]
+    pub bulk_bytes: usize,
+    /// Random seed (the same seed gives the same file)
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
 }

@@ -24,6 +24,10 @@ pub fn now() -> Timestamp {
 }
 
 fn run(cli: Cli) -> CliResult<()> {
+    if let Some(Command::GenCapture(a)) = &cli.command {
+        // Needs no data directory or settings.
+        return cmd::gen_capture::run(a);
+    }
     let mut ctx = context::Ctx::new(&cli.global)?;
     let Some(command) = &cli.command else {
         // No command: the help, and where data would go.
@@ -44,6 +48,7 @@ fn run(cli: Cli) -> CliResult<()> {
         Command::Replay(a) => cmd::replay::run(&ctx, a),
         Command::Indicator(c) => cmd::indicator::run(&ctx, c),
         Command::Evaluate(a) => cmd::evaluate::run(&ctx, a),
+        Command::GenCapture(a) => cmd::gen_capture::run(a),
     }
 }
 

@@ -6,3 +6,4 @@ pub mod info;
 pub mod replay;
 pub mod evaluate;
 pub mod indicator;
+pub mod gen_capture;
