@@ -80,6 +80,65 @@ fn public_captures_name_every_expected_destination() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// The project's own captures, recorded from curl, openssl and dig through
+/// squid, danted, nginx and dnsmasq (see testdata/own/README.md).
+#[test]
+fn own_captures_name_every_expected_destination() {
+    let rows = expected("own");
+    assert!(rows.len() >= 12);
+    let mut failures = Vec::new();
+    for row in &rows {
+        let events = replay(&[testdata().join("own").join(&row.pcap)]);
+        let hit = if row.extra == "http-host" {
+            // A Host header that names another host than the request-target.
+            events.iter().any(|e| {
+                e["ActionType"] == "HttpConnectionInspected"
+                    && e["AdditionalFields"]["host_mismatch"] == true
+                    && netward_canon::canonical_host(e["AdditionalFields"]["host"].as_str().unwrap_or(""))
+                        .is_ok_and(|h| h.host.to_string() == row.name)
+            })
+        } else {
+            events.iter().any(|e| matches_row(e, row))
+        };
+        if !hit {
+            failures.push(format!("{}: no event names {} at {}:{} ({})", row.pcap, row.name, row.ip, row.port, row.extra));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn keep_alive_proxy_connection_names_every_host_with_the_proxy_ip() {
+    let events = replay(&[testdata().join("own/proxy-get-keepalive.pcap")]);
+    let http: Vec<&str> = events
+        .iter()
+        .filter(|e| e["ActionType"] == "HttpConnectionInspected" && e["RemoteIP"] == "198.18.1.1")
+        .map(|e| e["RemoteUrl"].as_str().unwrap())
+        .collect();
+    assert_eq!(http, vec!["good.test", "www.evil.test", "phish.test"]);
+    // One connection to the proxy, and one target event per host whose
+    // RemoteIP is not the proxy: the seeds' query lists the real targets.
+    let targets: Vec<&str> = events
+        .iter()
+        .filter(|e| e["ActionType"] == "ConnectionSuccess" && e["RemoteIP"] != "198.18.1.1")
+        .map(|e| e["RemoteUrl"].as_str().unwrap())
+        .collect();
+    assert_eq!(targets, vec!["good.test", "www.evil.test", "phish.test"]);
+}
+
+#[test]
+fn a_tls_flow_without_sni_is_named_from_dns_and_marked_inferred() {
+    let events = replay(&[testdata().join("own/dns-named.pcap")]);
+    let conn = events
+        .iter()
+        .find(|e| e["ActionType"] == "ConnectionSuccess" && e["RemotePort"] == 443)
+        .expect("the TLS connection");
+    assert_eq!(conn["RemoteUrl"], "evil.test");
+    assert_eq!(conn["AdditionalFields"]["name_source"], "dns");
+    assert_eq!(conn["AdditionalFields"]["inferred"], true);
+    assert_eq!(conn["AdditionalFields"]["dns_candidates"], serde_json::json!(["evil.test"]));
+}
+
 #[test]
 fn ja4_captures_match_every_fingerprint() {
     let rows = expected("ja4");

@@ -58,6 +58,9 @@ pub(crate) struct FlowState {
     /// Proxy targets already reported (`kind target`), so a keep-alive
     /// connection naming one host ten times gives one target event.
     pub targets_done: HashSet<String>,
+    /// Tunnels accepted to an address literal, waiting for the name the
+    /// next layer gives (SNI, Host) before their target event is emitted.
+    pub pending_targets: Vec<(u8, Tunnel)>,
     /// Destinations already judged by policy on this flow.
     pub judged: HashSet<String>,
     pub overlap_conflict: bool,
@@ -74,6 +77,7 @@ impl FlowState {
             name: None,
             tunnels: Vec::new(),
             targets_done: HashSet::new(),
+            pending_targets: Vec::new(),
             judged: HashSet::new(),
             overlap_conflict: false,
         }

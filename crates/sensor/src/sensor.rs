@@ -170,6 +170,10 @@ impl Sensor {
 
     /// The flow is over; `outcome` is its connection action type.
     pub fn flow_end(&mut self, id: u64, outcome: ActionType, ts: Timestamp) {
+        let pending = self.flows.get_mut(&id).map(|f| std::mem::take(&mut f.pending_targets)).unwrap_or_default();
+        for (_, t) in pending {
+            self.emit_target(id, &t, None, tunnel_source_name(t.kind), ts);
+        }
         if let Some(flow) = self.flows.get_mut(&id) {
             if flow.established.is_none() && outcome == ActionType::ConnectionSuccess {
                 flow.established = Some(ts);
@@ -196,9 +200,10 @@ impl Sensor {
                 Observation::TlsClientHello(info) => self.on_client_hello(id, &info, mismatched.contains(&info.layer), ts),
                 Observation::HttpRequest(req) => self.on_http_request(id, &req, ts),
                 Observation::HttpForward { target, layer, .. } => {
+                    let _ = layer;
                     if let Some(host) = canon_target(&target) {
-                        let t = Tunnel { kind: "http-forward", host, port: target.port };
-                        self.emit_target(id, &t, "host", layer, ts);
+                        let t = Tunnel { kind: "http-forward", host: host.clone(), port: target.port };
+                        self.emit_target(id, &t, Some(&host), "host", ts);
                     }
                 }
                 Observation::ProxyTunnel { kind, target, status, layer } => {
@@ -300,7 +305,11 @@ impl Sensor {
         let named = match info.sni.as_deref().and_then(canon_name) {
             Some(host) => Some(Named { host, source: if quic { "quic" } else { "sni" }, candidates: vec![] }),
             None => match &tunnel {
-                Some(t) => Some(Named { host: t.host.clone(), source: tunnel_source_name(t.kind), candidates: vec![] }),
+                Some(t) => match t.host.parse::<IpAddr>() {
+                    // A tunnel to an address: only DNS can name it.
+                    Ok(ip) => self.inferred(meta.local.ip(), ip, ts),
+                    Err(_) => Some(Named { host: t.host.clone(), source: tunnel_source_name(t.kind), candidates: vec![] }),
+                },
                 None => self.inferred(meta.local.ip(), meta.remote.ip(), ts),
             },
         };
@@ -316,11 +325,24 @@ impl Sensor {
         ev.additional_fields = f;
         self.push(ev);
         if let Some(n) = named {
-            if info.layer == 0 {
+            if n.source != "dns" {
+                self.name_inner_layer(id, info.layer, &n, ts);
+            }
+            if info.layer == 0 || n.source != "dns" {
                 self.learn_name(id, n.clone());
             }
             self.judge(id, &n.host, ts, tunnel.as_ref());
         }
+    }
+
+    /// A name seen inside a tunnel opened to an address literal names that
+    /// tunnel's target (and, through `learn_name`, the outer connection).
+    fn name_inner_layer(&mut self, id: u64, layer: u8, n: &Named, ts: Timestamp) {
+        let Some(outer) = layer.checked_sub(1) else { return };
+        let Some(flow) = self.flows.get_mut(&id) else { return };
+        let Some(pos) = flow.pending_targets.iter().position(|(l, _)| *l == outer) else { return };
+        let (_, t) = flow.pending_targets.remove(pos);
+        self.emit_target(id, &t, Some(&n.host), n.source, ts);
     }
 
     fn on_http_request(&mut self, id: u64, req: &netward_wire::HttpRequestInfo, ts: Timestamp) {
@@ -350,14 +372,26 @@ impl Sensor {
         ev.remote_url = host.clone();
         let mut f = fields::http(req, &url, req.host.as_deref().unwrap_or(""), proxy_field);
         f.insert("name_source".into(), json!(source));
+        // A Host header naming another host than the request-target: the
+        // proxy follows the target (RFC 9112 3.2.2) but a server behind it
+        // may follow the header, so both names are judged and the mismatch
+        // is flagged.
+        let header_host = req.host.as_deref().and_then(canon_name);
+        let host_mismatch = req.absolute_uri.is_some() && header_host.as_ref().is_some_and(|h| *h != host);
+        if host_mismatch {
+            f.insert("host_mismatch".into(), json!(true));
+        }
         ev.additional_fields = f;
         self.push(ev);
-        if req.layer == 0 {
-            self.learn_name(id, Named { host: host.clone(), source, candidates: vec![] });
-        }
+        let named = Named { host: host.clone(), source, candidates: vec![] };
+        self.name_inner_layer(id, req.layer, &named, ts);
+        self.learn_name(id, named);
         // URL indicators need the path; CONNECT has none, so the host.
         let judged = if req.connect_authority.is_some() { host } else { url };
         self.judge(id, &judged, ts, outer.as_ref());
+        if let (true, Some(h)) = (host_mismatch, header_host) {
+            self.judge(id, &h, ts, outer.as_ref());
+        }
     }
 
     fn on_tunnel(&mut self, id: u64, kind: TunnelKind, target: &Target, status: TunnelStatus, layer: u8, ts: Timestamp) {
@@ -366,19 +400,26 @@ impl Sensor {
         if let Some(flow) = self.flows.get_mut(&id) {
             flow.set_tunnel(layer, t.clone());
         }
-        if layer == 0 {
+        let by_address = target_is_address(target);
+        if !by_address {
             self.learn_name(id, Named { host: host.clone(), source: tunnel_source(kind), candidates: vec![] });
         }
         match status {
-            TunnelStatus::Established => self.emit_target(id, &t, tunnel_source(kind), layer, ts),
+            TunnelStatus::Established if by_address => {
+                if let Some(flow) = self.flows.get_mut(&id) {
+                    flow.pending_targets.push((layer, t));
+                }
+            }
+            TunnelStatus::Established => self.emit_target(id, &t, Some(&host), tunnel_source(kind), ts),
             TunnelStatus::Requested => self.judge(id, &host, ts, None),
             TunnelStatus::Refused { .. } => {}
         }
     }
 
     /// The `ConnectionSuccess` of a target reached through a proxy: once per
-    /// target per connection.
-    fn emit_target(&mut self, id: u64, t: &Tunnel, source: &'static str, _layer: u8, ts: Timestamp) {
+    /// target per connection. `name` is the target's name: its own, or the
+    /// one the tunnel's content gave an address literal; `None` when unknown.
+    fn emit_target(&mut self, id: u64, t: &Tunnel, name: Option<&str>, source: &'static str, ts: Timestamp) {
         let Some(flow) = self.flows.get_mut(&id) else { return };
         if !flow.targets_done.insert(format!("{} {}", t.kind, t.target())) {
             return;
@@ -387,14 +428,19 @@ impl Sensor {
         let mut ev = self.base_event(&meta, ts, ActionType::ConnectionSuccess);
         ev.remote_ip = t.host.parse::<IpAddr>().ok();
         ev.remote_port = Some(t.port);
-        ev.remote_url = t.host.clone();
-        ev.additional_fields.insert("name_source".into(), json!(source));
+        ev.remote_url = name.unwrap_or_default().to_string();
+        if name.is_some() {
+            ev.additional_fields.insert("name_source".into(), json!(source));
+        }
         ev.additional_fields.insert(
             "proxy".into(),
             json!({ "kind": t.kind, "target": t.target(), "address": meta.remote.to_string() }),
         );
         self.push(ev);
         self.judge(id, &t.host, ts, Some(t));
+        if let Some(n) = name {
+            self.judge(id, n, ts, Some(t));
+        }
     }
 
     fn on_dns(&mut self, id: u64, info: &netward_wire::DnsInfo, ts: Timestamp) {
@@ -445,6 +491,13 @@ impl Sensor {
         ev.remote_url = verdict_host(&verdict);
         ev.additional_fields = verdict_fields(&verdict, via);
         self.push(ev);
+    }
+}
+
+fn target_is_address(t: &Target) -> bool {
+    match &t.host {
+        Host::Ip(_) => true,
+        Host::Name(n) => canonical_host(n).is_ok_and(|h| h.host.ip().is_some()),
     }
 }
 
