@@ -12,6 +12,7 @@ mod ops;
 
 use crate::error::{PResult, Span, SpannedError};
 use ast::*;
+pub use expr::parse_datetime;
 use lexer::{next_token, Tok, Token};
 
 /// Deepest nesting of parentheses/operators accepted.

@@ -1,0 +1,90 @@
+//! What netward knows about Defender's schema beyond what it stores: the
+//! tables and columns it does not collect and the functions only Defender
+//! has, so queries using them are rejected by name instead of failing with
+//! "unknown name".
+
+/// Advanced-hunting / Sentinel tables that netward does not collect.
+pub const NOT_COLLECTED_TABLES: &[&str] = &[
+    "DeviceProcessEvents",
+    "DeviceFileEvents",
+    "DeviceRegistryEvents",
+    "DeviceLogonEvents",
+    "DeviceImageLoadEvents",
+    "DeviceFileCertificateInfo",
+    "DeviceNetworkInfo",
+    "DeviceTvmSoftwareInventory",
+    "DeviceTvmSoftwareVulnerabilities",
+    "DeviceTvmSecureConfigurationAssessment",
+    "IdentityQueryEvents",
+    "IdentityLogonEvents",
+    "IdentityDirectoryEvents",
+    "IdentityInfo",
+    "EmailEvents",
+    "EmailAttachmentInfo",
+    "EmailUrlInfo",
+    "EmailPostDeliveryEvents",
+    "UrlClickEvents",
+    "CloudAppEvents",
+    "AlertInfo",
+    "AlertEvidence",
+    "BehaviorInfo",
+    "BehaviorEntities",
+    "AADSignInEventsBeta",
+    "AADSpnSignInEventsBeta",
+    "SecurityEvent",
+    "SecurityAlert",
+    "SigninLogs",
+    "AuditLogs",
+    "OfficeActivity",
+    "CommonSecurityLog",
+    "Syslog",
+    "Heartbeat",
+    "ThreatIntelligenceIndicator",
+];
+
+/// Defender's built-in functions that netward cannot provide.
+pub const DEFENDER_FUNCTIONS: &[&str] =
+    &["FileProfile", "DeviceFromIP", "SeenBy", "AssignedIPAddresses", "_GetWatchlist"];
+
+/// Columns Defender's DeviceNetworkEvents/DeviceEvents/DeviceInfo have and
+/// netward does not collect.
+pub const NOT_COLLECTED_COLUMNS: &[&str] = &[
+    "InitiatingProcessVersionInfoCompanyName",
+    "InitiatingProcessVersionInfoProductName",
+    "InitiatingProcessVersionInfoProductVersion",
+    "InitiatingProcessVersionInfoInternalFileName",
+    "InitiatingProcessVersionInfoOriginalFileName",
+    "InitiatingProcessVersionInfoFileDescription",
+    "InitiatingProcessFileSize",
+    "InitiatingProcessIntegrityLevel",
+    "InitiatingProcessTokenElevation",
+    "InitiatingProcessAccountSid",
+    "InitiatingProcessAccountUpn",
+    "InitiatingProcessAccountObjectId",
+    "InitiatingProcessParentCreationTime",
+    "InitiatingProcessUniqueId",
+    "InitiatingProcessSessionId",
+    "InitiatingProcessRemoteSessionDeviceName",
+    "InitiatingProcessRemoteSessionIP",
+    "IsInitiatingProcessRemoteSession",
+    "AppGuardContainerId",
+    "SHA1",
+    "SHA256",
+    "MD5",
+    "FileOriginUrl",
+    "FileOriginIP",
+    "AccountName",
+    "AccountDomain",
+    "AccountSid",
+    "RegistryKey",
+    "RegistryValueName",
+    "RegistryValueData",
+    "IsAzureADJoined",
+    "DeviceCategory",
+    "DeviceType",
+    "Model",
+    "Vendor",
+    "SensorHealthState",
+    "ExposureLevel",
+    "AssetValue",
+];

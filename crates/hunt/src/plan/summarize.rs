@@ -1,0 +1,292 @@
+//! `summarize` and `top-nested`: KQL aggregates onto DataFusion aggregate
+//! expressions, with KQL's automatic column names (`count_`,
+//! `dcount_X`, `set_X`, `list_X`, `sum_X`, `avg_X`, `min_X`, `max_X`,
+//! `any_X`, `countif_`, `aggregated_X`) and `arg_max`/`arg_min` expanded
+//! into one column per returned value (`first_value` ordered by the
+//! maximised expression).
+
+use super::expr::find_column;
+use super::ops::{expr_name, fresh_name, unique_name};
+use super::types::{convert, df_err, to_json, KType};
+use super::{Env, Planner};
+use crate::error::{PResult, Span, SpannedError};
+use crate::func::agg::{make_collection, DEFAULT_MAX};
+use crate::parse::ast::{Expr, ExprKind, Lit, NamedExpr, TopNestedLevel};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::{Column, DFSchema};
+use datafusion::functions_aggregate::expr_fn as agg;
+use datafusion::logical_expr::{cast, when, Expr as DfExpr, LogicalPlan, LogicalPlanBuilder};
+use datafusion::prelude::lit;
+use std::collections::HashSet;
+
+/// One output column of an aggregate.
+struct AggOut {
+    expr: DfExpr,
+    ty: KType,
+    /// KQL's default name.
+    default: String,
+}
+
+/// The name of a `by` item without one: `bin(X, ...)` is named `X`.
+fn by_name(e: &Expr) -> Option<String> {
+    if let ExprKind::Call { name, args } = &e.kind {
+        if matches!(name.name.as_str(), "bin" | "floor" | "bin_at" | "startofday" | "startofweek") {
+            return args.first().and_then(expr_name);
+        }
+    }
+    expr_name(e)
+}
+
+impl Planner<'_> {
+    pub fn summarize(
+        &mut self,
+        plan: LogicalPlan,
+        aggs: &[NamedExpr],
+        by: &[NamedExpr],
+        env: &Env,
+        span: Span,
+    ) -> PResult<LogicalPlan> {
+        let schema = plan.schema().clone();
+        let mut used = HashSet::new();
+        let mut group = Vec::new();
+        let mut by_cols = HashSet::new();
+        for ne in by {
+            if ne.names.len() > 1 {
+                return Err(SpannedError::semantic("a `by` item has one name", ne.expr.span));
+            }
+            let t = self.scalar(&ne.expr, env, &schema)?;
+            let name = match ne.names.first() {
+                Some(n) => n.name.clone(),
+                None => by_name(&ne.expr).unwrap_or_else(|| fresh_name(&used)),
+            };
+            if !used.insert(name.clone()) {
+                return Err(SpannedError::semantic(format!("duplicate column `{name}`"), ne.expr.span));
+            }
+            if let ExprKind::Ident(n) = &ne.expr.kind {
+                by_cols.insert(n.clone());
+            }
+            group.push(t.expr.alias_with_metadata(name, Some(t.ty.metadata())));
+        }
+        let mut aggr = Vec::new();
+        for ne in aggs {
+            let outs = self.aggregate(&ne.expr, env, &schema, &by_cols)?;
+            if ne.names.len() > outs.len() {
+                return Err(SpannedError::semantic("more names than values", ne.expr.span));
+            }
+            for (i, o) in outs.into_iter().enumerate() {
+                let name = match ne.names.get(i) {
+                    Some(n) => {
+                        if used.contains(&n.name) {
+                            return Err(SpannedError::semantic(format!("duplicate column `{}`", n.name), n.span));
+                        }
+                        n.name.clone()
+                    }
+                    None => unique_name(&o.default, &used),
+                };
+                used.insert(name.clone());
+                aggr.push(o.expr.alias_with_metadata(name, Some(o.ty.metadata())));
+            }
+        }
+        LogicalPlanBuilder::from(plan)
+            .aggregate(group, aggr)
+            .and_then(|b| b.build())
+            .map_err(|e| df_err(e, span))
+    }
+
+    /// Plans one aggregate call (`arg_max` gives several columns).
+    fn aggregate(&mut self, e: &Expr, env: &Env, schema: &DFSchema, by_cols: &HashSet<String>) -> PResult<Vec<AggOut>> {
+        let span = e.span;
+        let ExprKind::Call { name, args } = &e.kind else {
+            return Err(SpannedError::unsupported(
+                "an aggregate must be a single aggregate function call (expressions over aggregates are not supported)",
+                span,
+            ));
+        };
+        let f = name.name.as_str();
+        let argname = |i: usize| args.get(i).and_then(expr_name).unwrap_or_default();
+        let one = |expr: DfExpr, ty: KType, default: String| Ok(vec![AggOut { expr, ty, default }]);
+        let arity = |lo: usize, hi: usize| -> PResult<()> {
+            if args.len() < lo || args.len() > hi {
+                return Err(SpannedError::semantic(format!("wrong number of arguments to `{f}`"), span));
+            }
+            Ok(())
+        };
+        let pred = |p: &mut Self, i: usize| -> PResult<DfExpr> {
+            let t = p.scalar(&args[i], env, schema)?;
+            Ok(convert(t, KType::Bool, args[i].span)?.expr)
+        };
+        let only_if = |cond: DfExpr, x: DfExpr| -> PResult<DfExpr> {
+            when(cond, x).end().map_err(|e| df_err(e, span))
+        };
+        match f {
+            "count" => {
+                arity(0, 1)?;
+                one(agg::count(lit(1i64)), KType::Long, "count_".into())
+            }
+            "countif" => {
+                arity(1, 1)?;
+                let c = pred(self, 0)?;
+                one(agg::count(only_if(c, lit(1i64))?), KType::Long, "countif_".into())
+            }
+            "dcount" | "dcountif" => {
+                let x = self.scalar(&args.first().cloned().ok_or_else(|| SpannedError::semantic("missing argument", span))?, env, schema)?;
+                let x = if f == "dcountif" {
+                    arity(2, 3)?;
+                    let c = pred(self, 1)?;
+                    only_if(c, x.expr)?
+                } else {
+                    arity(1, 2)?;
+                    x.expr
+                };
+                // Exact distinct count: KQL's dcount is an estimate; exact
+                // is within its error bound.
+                one(agg::count_distinct(x), KType::Long, format!("{f}_{}", argname(0)))
+            }
+            "sum" | "sumif" | "avg" | "avgif" | "min" | "max" | "minif" | "maxif" => {
+                let base = f.trim_end_matches("if");
+                let has_if = f.ends_with("if");
+                arity(if has_if { 2 } else { 1 }, if has_if { 2 } else { 1 })?;
+                let x = self.scalar(&args[0], env, schema)?;
+                let numeric = x.ty.is_numeric();
+                if matches!(base, "sum" | "avg") && !numeric {
+                    return Err(SpannedError::semantic(format!("`{f}` needs a number, not {}", x.ty.name()), args[0].span));
+                }
+                let (mut xe, ty) = match (base, x.ty) {
+                    ("sum", KType::Int | KType::Long) => (cast(x.expr, DataType::Int64), KType::Long),
+                    ("sum", _) => (x.expr, KType::Real),
+                    ("avg", _) => (cast(x.expr, DataType::Float64), KType::Real),
+                    (_, t) => (x.expr, t),
+                };
+                if has_if {
+                    let c = pred(self, 1)?;
+                    xe = only_if(c, xe)?;
+                }
+                let e = match base {
+                    "sum" => agg::sum(xe),
+                    "avg" => agg::avg(xe),
+                    "min" => agg::min(xe),
+                    _ => agg::max(xe),
+                };
+                one(e, ty, format!("{f}_{}", argname(0)))
+            }
+            "make_set" | "makeset" | "make_list" | "makelist" | "make_set_if" | "make_list_if" => {
+                let set = f.contains("set");
+                let has_if = f.ends_with("_if");
+                let base_args = if has_if { 2 } else { 1 };
+                arity(base_args, base_args + 1)?;
+                let max = match args.get(base_args) {
+                    Some(m) => match self.const_value(m, env, schema) {
+                        Some(Lit::Long(n)) if n > 0 => usize::try_from(n).unwrap_or(DEFAULT_MAX),
+                        _ => return Err(SpannedError::semantic("the maximum size must be a positive constant", m.span)),
+                    },
+                    None => DEFAULT_MAX,
+                };
+                let x = self.scalar(&args[0], env, schema)?;
+                let mut j = to_json(x, span)?;
+                if has_if {
+                    let c = pred(self, 1)?;
+                    j = only_if(c, j)?;
+                }
+                let prefix = if set { "set" } else { "list" };
+                one(make_collection(set, max).call(vec![j]), KType::Dynamic, format!("{prefix}_{}", argname(0)))
+            }
+            "any" | "take_any" => {
+                if args.len() != 1 || matches!(args[0].kind, ExprKind::Star) {
+                    return Err(SpannedError::unsupported(format!("`{f}` with other than one argument is not supported"), span));
+                }
+                let x = self.scalar(&args[0], env, schema)?;
+                one(agg::first_value(x.expr, vec![]), x.ty, format!("any_{}", argname(0)))
+            }
+            "arg_max" | "arg_min" => self.arg_extreme(f == "arg_max", args, env, schema, by_cols, span),
+            other => Err(SpannedError::unsupported(format!("aggregate function `{other}` is not supported"), name.span)),
+        }
+    }
+
+    /// `arg_max(T, a, b)` / `arg_max(T, *)`: T's extreme, and the other
+    /// values from the row where T is extreme.
+    fn arg_extreme(
+        &mut self,
+        is_max: bool,
+        args: &[Expr],
+        env: &Env,
+        schema: &DFSchema,
+        by_cols: &HashSet<String>,
+        span: Span,
+    ) -> PResult<Vec<AggOut>> {
+        let Some(target) = args.first() else {
+            return Err(SpannedError::semantic("`arg_max` needs the expression to maximise", span));
+        };
+        let t = self.scalar(target, env, schema)?;
+        let t_name = expr_name(target).unwrap_or_else(|| if is_max { "max_".into() } else { "min_".into() });
+        let order = vec![t.expr.clone().sort(!is_max, false)];
+        let mut outs = vec![AggOut {
+            expr: if is_max { agg::max(t.expr.clone()) } else { agg::min(t.expr.clone()) },
+            ty: t.ty,
+            default: t_name.clone(),
+        }];
+        let mut seen: HashSet<String> = HashSet::from([t_name.clone()]);
+        for a in &args[1..] {
+            if matches!(a.kind, ExprKind::Star) {
+                for (_, f) in schema.iter() {
+                    let n = f.name();
+                    if by_cols.contains(n) || seen.contains(n) {
+                        continue;
+                    }
+                    seen.insert(n.clone());
+                    let Some(c) = find_column(schema, n) else { continue };
+                    let ty = KType::of_field(f);
+                    outs.push(AggOut { expr: agg::first_value(c, order.clone()), ty, default: n.clone() });
+                }
+                continue;
+            }
+            let x = self.scalar(a, env, schema)?;
+            let name = expr_name(a).unwrap_or_else(|| format!("{}_arg", if is_max { "max" } else { "min" }));
+            seen.insert(name.clone());
+            outs.push(AggOut { expr: agg::first_value(x.expr, order.clone()), ty: x.ty, default: name });
+        }
+        Ok(outs)
+    }
+
+    /// `top-nested N of X by Agg [asc|desc]` (one level).
+    pub fn top_nested(&mut self, plan: LogicalPlan, levels: &[TopNestedLevel], env: &Env, span: Span) -> PResult<LogicalPlan> {
+        let [level] = levels else {
+            return Err(SpannedError::unsupported("`top-nested` with more than one level is not supported", span));
+        };
+        if let Some(w) = &level.with_others {
+            return Err(SpannedError::unsupported("`top-nested ... with others` is not supported", w.span));
+        }
+        let schema = plan.schema().clone();
+        let of_name = match level.of.names.first() {
+            Some(n) => n.name.clone(),
+            None => expr_name(&level.of.expr).unwrap_or_else(|| "Column1".into()),
+        };
+        let agg_name = match level.by.names.first() {
+            Some(n) => n.name.clone(),
+            None => format!("aggregated_{of_name}"),
+        };
+        let of = self.scalar(&level.of.expr, env, &schema)?;
+        let mut outs = self.aggregate(&level.by.expr, env, &schema, &HashSet::new())?;
+        if outs.len() != 1 {
+            return Err(SpannedError::unsupported("`top-nested` needs a single-value aggregate", level.by.expr.span));
+        }
+        let o = outs.remove(0);
+        let n = match &level.n {
+            Some(e) => match self.const_value(e, env, &schema) {
+                Some(Lit::Long(n)) if n >= 0 => Some(usize::try_from(n).unwrap_or(usize::MAX)),
+                _ => return Err(SpannedError::semantic("expected a constant non-negative count", e.span)),
+            },
+            None => None,
+        };
+        let asc = level.asc.unwrap_or(false);
+        let agg_col = DfExpr::Column(Column::new_unqualified(agg_name.clone()));
+        let b = LogicalPlanBuilder::from(plan)
+            .aggregate(
+                vec![of.expr.alias_with_metadata(of_name, Some(of.ty.metadata()))],
+                vec![o.expr.alias_with_metadata(agg_name, Some(o.ty.metadata()))],
+            )
+            .and_then(|b| b.sort_with_limit(vec![agg_col.sort(asc, asc)], n))
+            .and_then(|b| b.build());
+        b.map_err(|e| df_err(e, span))
+    }
+}
+
