@@ -139,6 +139,8 @@ impl Target {
                     return Err(wrong("a domain indicator has no port"));
                 }
                 match h.host {
+                    // Checked on the canonical name: `%2a` decodes to `*`.
+                    Host::Domain(d) if d.contains('*') => Err(wrong("a wildcard is allowed only as a leading `*.`")),
                     Host::Domain(d) if d.split('.').count() > crate::hash::MAX_LABELS => {
                         Err(wrong("more than 64 labels"))
                     }
@@ -351,6 +353,9 @@ mod tests {
         use IndicatorType::*;
         assert_eq!(canon(Domain, "EVIL.example."), "domain:evil.example");
         assert_eq!(canon(Domain, "*.Evil.example"), "domain:evil.example");
+        assert!(canon(Domain, "*.*.evil.example").starts_with("ERR"));
+        assert!(canon(Domain, "ev*l.example").starts_with("ERR"));
+        assert!(canon(Domain, ".%2a-J-\0\06").starts_with("ERR"), "fuzz: escaped wildcard");
         assert_eq!(canon(Domain, "bücher.example"), "domain:xn--bcher-kva.example");
         assert!(canon(Domain, "1.2.3.4").starts_with("ERR"));
         assert!(canon(Domain, "evil.example/x").starts_with("ERR"));
