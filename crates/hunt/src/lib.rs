@@ -26,8 +26,8 @@ pub mod func;
 pub mod parse;
 mod plan;
 pub mod value;
-#[cfg(test)]
-mod corpus;
+#[doc(hidden)]
+pub mod corpus;
 
 pub use error::{ErrorKind, HuntError, Span};
 pub use func::KQL_TYPE;
@@ -120,7 +120,14 @@ impl Hunt {
         };
         for name in schema.table_names() {
             if let Ok(Some(t)) = schema.table(&name).await {
-                out.insert(name, t);
+                // `register_table("DeviceInfo", ..)` normalises the name to
+                // lower case; netward's tables keep KQL's spelling.
+                let canonical = netward_events::Table::ALL
+                    .iter()
+                    .find(|tb| tb.name().eq_ignore_ascii_case(&name))
+                    .map(|tb| tb.name().to_string())
+                    .unwrap_or(name);
+                out.insert(canonical, t);
             }
         }
         Ok(out)
@@ -188,7 +195,9 @@ fn result_schema(logical: &SchemaRef, physical: Option<SchemaRef>) -> SchemaRef 
         .iter()
         .enumerate()
         .map(|(i, f)| {
-            let md = logical.fields().get(i).map(|l| l.metadata().clone()).unwrap_or_default();
+            // Every column says its KQL type (dynamic ones need it).
+            let ty = plan::types::KType::of_field(logical.fields().get(i).map(|l| l.as_ref()).unwrap_or(f.as_ref()));
+            let md = std::collections::HashMap::from([(KQL_TYPE.to_string(), ty.name().to_string())]);
             let name = logical.fields().get(i).map(|l| l.name().clone()).unwrap_or_else(|| f.name().clone());
             Field::new(name, f.data_type().clone(), true).with_metadata(md)
         })

@@ -178,8 +178,7 @@ impl Planner<'_> {
             OpKind::Summarize { aggs, by } => self.summarize(plan, aggs, by, env, span),
             OpKind::TopNested(levels) => self.top_nested(plan, levels, env, span),
             OpKind::Count => {
-                let count = datafusion::functions_aggregate::expr_fn::count(datafusion::prelude::lit(1i64))
-                    .alias_with_metadata("Count", Some(KType::Long.metadata()));
+                let count = datafusion::functions_aggregate::expr_fn::count(datafusion::prelude::lit(1i64)).alias("Count");
                 build(LogicalPlanBuilder::from(plan).aggregate(Vec::<DfExpr>::new(), vec![count]))
             }
             OpKind::Take(n) => {

@@ -7,7 +7,7 @@
 
 use super::expr::find_column;
 use super::ops::{expr_name, fresh_name, unique_name};
-use super::types::{convert, df_err, to_json, KType};
+use super::types::{convert, df_err, to_json, KType, Typed};
 use super::{Env, Planner};
 use crate::error::{PResult, Span, SpannedError};
 use crate::func::agg::{make_collection, DEFAULT_MAX};
@@ -50,6 +50,9 @@ impl Planner<'_> {
         let mut used = HashSet::new();
         let mut group = Vec::new();
         let mut by_cols = HashSet::new();
+        // Output (name, type): metadata is applied by a projection after the
+        // aggregate, as DataFusion's aggregate rewrites drop alias metadata.
+        let mut out_types = Vec::new();
         for ne in by {
             if ne.names.len() > 1 {
                 return Err(SpannedError::semantic("a `by` item has one name", ne.expr.span));
@@ -65,7 +68,8 @@ impl Planner<'_> {
             if let ExprKind::Ident(n) = &ne.expr.kind {
                 by_cols.insert(n.clone());
             }
-            group.push(t.expr.alias_with_metadata(name, Some(t.ty.metadata())));
+            out_types.push((name.clone(), t.ty));
+            group.push(t.expr.alias(name));
         }
         let mut aggr = Vec::new();
         for ne in aggs {
@@ -84,13 +88,24 @@ impl Planner<'_> {
                     None => unique_name(&o.default, &used),
                 };
                 used.insert(name.clone());
-                aggr.push(o.expr.alias_with_metadata(name, Some(o.ty.metadata())));
+                out_types.push((name.clone(), o.ty));
+                aggr.push(o.expr.alias(name));
             }
         }
-        LogicalPlanBuilder::from(plan)
+        let agg = LogicalPlanBuilder::from(plan)
             .aggregate(group, aggr)
             .and_then(|b| b.build())
-            .map_err(|e| df_err(e, span))
+            .map_err(|e| df_err(e, span))?;
+        self.retype(agg, out_types, span)
+    }
+
+    /// Projects every column of `plan` under its name with its KQL type.
+    fn retype(&self, plan: LogicalPlan, types: Vec<(String, KType)>, span: Span) -> PResult<LogicalPlan> {
+        let cols = types
+            .into_iter()
+            .map(|(n, ty)| (Typed { expr: DfExpr::Column(Column::new_unqualified(n.clone())), ty }, n))
+            .collect();
+        self.project(plan, cols, span)
     }
 
     /// Plans one aggregate call (`arg_max` gives several columns).
@@ -279,14 +294,13 @@ impl Planner<'_> {
         };
         let asc = level.asc.unwrap_or(false);
         let agg_col = DfExpr::Column(Column::new_unqualified(agg_name.clone()));
+        let types = vec![(of_name.clone(), of.ty), (agg_name.clone(), o.ty)];
         let b = LogicalPlanBuilder::from(plan)
-            .aggregate(
-                vec![of.expr.alias_with_metadata(of_name, Some(of.ty.metadata()))],
-                vec![o.expr.alias_with_metadata(agg_name, Some(o.ty.metadata()))],
-            )
+            .aggregate(vec![of.expr.alias(of_name)], vec![o.expr.alias(agg_name)])
             .and_then(|b| b.sort_with_limit(vec![agg_col.sort(asc, asc)], n))
             .and_then(|b| b.build());
-        b.map_err(|e| df_err(e, span))
+        let plan = b.map_err(|e| df_err(e, span))?;
+        self.retype(plan, types, span)
     }
 }
 

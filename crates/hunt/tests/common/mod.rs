@@ -75,6 +75,9 @@ pub fn column(r: &HuntResult, name: &str) -> Vec<String> {
     rows(r).into_iter().map(|mut row| row.swap_remove(i)).collect()
 }
 
+/// (column names, sorted rows)
+pub type Rows = (Vec<String>, Vec<Vec<String>>);
+
 /// Runs a query over an empty session (datatable queries).
 pub async fn q(src: &str) -> HuntResult {
     run(&SessionContext::new(), src).await
