@@ -33,6 +33,7 @@ NW_SOCKS_PORT=1080
 nw_log() { echo "topo: $*" >&2; }
 
 # Validates PREFIX and BLOCK and sets every NW_* name and address.
+# shellcheck disable=SC2034  # the NW_* names are read by callers and nw_env
 nw_layout() {
   local prefix=${1:-nwt} block=${2:-classic}
   if ! [[ $prefix =~ ^[a-z0-9][a-z0-9-]{0,19}$ ]]; then
@@ -96,8 +97,7 @@ nw_missing() {
 }
 
 nw_tcp_ready() { # ns ip port: waits up to ~10 s for a listener
-  local i
-  for i in $(seq 50); do
+  for _ in $(seq 50); do
     ip netns exec "$1" timeout 1 bash -c "exec 3<>/dev/tcp/$2/$3" 2>/dev/null && return 0
     sleep 0.2
   done
@@ -119,6 +119,7 @@ nw_up() {
   mkdir -p "$NW_STATE/www" "$NW_STATE/squid" && chmod 755 "$NW_STATE" "$NW_STATE/www"
   chown proxy "$NW_STATE/squid" 2>/dev/null || true
   printf '%s\n' "$NW_NS_CLI" "$NW_NS_PX" "$NW_NS_SRV" > "$NW_STATE/owner"
+  echo "${NW_OWNER_PID:-$PPID}" > "$NW_STATE/owner_pid"   # for nw_gc
   nw_env > "$NW_STATE/env"
   if ! { nw_net_up && { [ "${NW_WIRE_LIKE:-}" != 1 ] || nw_wire_like; } && nw_tls_files && nw_servers_up; }; then
     nw_log "failed; logs kept in $NW_STATE"
@@ -192,7 +193,10 @@ $NW_GOOD_IP good.test www.good.test cdn.test front.test big.test
 $NW_EVIL_IP evil.test www.evil.test deep.sub.evil.test
 $NW_PHISH_IP phish.test intranet.test
 H
+  # --local=/test/: answer for .test itself (NODATA for AAAA, NXDOMAIN for unknown
+  # names) instead of REFUSED, which is what it says for names it cannot forward.
   ip netns exec "$NW_NS_SRV" dnsmasq --conf-file=/dev/null --no-resolv --no-hosts --addn-hosts="$d/hosts" \
+    --local=/test/ \
     --listen-address="$NW_DNS_IP" --bind-interfaces --pid-file="$d/dnsmasq.pid" \
     --log-queries --log-facility="$d/dnsmasq.log" \
     </dev/null >>"$d/dnsmasq.stdio" 2>&1 || return 1
@@ -238,11 +242,11 @@ DA
 # tcpdump on cli0 sees one super-packet larger than the MTU instead of the segments the
 # peer receives). Needs ethtool. Called by nw_up when NW_WIRE_LIKE=1.
 nw_wire_like() {
-  local pair
+  local pair ns dev
   for pair in "$NW_NS_CLI cli0" "$NW_NS_PX pxa0" "$NW_NS_PX pxb0" "$NW_NS_SRV srv0"; do
-    set -- $pair
-    ip netns exec "$1" ethtool -K "$2" tx off tso off gso off gro off >/dev/null 2>&1 || {
-      nw_log "ethtool -K $2 failed in $1"; return 1; }
+    read -r ns dev <<< "$pair"
+    ip netns exec "$ns" ethtool -K "$dev" tx off tso off gso off gro off >/dev/null 2>&1 || {
+      nw_log "ethtool -K $dev failed in $ns"; return 1; }
   done
 }
 
@@ -251,7 +255,7 @@ nw_wire_like() {
 # Only namespaces listed in the state dir's owner file, or with this prefix's exact
 # names, are touched. NW_KEEP_STATE=1 keeps the state dir (logs) for a post-mortem.
 nw_down() {
-  local ns pids="" p i alive
+  local ns pids="" p alive
   local owned=("$NW_NS_CLI" "$NW_NS_PX" "$NW_NS_SRV")
   for ns in "${owned[@]}"; do
     [ -e "/run/netns/$ns" ] && pids="$pids $(ip netns pids "$ns" 2>/dev/null | tr '\n' ' ')"
@@ -260,7 +264,7 @@ nw_down() {
   # A short grace period (tcpdump flushes, nginx exits at once); squid's master
   # lingers ~2.5 s even with shutdown_lifetime 0, and nothing here keeps state
   # worth a clean shutdown, so whatever is left after 1 s is killed.
-  for i in $(seq 10); do
+  for _ in $(seq 10); do
     alive=""
     for p in $pids; do kill -0 "$p" 2>/dev/null && alive=1; done
     [ -z "$alive" ] && break
@@ -275,4 +279,19 @@ nw_down() {
   rm -f /dev/shm/"sq${NW_PREFIX//-/}"-*.shm 2>/dev/null
   if [ "${NW_KEEP_STATE:-}" = 1 ]; then rm -f "$NW_STATE/owner"; else rm -rf "${NW_STATE:?}"; fi
   return 0
+}
+
+# Tears down every topology whose owner process (NW_OWNER_PID at `up`, else the
+# caller of topo.sh) is gone: what a test killed before its teardown left behind.
+nw_gc() {
+  local st pid
+  for st in /tmp/netward-topo.*; do
+    [ -f "$st/owner_pid" ] || continue
+    pid=$(cat "$st/owner_pid")
+    if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+      nw_layout "${st#/tmp/netward-topo.}" classic || continue
+      nw_log "gc: $NW_PREFIX (owner $pid is gone)"
+      nw_down
+    fi
+  done
 }

@@ -26,13 +26,12 @@ cap_pid=""
 cap_start() { # file
   local err=$NW_STATE/tcpdump.err
   : > "$err"
-  # -U --immediate-mode: every packet reaches the file at once, so SIGINT loses none;
+  # -U --immediate-mode: every packet reaches the file at once, so stopping loses none;
   # -Z root: write as root (Debian's tcpdump otherwise drops to user tcpdump).
   # Started directly (not through a shell function), so $! is tcpdump itself.
   ip netns exec "$NW_NS_CLI" tcpdump -i cli0 -s 0 -U --immediate-mode -Z root -w "$1" 2>"$err" &
   cap_pid=$!
-  local i
-  for i in $(seq 50); do grep -q "listening on" "$err" && return 0; sleep 0.1; done
+  for _ in $(seq 50); do grep -q "listening on" "$err" && return 0; sleep 0.1; done
   echo "tcpdump did not start: $(cat "$err")" >&2; return 1
 }
 

@@ -27,7 +27,7 @@ bad() { fail=$((fail + 1)); echo "FAIL $*"; }
 ts()  { tshark -r "$1" -Y "$2" -T fields -E occurrence=a -E aggregator=, -e "$3" 2>/dev/null; }
 canon() { # one name per line in, canonical names out
   tr ',' '\n' | sed -E 's#^[a-zA-Z][a-zA-Z0-9+.-]*://##; s#/.*$##; s#^.*@##; s#:[0-9]*$##; s#\.$##' \
-    | tr 'A-Z' 'a-z' | sed '/^$/d'
+    | tr '[:upper:]' '[:lower:]' | sed '/^$/d'
 }
 has() { grep -qxF -- "$1"; }
 
