@@ -3,7 +3,8 @@
 //! Slots are 16 bytes (`key`, `check`, payload), four to a 64-byte bucket,
 //! which is one cache line; a lookup usually reads one line. Buckets are
 //! probed linearly; the table is sized for a load of at most 0.8, so at 10
-//! million names it takes 10M / 0.8 * 16 = 200 MB, 20 bytes a name. A key
+//! million names it takes 10M / 0.8 * 16 = 200 MB, 20 bytes a name, plus
+//! one byte a name for the Bloom filter in front (see [`KeyTable`]). A key
 //! may occur in several slots (one name in several indicators); lookups
 //! report every slot with the key until they reach an empty slot.
 
