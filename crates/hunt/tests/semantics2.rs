@@ -171,3 +171,20 @@ async fn errors_name_the_problem_and_place() {
     let e = q_err("datatable(a:long)[1] | summarize percentiles(a, 5)").await;
     assert!(e.message.contains("percentiles"), "{e}");
 }
+
+#[tokio::test]
+async fn top_nested_with_levels() {
+    // Kusto's doc shape: top 2 states by total, then the top source per state.
+    let src = "datatable(state:string, src:string, dmg:long)[
+        'TX', 'a', 10, 'TX', 'b', 5, 'TX', 'b', 7,
+        'CA', 'a', 30, 'CA', 'c', 1,
+        'NY', 'a', 1]
+      | top-nested 2 of state by sum(dmg), top-nested 1 of src by sum(dmg)";
+    let r = q(src).await;
+    assert_eq!(names(&r), ["state", "aggregated_state", "src", "aggregated_src"]);
+    assert_eq!(sorted_rows(&r), [["CA", "31", "a", "30"], ["TX", "22", "b", "12"]]);
+    // Ascending and without a count at the second level.
+    let r = q(&src.replace("top-nested 1 of src by sum(dmg)", "top-nested of src by n = count() asc")).await;
+    assert_eq!(names(&r), ["state", "aggregated_state", "src", "n"]);
+    assert_eq!(sorted_rows(&r), [["CA", "31", "a", "1"], ["CA", "31", "c", "1"], ["TX", "22", "a", "1"], ["TX", "22", "b", "2"]]);
+}

@@ -132,7 +132,7 @@ pub fn bin_timespan(args: &[ColumnarValue], n: usize) -> Result<ColumnarValue> {
             if t.is_null(i) || size.is_null(i) || size.value(i) <= 0 {
                 return None;
             }
-            Some(t.value(i).div_euclid(size.value(i)) * size.value(i))
+            t.value(i).div_euclid(size.value(i)).checked_mul(size.value(i))
         })
         .collect();
     Ok(ColumnarValue::Array(Arc::new(out)))

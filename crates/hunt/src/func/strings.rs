@@ -71,14 +71,42 @@ fn term_match(hay: &str, n: &Needle, start: bool, end: bool) -> bool {
     let Some((&first, &last)) = nb.first().zip(nb.last()) else { return true };
     let (need_start, need_end) = (start && is_term(first), end && is_term(last));
     let hb = hay.as_bytes();
-    n.finder.find_iter(hb).any(|pos| {
-        let e = pos + nb.len();
-        (!need_start || pos == 0 || !hb.get(pos - 1).copied().is_some_and(is_term))
-            && (!need_end || e >= hb.len() || !hb.get(e).copied().is_some_and(is_term))
-    })
+    n.finder.find_iter(hb).any(|pos| boundary_ok(hb, pos, nb.len(), need_start, need_end))
+}
+
+/// Positions where the ASCII `needle` (lower-case) occurs in `hay`,
+/// ignoring ASCII case, without copying `hay`.
+fn ci_matches<'h>(hay: &'h [u8], needle: &'h [u8]) -> impl Iterator<Item = usize> + 'h {
+    let first = needle.first().copied().unwrap_or(0);
+    let n = needle.len();
+    memchr::memchr2_iter(first, first.to_ascii_uppercase(), hay)
+        .filter(move |&p| hay.get(p..p + n).is_some_and(|w| w.eq_ignore_ascii_case(needle)))
+}
+
+fn boundary_ok(hb: &[u8], pos: usize, len: usize, need_start: bool, need_end: bool) -> bool {
+    let e = pos + len;
+    (!need_start || pos == 0 || !hb.get(pos - 1).copied().is_some_and(is_term))
+        && (!need_end || e >= hb.len() || !hb.get(e).copied().is_some_and(is_term))
 }
 
 fn test(m: Match, cs: bool, hay: &str, n: &Needle, buf: &mut String) -> bool {
+    // Case-insensitive with an ASCII needle: compare bytes ignoring ASCII
+    // case, no lower-cased copy of the haystack.
+    if !cs && n.text.is_ascii() && !n.text.is_empty() {
+        let (hb, nb) = (hay.as_bytes(), n.text.as_bytes());
+        let (first, last) = (nb[0], nb[nb.len() - 1]);
+        return match m {
+            Match::Contains => ci_matches(hb, nb).next().is_some(),
+            Match::StartsWith => hb.get(..nb.len()).is_some_and(|w| w.eq_ignore_ascii_case(nb)),
+            Match::EndsWith => hb.len() >= nb.len() && hb[hb.len() - nb.len()..].eq_ignore_ascii_case(nb),
+            Match::Eq => hb.eq_ignore_ascii_case(nb),
+            Match::Has | Match::HasPrefix | Match::HasSuffix => {
+                let start = m != Match::HasSuffix && is_term(first);
+                let end = m != Match::HasPrefix && is_term(last);
+                ci_matches(hb, nb).any(|p| boundary_ok(hb, p, nb.len(), start, end))
+            }
+        };
+    }
     let h = if cs { hay } else { lower_into(hay, buf) };
     match m {
         Match::Contains => n.finder.find(h.as_bytes()).is_some(),
@@ -139,11 +167,11 @@ fn has_many(args: &[ColumnarValue], n: usize, all: bool) -> Result<ColumnarValue
         let nds: Vec<Needle> =
             needles.iter().map(|s| Needle::new(s.scalar().flatten().unwrap_or(""), false)).collect();
         return Ok(bools(n, |i| {
-            let h = lower_into(hay.at(i).unwrap_or(""), &mut buf);
+            let h = hay.at(i).unwrap_or("");
             if all {
-                nds.iter().all(|nd| term_match(h, nd, true, true))
+                nds.iter().all(|nd| test(Match::Has, false, h, nd, &mut buf))
             } else {
-                nds.iter().any(|nd| term_match(h, nd, true, true))
+                nds.iter().any(|nd| test(Match::Has, false, h, nd, &mut buf))
             }
         }));
     }
@@ -431,5 +459,13 @@ mod tests {
         assert!(!t(Match::EndsWith, true, "Fabrikam", "KAM"));
         assert!(t(Match::Eq, false, "aBc", "ABC"));
         assert!(t(Match::Contains, false, "ÉCOLE", "éc"));
+        assert!(t(Match::Contains, false, "xxÉcoleAbC", "abc"));
+        assert!(t(Match::Has, false, "é-microsoft-é", "MICROSOFT"));
+        assert!(!t(Match::Has, false, "ém̈icrosoftx", "microsoft"));
+        assert!(t(Match::Eq, false, "ABC", "abc"));
+        assert!(!t(Match::Eq, false, "ABCD", "abc"));
+        assert!(!t(Match::StartsWith, false, "ab", "abc"));
+        assert!(t(Match::EndsWith, false, "xAbC", "abc"));
+        assert!(t(Match::Contains, false, "anything", ""));
     }
 }

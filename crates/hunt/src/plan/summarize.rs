@@ -262,45 +262,129 @@ impl Planner<'_> {
         Ok(outs)
     }
 
-    /// `top-nested N of X by Agg [asc|desc]` (one level).
+    /// `top-nested N1 of X1 by Agg1, top-nested N2 of X2 by Agg2, ...`:
+    /// level 1 keeps the top N1 values of X1 by Agg1; level k keeps, within
+    /// each kept (X1..Xk-1) group, the top Nk values of Xk by Aggk. One row
+    /// per leaf: X1, aggregated_X1, X2, aggregated_X2, ...
     pub fn top_nested(&mut self, plan: LogicalPlan, levels: &[TopNestedLevel], env: &Env, span: Span) -> PResult<LogicalPlan> {
-        let [level] = levels else {
-            return Err(SpannedError::unsupported("`top-nested` with more than one level is not supported", span));
-        };
-        if let Some(w) = &level.with_others {
-            return Err(SpannedError::unsupported("`top-nested ... with others` is not supported", w.span));
-        }
+        use datafusion::functions_window::expr_fn::row_number;
+        use datafusion::logical_expr::ExprFunctionExt;
+        let err = |e| df_err(e, span);
         let schema = plan.schema().clone();
-        let of_name = match level.of.names.first() {
-            Some(n) => n.name.clone(),
-            None => expr_name(&level.of.expr).unwrap_or_else(|| "Column1".into()),
-        };
-        let agg_name = match level.by.names.first() {
-            Some(n) => n.name.clone(),
-            None => format!("aggregated_{of_name}"),
-        };
-        let of = self.scalar(&level.of.expr, env, &schema)?;
-        let mut outs = self.aggregate(&level.by.expr, env, &schema, &HashSet::new())?;
-        if outs.len() != 1 {
-            return Err(SpannedError::unsupported("`top-nested` needs a single-value aggregate", level.by.expr.span));
+        // The `of` values as columns next to the input's.
+        let mut cols = self.columns(&plan, span)?;
+        let mut names_types = Vec::new();
+        let mut aggs = Vec::new();
+        let mut dirs = Vec::new();
+        let mut used = HashSet::new();
+        for (i, level) in levels.iter().enumerate() {
+            if let Some(w) = &level.with_others {
+                return Err(SpannedError::unsupported("`top-nested ... with others` is not supported", w.span));
+            }
+            let of_name = match level.of.names.first() {
+                Some(n) => n.name.clone(),
+                None => expr_name(&level.of.expr).unwrap_or_else(|| fresh_name(&used)),
+            };
+            let agg_name = match level.by.names.first() {
+                Some(n) => n.name.clone(),
+                None => format!("aggregated_{of_name}"),
+            };
+            for n in [&of_name, &agg_name] {
+                if !used.insert(n.clone()) {
+                    return Err(SpannedError::semantic(format!("duplicate column `{n}`"), level.of.expr.span));
+                }
+            }
+            let of = self.scalar(&level.of.expr, env, &schema)?;
+            cols.push((of.clone(), format!("__tn_of{i}")));
+            names_types.push((of_name, of.ty, agg_name));
         }
-        let o = outs.remove(0);
-        let n = match &level.n {
-            Some(e) => match self.const_value(e, env, &schema) {
-                Some(Lit::Long(n)) if n >= 0 => Some(usize::try_from(n).unwrap_or(usize::MAX)),
-                _ => return Err(SpannedError::semantic("expected a constant non-negative count", e.span)),
-            },
-            None => None,
+        let base = self.project(plan, cols, span)?;
+        // Aggregates read the input's columns, now in `base`.
+        let base_schema = base.schema().clone();
+        let mut out_names = Vec::new();
+        for (level, (of_name, of_ty, agg_name)) in levels.iter().zip(names_types) {
+            let mut outs = self.aggregate(&level.by.expr, env, &base_schema, &HashSet::new())?;
+            if outs.len() != 1 {
+                return Err(SpannedError::unsupported("`top-nested` needs a single-value aggregate", level.by.expr.span));
+            }
+            let o = outs.remove(0);
+            let n = match &level.n {
+                Some(e) => match self.const_value(e, env, &base_schema) {
+                    Some(Lit::Long(n)) if n >= 0 => Some(n),
+                    _ => return Err(SpannedError::semantic("expected a constant non-negative count", e.span)),
+                },
+                None => None,
+            };
+            out_names.push((of_name, of_ty, agg_name, o.ty));
+            dirs.push(level.asc.unwrap_or(false));
+            aggs.push((o.expr, n, level.asc.unwrap_or(false)));
+        }
+        let of_col = |i: usize| DfExpr::Column(Column::new_unqualified(format!("__tn_of{i}")));
+        // Each level: aggregate, rank within the parent group, keep the top.
+        let mut joined: Option<LogicalPlan> = None;
+        for (i, (agg_expr, n, asc)) in aggs.into_iter().enumerate() {
+            let keys: Vec<DfExpr> = (0..=i).map(of_col).collect();
+            let agg_col = DfExpr::Column(Column::new_unqualified(format!("__tn_agg{i}")));
+            let rank = row_number()
+                .partition_by((0..i).map(of_col).collect())
+                .order_by(vec![agg_col.clone().sort(asc, asc)])
+                .build()
+                .map_err(err)?
+                .alias("__tn_rank");
+            let mut b = LogicalPlanBuilder::from(base.clone())
+                .aggregate(keys, vec![agg_expr.alias(format!("__tn_agg{i}"))])
+                .and_then(|b| b.window(vec![rank]))
+                .map_err(err)?;
+            if let Some(n) = n {
+                b = b.filter(DfExpr::Column(Column::new_unqualified("__tn_rank")).lt_eq(lit(n))).map_err(err)?;
+            }
+            let mut proj: Vec<DfExpr> = (0..=i).map(of_col).collect();
+            proj.push(agg_col);
+            let level = b.project(proj).and_then(|b| b.alias(format!("__tn{i}"))).and_then(|b| b.build()).map_err(err)?;
+            joined = Some(match joined {
+                None => level,
+                Some(prev) => {
+                    let lk: Vec<Column> = (0..i).map(|k| Column::new(Some(format!("__tn{}", i - 1)), format!("__tn_of{k}"))).collect();
+                    let rk: Vec<Column> = (0..i).map(|k| Column::new(Some(format!("__tn{i}")), format!("__tn_of{k}"))).collect();
+                    // Null group values match each other, as groups do.
+                    let j = LogicalPlanBuilder::from(prev)
+                        .join_detailed(level, datafusion::common::JoinType::Inner, (lk, rk), None, datafusion::common::NullEquality::NullEqualsNull)
+                        .map_err(err)?;
+                    // Keep the parent's aggregates and this level's columns.
+                    let mut keep = Vec::new();
+                    for k in 0..i {
+                        keep.push(DfExpr::Column(Column::new(Some(format!("__tn{}", i - 1)), format!("__tn_agg{k}"))).alias(format!("__tn_agg{k}")));
+                    }
+                    for k in 0..=i {
+                        keep.push(DfExpr::Column(Column::new(Some(format!("__tn{i}")), format!("__tn_of{k}"))).alias(format!("__tn_of{k}")));
+                    }
+                    keep.push(DfExpr::Column(Column::new(Some(format!("__tn{i}")), format!("__tn_agg{i}"))).alias(format!("__tn_agg{i}")));
+                    j.project(keep).and_then(|b| b.alias(format!("__tn{i}"))).and_then(|b| b.build()).map_err(err)?
+                }
+            });
+        }
+        let Some(result) = joined else {
+            return Err(SpannedError::semantic("`top-nested` needs a level", span));
         };
-        let asc = level.asc.unwrap_or(false);
-        let agg_col = DfExpr::Column(Column::new_unqualified(agg_name.clone()));
-        let types = vec![(of_name.clone(), of.ty), (agg_name.clone(), o.ty)];
-        let b = LogicalPlanBuilder::from(plan)
-            .aggregate(vec![of.expr.alias(of_name)], vec![o.expr.alias(agg_name)])
-            .and_then(|b| b.sort_with_limit(vec![agg_col.sort(asc, asc)], n))
-            .and_then(|b| b.build());
-        let plan = b.map_err(|e| df_err(e, span))?;
-        self.retype(plan, types, span)
+        let q = format!("__tn{}", out_names.len() - 1);
+        // Parents in the order of their aggregates, then each level's.
+        let order: Vec<_> = dirs
+            .iter()
+            .enumerate()
+            .flat_map(|(i, asc)| {
+                [
+                    DfExpr::Column(Column::new(Some(q.clone()), format!("__tn_agg{i}"))).sort(*asc, *asc),
+                    DfExpr::Column(Column::new(Some(q.clone()), format!("__tn_of{i}"))).sort(true, true),
+                ]
+            })
+            .collect();
+        let result = LogicalPlanBuilder::from(result).sort(order).and_then(|b| b.build()).map_err(err)?;
+        let mut fin = Vec::new();
+        for (i, (of_name, of_ty, agg_name, agg_ty)) in out_names.into_iter().enumerate() {
+            fin.push((Typed { expr: DfExpr::Column(Column::new(Some(q.clone()), format!("__tn_of{i}"))), ty: of_ty }, of_name));
+            fin.push((Typed { expr: DfExpr::Column(Column::new(Some(q.clone()), format!("__tn_agg{i}"))), ty: agg_ty }, agg_name));
+        }
+        self.project(result, fin, span)
     }
 }
 
