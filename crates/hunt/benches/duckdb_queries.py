@@ -12,7 +12,7 @@ import duckdb
 QUERIES = [
     ("contains_host", "SELECT count(*) FROM dne WHERE RemoteUrl ILIKE '%evil%'"),
     ("has_url", "SELECT count(*) FROM dne WHERE regexp_matches(RemoteUrl, '(^|[^A-Za-z0-9])example($|[^A-Za-z0-9])', 'i')"),
-    ("device_5m_bins", "SELECT count(*) FROM (SELECT DeviceId, time_bucket(INTERVAL 5 MINUTE, \"Timestamp\") b, count(*) FROM dne GROUP BY 1, 2)"),
+    ("device_5m_bins", "SELECT count(*) FROM (SELECT DeviceId, epoch_ns(\"Timestamp\") // 300000000000 b, count(*) FROM dne GROUP BY 1, 2)"),
     ("top_domains", "SELECT sum(c) FROM (SELECT RemoteUrl, count(*) c FROM dne GROUP BY 1 ORDER BY c DESC LIMIT 10)"),
     ("join_device_info", "SELECT count(*) FROM dne JOIN (SELECT DeviceId, OSVersion FROM info) i USING (DeviceId) WHERE i.OSVersion = '6.1'"),
 ]
