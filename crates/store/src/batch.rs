@@ -27,99 +27,89 @@ pub fn records_to_batch(table: Table, rows: &[Record]) -> Result<RecordBatch> {
             reason: format!("row of table {} in a batch of {table}", rows[i].table()),
         });
     }
-    let mut arrays: Vec<ArrayRef> = Vec::with_capacity(table.columns().len());
-    for (ci, col) in table.columns().iter().enumerate() {
-        let cells = rows.iter().map(|r| r.values().get(ci).unwrap_or(&Value::Null));
-        arrays.push(build_column(col.name, col.ty, cells, rows.len())?);
+    // Row by row into one builder per column: each row's values are read
+    // while they are in cache.
+    let mut builders: Vec<ColumnBuilder> =
+        table.columns().iter().map(|c| ColumnBuilder::new(c.ty, rows.len())).collect();
+    let mut scratch = String::new();
+    for (row, rec) in rows.iter().enumerate() {
+        for ((b, col), v) in builders.iter_mut().zip(table.columns()).zip(rec.values()) {
+            if !b.push(v, &mut scratch) {
+                return Err(StoreError::Row {
+                    row,
+                    column: col.name,
+                    reason: format!("{v:?} does not fit a {} column", col.ty.kql_name()),
+                });
+            }
+        }
     }
+    let arrays: Vec<ArrayRef> = builders.into_iter().map(ColumnBuilder::finish).collect();
     Ok(RecordBatch::try_new(schema, arrays)?)
 }
 
-fn mismatch(row: usize, column: &'static str, ty: ColumnType, v: &Value) -> StoreError {
-    StoreError::Row { row, column, reason: format!("{v:?} does not fit a {} column", ty.kql_name()) }
+/// An Arrow builder for one column of a KQL type.
+enum ColumnBuilder {
+    String(StringBuilder),
+    Dynamic(StringBuilder),
+    Int(Int32Builder),
+    Long(Int64Builder),
+    DateTime(TimestampNanosecondBuilder),
+    Bool(BooleanBuilder),
+    Real(Float64Builder),
 }
 
-fn build_column<'a>(
-    name: &'static str,
-    ty: ColumnType,
-    cells: impl Iterator<Item = &'a Value>,
-    n: usize,
-) -> Result<ArrayRef> {
-    Ok(match ty {
-        ColumnType::String | ColumnType::Dynamic => {
-            let mut b = StringBuilder::with_capacity(n, n * 16);
-            let mut scratch = String::new();
-            for (row, v) in cells.enumerate() {
-                match (ty, v) {
-                    (ColumnType::String, Value::String(s)) => b.append_value(s),
-                    (ColumnType::Dynamic, Value::Dynamic(d)) => {
-                        scratch.clear();
-                        // Writing JSON into a String cannot fail.
-                        let _ = serde_json::to_writer(string_writer(&mut scratch), d);
-                        b.append_value(&scratch);
-                    }
-                    (ColumnType::Dynamic, Value::Null) => b.append_null(),
-                    _ => return Err(mismatch(row, name, ty, v)),
-                }
+impl ColumnBuilder {
+    fn new(ty: ColumnType, n: usize) -> Self {
+        match ty {
+            ColumnType::String => ColumnBuilder::String(StringBuilder::with_capacity(n, n * 16)),
+            ColumnType::Dynamic => ColumnBuilder::Dynamic(StringBuilder::with_capacity(n, n * 64)),
+            ColumnType::Int => ColumnBuilder::Int(Int32Builder::with_capacity(n)),
+            ColumnType::Long => ColumnBuilder::Long(Int64Builder::with_capacity(n)),
+            ColumnType::DateTime => {
+                ColumnBuilder::DateTime(TimestampNanosecondBuilder::with_capacity(n).with_timezone("UTC"))
             }
-            Arc::new(b.finish())
+            ColumnType::Bool => ColumnBuilder::Bool(BooleanBuilder::with_capacity(n)),
+            ColumnType::Real => ColumnBuilder::Real(Float64Builder::with_capacity(n)),
         }
-        ColumnType::Int => {
-            let mut b = Int32Builder::with_capacity(n);
-            for (row, v) in cells.enumerate() {
-                match v {
-                    Value::Int(i) => b.append_value(*i),
-                    Value::Null => b.append_null(),
-                    _ => return Err(mismatch(row, name, ty, v)),
-                }
+    }
+
+    /// Appends a cell; `false` if the value does not fit the column (string
+    /// columns never hold null).
+    fn push(&mut self, v: &Value, scratch: &mut String) -> bool {
+        match (self, v) {
+            (ColumnBuilder::String(b), Value::String(s)) => b.append_value(s),
+            (ColumnBuilder::Dynamic(b), Value::Dynamic(d)) => {
+                scratch.clear();
+                // Writing JSON into a String cannot fail.
+                let _ = serde_json::to_writer(string_writer(scratch), d);
+                b.append_value(&*scratch);
             }
-            Arc::new(b.finish())
+            (ColumnBuilder::Dynamic(b), Value::Null) => b.append_null(),
+            (ColumnBuilder::Int(b), Value::Int(i)) => b.append_value(*i),
+            (ColumnBuilder::Int(b), Value::Null) => b.append_null(),
+            (ColumnBuilder::Long(b), Value::Long(i)) => b.append_value(*i),
+            (ColumnBuilder::Long(b), Value::Null) => b.append_null(),
+            (ColumnBuilder::DateTime(b), Value::DateTime(t)) => b.append_value(t.unix_nanos()),
+            (ColumnBuilder::DateTime(b), Value::Null) => b.append_null(),
+            (ColumnBuilder::Bool(b), Value::Bool(x)) => b.append_value(*x),
+            (ColumnBuilder::Bool(b), Value::Null) => b.append_null(),
+            (ColumnBuilder::Real(b), Value::Real(x)) => b.append_value(*x),
+            (ColumnBuilder::Real(b), Value::Null) => b.append_null(),
+            _ => return false,
         }
-        ColumnType::Long => {
-            let mut b = Int64Builder::with_capacity(n);
-            for (row, v) in cells.enumerate() {
-                match v {
-                    Value::Long(i) => b.append_value(*i),
-                    Value::Null => b.append_null(),
-                    _ => return Err(mismatch(row, name, ty, v)),
-                }
-            }
-            Arc::new(b.finish())
+        true
+    }
+
+    fn finish(self) -> ArrayRef {
+        match self {
+            ColumnBuilder::String(mut b) | ColumnBuilder::Dynamic(mut b) => Arc::new(b.finish()),
+            ColumnBuilder::Int(mut b) => Arc::new(b.finish()),
+            ColumnBuilder::Long(mut b) => Arc::new(b.finish()),
+            ColumnBuilder::DateTime(mut b) => Arc::new(b.finish()),
+            ColumnBuilder::Bool(mut b) => Arc::new(b.finish()),
+            ColumnBuilder::Real(mut b) => Arc::new(b.finish()),
         }
-        ColumnType::DateTime => {
-            let mut b = TimestampNanosecondBuilder::with_capacity(n).with_timezone("UTC");
-            for (row, v) in cells.enumerate() {
-                match v {
-                    Value::DateTime(t) => b.append_value(t.unix_nanos()),
-                    Value::Null => b.append_null(),
-                    _ => return Err(mismatch(row, name, ty, v)),
-                }
-            }
-            Arc::new(b.finish())
-        }
-        ColumnType::Bool => {
-            let mut b = BooleanBuilder::with_capacity(n);
-            for (row, v) in cells.enumerate() {
-                match v {
-                    Value::Bool(x) => b.append_value(*x),
-                    Value::Null => b.append_null(),
-                    _ => return Err(mismatch(row, name, ty, v)),
-                }
-            }
-            Arc::new(b.finish())
-        }
-        ColumnType::Real => {
-            let mut b = Float64Builder::with_capacity(n);
-            for (row, v) in cells.enumerate() {
-                match v {
-                    Value::Real(x) => b.append_value(*x),
-                    Value::Null => b.append_null(),
-                    _ => return Err(mismatch(row, name, ty, v)),
-                }
-            }
-            Arc::new(b.finish())
-        }
-    })
+    }
 }
 
 /// `serde_json` writes into an `io::Write`; a `String` is filled through a

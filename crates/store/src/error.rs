@@ -14,6 +14,7 @@ pub enum StoreError {
     Arrow(#[from] arrow::error::ArrowError),
     #[error("parquet: {0}")]
     Parquet(#[from] parquet::errors::ParquetError),
+    #[cfg(feature = "datafusion")]
     #[error("datafusion: {0}")]
     DataFusion(#[from] datafusion::error::DataFusionError),
     #[error("{path} is corrupt at offset {offset}: {reason}")]

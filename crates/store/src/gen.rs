@@ -136,6 +136,9 @@ pub struct NetworkEventGen {
     rng: Rng,
     devices: Vec<Device>,
     hosts: Vec<String>,
+    /// Per process: its binary's SHA-256 and its TLS client's JA3 / JA4
+    /// (one program, one fingerprint, as in real fleets).
+    proc_ids: Vec<(String, String, String)>,
     n: u64,
     i: u64,
     start: i64,
@@ -145,7 +148,7 @@ pub struct NetworkEventGen {
 /// `n` `DeviceNetworkEvents` rows with timestamps spread over `span` from
 /// `start`, deterministic for `seed`.
 pub fn generate_network_events(n: u64, seed: u64, start: Timestamp, span: Duration) -> NetworkEventGen {
-    let mut rng = Rng(seed ^ 0x6e65_7477_6172_64);
+    let mut rng = Rng(seed ^ 0x006e_6574_7761_7264);
     let devices = (0..200)
         .map(|d| {
             let server = d % 10 == 0;
@@ -160,8 +163,15 @@ pub fn generate_network_events(n: u64, seed: u64, start: Timestamp, span: Durati
         })
         .collect();
     let hosts = build_hosts(&mut rng);
+    let proc_ids = PROCS
+        .iter()
+        .map(|_| {
+            let ja4 = format!("t13d1516h2_{}_{}", hex(&mut rng, 12), hex(&mut rng, 12));
+            (hex(&mut rng, 64), hex(&mut rng, 32), ja4)
+        })
+        .collect();
     let span_ns = i64::try_from(span.as_nanos()).unwrap_or(i64::MAX) as f64;
-    NetworkEventGen { rng, devices, hosts, n, i: 0, start: start.0, step: span_ns / n.max(1) as f64 }
+    NetworkEventGen { rng, devices, hosts, proc_ids, n, i: 0, start: start.0, step: span_ns / n.max(1) as f64 }
 }
 
 impl NetworkEventGen {
@@ -178,7 +188,8 @@ impl NetworkEventGen {
         let jitter = (rng.unit() * 2.0 - 1.0) * self.step.min(5e9);
         let ts = self.start + (self.i as f64 * self.step + jitter).max(0.0) as i64;
         let d = rng.skewed(self.devices.len());
-        let p = &PROCS[rng.skewed(PROCS.len())];
+        let pi = rng.skewed(PROCS.len());
+        let p = &PROCS[pi];
         let roll = rng.below(1000);
         let action = match roll {
             0..=529 => ActionType::ConnectionSuccess,
@@ -209,7 +220,7 @@ impl NetworkEventGen {
                 file_name: p.name.to_string(),
                 folder_path: p.folder.to_string(),
                 command_line: p.cmd.to_string(),
-                sha256: hex(rng, 64),
+                sha256: self.proc_ids[pi].0.clone(),
                 id: Some(1000 + rng.below(60000) as i64),
                 parent_id: Some(1 + rng.below(5000) as i64),
                 parent_file_name: p.parent.to_string(),
@@ -260,8 +271,8 @@ impl NetworkEventGen {
                     ActionType::SslConnectionInspected => {
                         af.insert("direction".into(), J::from("Out"));
                         af.insert("server_name".into(), J::from(host.clone()));
-                        af.insert("ja3".into(), J::from(hex(rng, 32)));
-                        af.insert("ja4".into(), J::from(format!("t13d1516h2_{}_{}", hex(rng, 12), hex(rng, 12))));
+                        af.insert("ja3".into(), J::from(self.proc_ids[pi].1.clone()));
+                        af.insert("ja4".into(), J::from(self.proc_ids[pi].2.clone()));
                         af.insert("alpn".into(), json!(["h2", "http/1.1"]));
                     }
                     ActionType::HttpConnectionInspected => {

@@ -67,8 +67,10 @@
 mod batch;
 mod error;
 pub mod gen;
+pub mod import;
 mod log;
 mod manifest;
+#[cfg(feature = "datafusion")]
 mod provider;
 mod segment;
 pub mod sim;
@@ -79,7 +81,27 @@ pub use batch::{batch_to_records, records_to_batch};
 pub use error::{Result, StoreError};
 pub use log::MAX_FRAME_PAYLOAD;
 pub use manifest::FORMAT_VERSION;
+#[cfg(feature = "datafusion")]
 pub use provider::StoreTable;
 pub use segment::Segment;
 pub use store::{AppendAck, RecoveryReport, RetentionReport, RollReport, Snapshot, Store, StoreOptions};
 pub use vfs::{LockGuard, StdFs, Vfs, VfsFile};
+
+/// Decodes a log file's bytes as recovery does: the number of valid appends
+/// and the length of the valid prefix. For the fuzz targets.
+#[doc(hidden)]
+pub fn fuzz_decode_log(bytes: &[u8]) -> Result<(usize, u64)> {
+    let c = log::decode_log(std::path::Path::new("fuzz"), bytes)?;
+    Ok((c.appends.len(), c.valid_len))
+}
+
+/// Frames `payload` (table tag and IPC bytes) with a correct length and
+/// checksum, so that fuzzing reaches the Arrow IPC decoder.
+#[doc(hidden)]
+pub fn fuzz_frame(payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(payload.len() + 8);
+    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    out.extend_from_slice(&crc32c::crc32c(payload).to_le_bytes());
+    out.extend_from_slice(payload);
+    out
+}

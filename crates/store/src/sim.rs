@@ -169,7 +169,7 @@ impl SimFs {
     pub fn crash(&self, torn: bool) {
         let mut s = self.lock_state();
         for op in std::mem::take(&mut s.pending) {
-            if !torn || s.rand() % 2 == 0 {
+            if !torn || s.rand().is_multiple_of(2) {
                 continue;
             }
             let d = &mut s.durable_entries;

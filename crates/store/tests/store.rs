@@ -1,6 +1,7 @@
 //! The store on the real file system: reopening, locking, readers, format
 //! checks, torn tails, retention, and DataFusion queries over segments plus
 //! the log tail.
+#![cfg(feature = "datafusion")]
 
 use datafusion::arrow::array::{Array, Int64Array};
 use datafusion::prelude::SessionContext;
