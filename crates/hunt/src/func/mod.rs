@@ -266,7 +266,7 @@ pub(crate) fn bools(n: usize, f: impl FnMut(usize) -> bool) -> ColumnarValue {
     ColumnarValue::Array(Arc::new(arr))
 }
 
-pub(crate) fn utf8s<'a>(n: usize, mut f: impl FnMut(usize) -> Option<String>) -> ColumnarValue {
+pub(crate) fn utf8s(n: usize, mut f: impl FnMut(usize) -> Option<String>) -> ColumnarValue {
     let arr: StringArray = (0..n).map(&mut f).collect();
     ColumnarValue::Array(Arc::new(arr))
 }

@@ -15,6 +15,9 @@ use ast::*;
 pub use expr::parse_datetime;
 use lexer::{next_token, Tok, Token};
 
+/// `name=value` options of an operator.
+pub type Options = Vec<(Ident, Expr)>;
+
 /// Deepest nesting of parentheses/operators accepted.
 pub const MAX_DEPTH: usize = 128;
 
@@ -347,7 +350,7 @@ impl<'a> Parser<'a> {
     }
 
     /// `[options] T1, (T2 | ...), ...`
-    pub fn union_args(&mut self) -> PResult<(Vec<(Ident, Expr)>, Vec<Expr>)> {
+    pub fn union_args(&mut self) -> PResult<(Options, Vec<Expr>)> {
         let opts = self.options(&["kind", "withsource", "isfuzzy"])?;
         let mut operands = vec![self.tabular_operand()?];
         while self.eat(&Tok::Comma)? {
