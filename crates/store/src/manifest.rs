@@ -70,7 +70,12 @@ impl Manifest {
     /// each table's columns must be what this build writes.
     pub fn load(vfs: &dyn Vfs, dir: &Path) -> Result<Manifest> {
         let path = dir.join(MANIFEST);
-        let bytes = vfs.read(&path).map_err(|e| StoreError::io("read", &path, e))?;
+        let bytes = vfs.read(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => {
+                StoreError::NotAStore { path: dir.to_path_buf(), reason: "it has no MANIFEST".into() }
+            }
+            _ => StoreError::io("read", &path, e),
+        })?;
         let m: Manifest = serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
             path: path.clone(),
             offset: e.column() as u64,

@@ -65,7 +65,26 @@ impl Store {
         Ok(())
     }
 
-    /// The provider of one stored table.
+    /// Registers every stored table as of one [`Snapshot`] taken now: all
+    /// scans of the session, even several of one table in a query, see the
+    /// same rows, and this process's retention keeps their segment files
+    /// until the tables are deregistered. Register again to see new data.
+    pub fn register_snapshot(&self, ctx: &SessionContext) -> Result<()> {
+        let snap = Arc::new(RwLock::new(self.snapshot()));
+        for table in Table::ALL.into_iter().filter(|t| t.is_stored()) {
+            let provider = StoreTable {
+                table,
+                schema: Arc::new(table.arrow_schema()),
+                shared: snap.clone(),
+                vfs: self.vfs().clone(),
+            };
+            ctx.register_table(TableReference::bare(table.name()), Arc::new(provider))?;
+        }
+        Ok(())
+    }
+
+    /// The provider of one stored table (live: each scan takes the snapshot
+    /// current when it is planned).
     pub fn table_provider(&self, table: Table) -> StoreTable {
         StoreTable {
             table,

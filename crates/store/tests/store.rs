@@ -119,6 +119,8 @@ fn a_directory_with_data_but_no_manifest_is_refused() {
     std::fs::remove_file(dir.path().join("MANIFEST")).unwrap();
     let e = Store::open(dir.path(), small()).err().unwrap();
     assert!(matches!(e, StoreError::NotAStore { .. }), "{e}");
+    let e = Store::open(dir.path().join("nowhere"), StoreOptions::read_only()).err().unwrap();
+    assert!(matches!(e, StoreError::NotAStore { .. }), "{e}");
 }
 
 #[test]
@@ -235,9 +237,15 @@ async fn datafusion_sees_segments_and_tail_with_the_exact_schema() {
     let v = sum[0].column(0).as_any().downcast_ref::<Int64Array>().unwrap().value(0);
     assert_eq!(v, (0..350).sum::<i64>());
 
-    // Appends after registration are visible to later queries.
+    // A snapshot registration does not move; the live one does.
+    let frozen = SessionContext::new();
+    s.register_snapshot(&frozen).unwrap();
     s.append(Table::DeviceNetworkEvents, &[net(1000, "late.example")]).unwrap();
+    s.roll().unwrap();
     assert_eq!(count(&ctx, "SELECT count(*) FROM \"DeviceNetworkEvents\"").await, 351);
+    let self_join = "SELECT count(*) FROM \"DeviceNetworkEvents\" a JOIN \"DeviceNetworkEvents\" b ON a.\"ReportId\" = b.\"ReportId\"";
+    assert_eq!(count(&frozen, self_join).await, 350);
+    assert_eq!(count(&ctx, self_join).await, 351);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
