@@ -163,10 +163,13 @@ impl Store {
         })?;
         let names = vfs.list(&dir).map_err(io("list", &dir))?;
         if !names.iter().any(|n| n == MANIFEST) {
-            if let Some(n) = names.iter().find(|n| parse_log_file_name(n).is_some() || parse_segment_file_name(n).is_some()) {
+            // A new store starts only in an empty directory: log or segment
+            // files without a manifest mean a damaged store (never start it
+            // over), anything else a directory that is not ours.
+            if let Some(n) = names.iter().find(|n| *n != LOCK && *n != MANIFEST_TMP) {
                 return Err(StoreError::NotAStore {
                     path: dir.clone(),
-                    reason: format!("it holds {n} but no MANIFEST; refusing to start over"),
+                    reason: format!("it holds {n} but no MANIFEST; a new store needs an empty directory"),
                 });
             }
             // Nothing can have been acknowledged before the first manifest.

@@ -119,6 +119,10 @@ fn a_directory_with_data_but_no_manifest_is_refused() {
     std::fs::remove_file(dir.path().join("MANIFEST")).unwrap();
     let e = Store::open(dir.path(), small()).err().unwrap();
     assert!(matches!(e, StoreError::NotAStore { .. }), "{e}");
+    let other = tempfile::tempdir().unwrap();
+    std::fs::write(other.path().join("notes.txt"), "mine").unwrap();
+    let e = Store::open(other.path(), small()).err().unwrap();
+    assert!(e.to_string().contains("notes.txt"), "{e}");
     let e = Store::open(dir.path().join("nowhere"), StoreOptions::read_only()).err().unwrap();
     assert!(matches!(e, StoreError::NotAStore { .. }), "{e}");
 }
