@@ -52,6 +52,10 @@ pub enum Command {
     Indicator(IndicatorCommand),
     /// The policy's verdict for URLs, hosts or IPs (one JSON object per input)
     Evaluate(EvaluateArgs),
+    /// Run a KQL query over the event store (advanced hunting)
+    Hunt(HuntArgs),
+    /// Import rows exported from Defender's advanced hunting (JSON lines, JSON array or CSV) into the event store
+    Import(ImportArgs),
     /// Write a synthetic capture (a stated mix of TLS, CONNECT, proxy GET, SOCKS5, DNS, QUIC and bulk flows)
     GenCapture(GenCaptureArgs),
     /// Replay packet captures (pcap, pcapng) through the inspector and print the events the agent would produce
@@ -73,6 +77,12 @@ pub struct ReplayArgs {
     /// No summary on stderr
     #[arg(long, short)]
     pub quiet: bool,
+    /// Also write the events to the event store in the data directory
+    #[arg(long)]
+    pub store: bool,
+    /// With --store: do not print the events
+    #[arg(long, requires = "store")]
+    pub no_print: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -192,4 +202,36 @@ pub struct GenCaptureArgs {
     /// Random seed (the same seed gives the same file)
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// DeviceNetworkEvents or DeviceInfo
+    #[arg(long)]
+    pub table: String,
+    /// Files to import
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// The files' format (default: from the extension, else from the content)
+    #[arg(long = "input-format", value_parser = ["json", "csv"])]
+    pub input_format: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct HuntArgs {
+    /// The KQL query (or -f FILE, or the query on stdin)
+    #[arg(conflicts_with = "file")]
+    pub query: Option<String>,
+    /// Read the query from a file
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Pin now() (and ago()) to this time, RFC 3339
+    #[arg(long)]
+    pub now: Option<String>,
+    /// Time limit in seconds (default: setting hunt.timeout_seconds)
+    #[arg(long)]
+    pub timeout: Option<u64>,
+    /// Memory limit in MiB (default: setting hunt.memory_limit_mb)
+    #[arg(long)]
+    pub memory_limit_mb: Option<u64>,
 }

@@ -49,6 +49,8 @@ fn run(cli: Cli) -> CliResult<()> {
         Command::Indicator(c) => cmd::indicator::run(&ctx, c),
         Command::Evaluate(a) => cmd::evaluate::run(&ctx, a),
         Command::GenCapture(a) => cmd::gen_capture::run(a),
+        Command::Import(a) => cmd::import::run(&ctx, a),
+        Command::Hunt(a) => cmd::hunt::run(&ctx, a),
     }
 }
 

@@ -7,3 +7,5 @@ pub mod replay;
 pub mod evaluate;
 pub mod indicator;
 pub mod gen_capture;
+pub mod import;
+pub mod hunt;

@@ -7,6 +7,8 @@
 use crate::cli::ReplayArgs;
 use crate::context::Ctx;
 use crate::error::{CliError, CliResult};
+use crate::cmd::import::{open_store, Appender};
+use crate::device::ReportIds;
 use crate::output::{Format, RowWriter};
 use netward_capture::{CaptureEvent, Direction as CapDir, Outcome, Proto, Replayer};
 use netward_events::{ActionType, NetworkEvent, Protocol, Table, Timestamp};
@@ -63,23 +65,38 @@ trait Sink {
     fn event(&mut self, ev: NetworkEvent) -> CliResult<()>;
 }
 
-struct Printer<W: std::io::Write> {
-    rows: RowWriter<W>,
+/// Prints events and/or appends them to the store. Stored events take
+/// ReportIds from the device's persistent sequence; printed-only events are
+/// numbered from 1 for this run.
+struct Outputs<'a, W: std::io::Write> {
+    rows: Option<RowWriter<W>>,
     format: Format,
+    store: Option<(Appender, ReportIds<'a>)>,
     next_report_id: i64,
 }
 
-impl<W: std::io::Write> Sink for Printer<W> {
+impl<W: std::io::Write> Sink for Outputs<'_, W> {
     fn event(&mut self, mut ev: NetworkEvent) -> CliResult<()> {
-        ev.report_id = self.next_report_id;
-        self.next_report_id += 1;
-        let rec = ev.to_record();
-        let cells: Vec<J> = if self.format == Format::Table {
-            TABLE_COLUMNS.iter().map(|c| rec.get(c).map(|v| v.to_json()).unwrap_or(J::Null)).collect()
-        } else {
-            rec.values().iter().map(|v| v.to_json()).collect()
+        ev.report_id = match &mut self.store {
+            Some((_, ids)) => ids.next_id()?,
+            None => {
+                self.next_report_id += 1;
+                self.next_report_id - 1
+            }
         };
-        self.rows.write_row(&cells)
+        let rec = ev.to_record();
+        if let Some(rows) = &mut self.rows {
+            let cells: Vec<J> = if self.format == Format::Table {
+                TABLE_COLUMNS.iter().map(|c| rec.get(c).map(|v| v.to_json()).unwrap_or(J::Null)).collect()
+            } else {
+                rec.values().iter().map(|v| v.to_json()).collect()
+            };
+            rows.write_row(&cells)?;
+        }
+        if let Some((appender, _)) = &mut self.store {
+            appender.push(rec)?;
+        }
+        Ok(())
     }
 }
 
@@ -98,17 +115,36 @@ pub fn run(ctx: &Ctx, args: &ReplayArgs) -> CliResult<()> {
     } else {
         Table::DeviceNetworkEvents.columns().iter().map(|c| c.name.to_string()).collect()
     };
-    let mut sink = Printer {
-        rows: RowWriter::new(ctx.format, columns, std::io::stdout().lock())?,
-        format: ctx.format,
-        next_report_id: 1,
+    let _lock = if args.store {
+        ctx.announce_data_dir_if_new();
+        Some(ctx.data_dir.lock()?)
+    } else {
+        None
     };
+    let store = match args.store {
+        true => Some((Appender::new(open_store(ctx)?, Table::DeviceNetworkEvents), ReportIds::open(&ctx.data_dir)?)),
+        false => None,
+    };
+    let rows = match args.no_print {
+        true => None,
+        false => Some(RowWriter::new(ctx.format, columns, std::io::stdout().lock())?),
+    };
+    let mut sink = Outputs { rows, format: ctx.format, store, next_report_id: 1 };
     let failures = replay_files(&mut sensor, &args.files, &mut sink)?;
-    sink.rows.done()?;
+    if let Some(rows) = sink.rows.take() {
+        rows.done()?;
+    }
+    let stored = match &mut sink.store {
+        Some((appender, _)) => {
+            appender.flush()?;
+            format!(", {} stored", appender.stored)
+        }
+        None => String::new(),
+    };
     let s = sensor.stats();
     if !args.quiet {
         eprintln!(
-            "replayed {} file(s): {} flows, {} events, {} verdicts",
+            "replayed {} file(s): {} flows, {} events{stored}, {} verdicts",
             args.files.len(),
             s.flows,
             s.events,
