@@ -2,8 +2,8 @@
 //!
 //! ```text
 //! frame   := len:u32 LE | crc:u32 LE | payload            (len = payload bytes)
-//! payload := table:u8 | Arrow IPC stream without its schema message
-//!            (one batch, end marker; the schema is the table's)
+//! payload := table:u8 | 0u8 x 7 | Arrow IPC stream without its schema
+//!            message (one batch, end marker; the schema is the table's)
 //! crc     := CRC-32C of payload
 //! ```
 //!
@@ -14,11 +14,12 @@
 //! acknowledgement waits for the frame's fsync).
 
 use crate::{Result, StoreError};
-use arrow::ipc::reader::StreamReader;
+use arrow::buffer::Buffer;
+use arrow::ipc::reader::StreamDecoder;
 use arrow::ipc::writer::StreamWriter;
 use arrow::record_batch::RecordBatch;
 use netward_events::Table;
-use std::io::Read;
+use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::sync::OnceLock;
 
@@ -26,6 +27,9 @@ use std::sync::OnceLock;
 /// the caller (an append is one frame, so that it is atomic).
 pub const MAX_FRAME_PAYLOAD: usize = 512 << 20;
 pub(crate) const HEADER: usize = 8;
+/// The table tag, padded so that the IPC data (whose messages are multiples
+/// of 8 bytes) stays 8-byte aligned in the file and decodes without copies.
+pub(crate) const PAYLOAD_PREFIX: usize = 8;
 
 pub(crate) fn table_tag(t: Table) -> u8 {
     match t {
@@ -73,6 +77,7 @@ pub(crate) fn encode_frame(table: Table, batch: &RecordBatch) -> Result<Vec<u8>>
     let mut out = Vec::with_capacity(HEADER + 1 + batch.get_array_memory_size());
     out.extend_from_slice(&[0u8; HEADER]);
     out.push(table_tag(table));
+    out.extend_from_slice(&[0u8; PAYLOAD_PREFIX - 1]);
     let start = out.len();
     {
         let mut w = StreamWriter::try_new(&mut out, batch.schema_ref())?;
@@ -108,9 +113,13 @@ pub(crate) struct LogContents {
     pub torn: Option<String>,
 }
 
-/// Reads every valid frame of a log file's bytes.
+/// Reads every valid frame of a log file's bytes. Memory stays within a
+/// small multiple of the input: lengths are checked against the bytes
+/// present before anything is allocated for them.
 pub(crate) fn decode_log(path: &Path, bytes: &[u8]) -> Result<LogContents> {
     let mut out = LogContents::default();
+    // One aligned copy of the file; the batches are slices of it.
+    let all = Buffer::from(bytes);
     let mut pos = 0usize;
     while pos < bytes.len() {
         let Some(header) = bytes.get(pos..pos + HEADER) else {
@@ -119,7 +128,7 @@ pub(crate) fn decode_log(path: &Path, bytes: &[u8]) -> Result<LogContents> {
         };
         let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
         let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
-        if len == 0 || len > MAX_FRAME_PAYLOAD {
+        if len < PAYLOAD_PREFIX || len > MAX_FRAME_PAYLOAD {
             out.torn = Some(format!("bad frame length {len} at offset {pos}"));
             break;
         }
@@ -135,15 +144,41 @@ pub(crate) fn decode_log(path: &Path, bytes: &[u8]) -> Result<LogContents> {
         // payload that does not decode is corruption, not a torn write.
         let corrupt = |reason: String| StoreError::Corrupt { path: path.to_path_buf(), offset: pos as u64, reason };
         let table = tag_table(payload[0]).ok_or_else(|| corrupt(format!("unknown table tag {}", payload[0])))?;
-        let schema_msg = schema_message(table).map_err(|e| corrupt(e.to_string()))?;
-        let reader = StreamReader::try_new(schema_msg.chain(&payload[1..]), None).map_err(|e| corrupt(e.to_string()))?;
-        for batch in reader {
-            out.appends.push((table, batch.map_err(|e| corrupt(e.to_string()))?));
+        let ipc = all.slice_with_length(pos + HEADER + PAYLOAD_PREFIX, len - PAYLOAD_PREFIX);
+        for batch in decode_ipc(table, ipc).map_err(corrupt)? {
+            out.appends.push((table, batch));
         }
         pos += HEADER + len;
         out.valid_len = pos as u64;
     }
     Ok(out)
+}
+
+/// Decodes the IPC batches of one frame (after the table's schema message).
+/// The streaming decoder only ever buffers bytes it has been given, so a
+/// forged length cannot make it allocate; a malformed message that makes
+/// Arrow panic is reported as corruption.
+fn decode_ipc(table: Table, mut body: Buffer) -> std::result::Result<Vec<RecordBatch>, String> {
+    let schema_msg = schema_message(table).map_err(|e| e.to_string())?;
+    let decoded = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        let mut decoder = StreamDecoder::new();
+        let mut schema = Buffer::from(schema_msg);
+        let mut batches = Vec::new();
+        if let Some(b) = decoder.decode(&mut schema)? {
+            batches.push(b);
+        }
+        while !body.is_empty() {
+            if let Some(b) = decoder.decode(&mut body)? {
+                batches.push(b);
+            }
+        }
+        decoder.finish()?;
+        Ok::<_, arrow::error::ArrowError>(batches)
+    }));
+    match decoded {
+        Ok(r) => r.map_err(|e| e.to_string()),
+        Err(_) => Err("the Arrow IPC decoder panicked on this frame".to_string()),
+    }
 }
 
 pub(crate) fn log_file_name(generation: u64) -> String {
@@ -202,6 +237,16 @@ mod tests {
         }
         let c = decode_log(Path::new("wal"), &[0u8; 64]).unwrap();
         assert!(c.appends.is_empty() && c.valid_len == 0);
+    }
+
+    #[test]
+    fn forged_lengths_inside_a_valid_frame_are_corruption_not_allocation() {
+        // Found by fuzzing: an IPC message length of ~2 GB behind a correct
+        // checksum made the stream reader allocate it up front.
+        let payload = [3u8, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x06, 0x01, 0x7f];
+        let frame = crate::fuzz_frame(&payload);
+        let e = decode_log(Path::new("wal"), &frame).unwrap_err();
+        assert!(matches!(e, StoreError::Corrupt { offset: 0, .. }), "{e}");
     }
 
     #[test]
