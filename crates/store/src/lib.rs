@@ -19,8 +19,8 @@
 //! seg-<id:020>-<Table>.parquet  a rolled segment: one table, rows sorted by Timestamp
 //! ```
 //!
-//! A log frame is `len:u32 | crc32c:u32 | table:u8 | Arrow IPC batch` (see
-//! the `log` module); one frame per append, so an append is atomic.
+//! A log frame is `len:u32 | crc32c:u32 | table:u8 + 7 pad | Arrow IPC batch`
+//! (see the `log` module); one frame per append, so an append is atomic.
 //!
 //! # Protocol
 //!

@@ -128,7 +128,7 @@ pub(crate) fn decode_log(path: &Path, bytes: &[u8]) -> Result<LogContents> {
         };
         let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
         let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
-        if len < PAYLOAD_PREFIX || len > MAX_FRAME_PAYLOAD {
+        if !(PAYLOAD_PREFIX..=MAX_FRAME_PAYLOAD).contains(&len) {
             out.torn = Some(format!("bad frame length {len} at offset {pos}"));
             break;
         }

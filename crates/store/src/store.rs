@@ -316,6 +316,7 @@ impl Store {
         self.shared.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    #[cfg(feature = "datafusion")]
     pub(crate) fn shared(&self) -> Arc<RwLock<Snapshot>> {
         self.shared.clone()
     }
