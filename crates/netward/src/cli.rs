@@ -212,7 +212,7 @@ pub struct ImportArgs {
     /// Files to import
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
-    /// The files' format (default: from the extension, else from the content)
+    /// The files' format: json (JSON lines) or csv (default: from the extension, else from the content)
     #[arg(long = "input-format", value_parser = ["json", "csv"])]
     pub input_format: Option<String>,
 }

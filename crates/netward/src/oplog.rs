@@ -38,6 +38,34 @@ impl OperationalEvent {
     }
 }
 
+impl OperationalEvent {
+    /// A network protection verdict: 1125 when audited, 1126 when blocked.
+    pub fn verdict(ev: &netward_events::NetworkEvent) -> Option<Self> {
+        use netward_events::ActionType;
+        let (id, level, verb) = match ev.action_type? {
+            ActionType::ExploitGuardNetworkProtectionAudited => (EVENT_AUDITED, "Warning", "audited"),
+            ActionType::ExploitGuardNetworkProtectionBlocked => (EVENT_BLOCKED, "Warning", "blocked"),
+            _ => return None,
+        };
+        let f = &ev.additional_fields;
+        let mut data = f.clone();
+        data.insert("RemoteUrl".into(), serde_json::json!(ev.remote_url));
+        data.insert("RemoteIP".into(), serde_json::json!(ev.remote_ip.map(|i| i.to_string()).unwrap_or_default()));
+        data.insert("ReportId".into(), serde_json::json!(ev.report_id));
+        Some(OperationalEvent {
+            timestamp: ev.timestamp.to_string(),
+            event_id: id,
+            level: level.into(),
+            message: format!(
+                "Network protection {verb} a connection to {} ({})",
+                ev.remote_url,
+                f.get("ResponseCategory").and_then(|c| c.as_str()).unwrap_or("")
+            ),
+            data,
+        })
+    }
+}
+
 /// Appends events and fsyncs before returning. The caller holds the data
 /// directory lock, so lines from concurrent writers never interleave.
 pub fn append(dir: &DataDir, events: &[OperationalEvent]) -> CliResult<()> {

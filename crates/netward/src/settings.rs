@@ -161,6 +161,7 @@ impl Settings {
         self.values.get(key).map(|(v, _)| v.as_str()).unwrap_or("")
     }
 
+    #[cfg(test)]
     pub fn source(&self, key: &str) -> Source {
         self.values.get(key).map(|(_, s)| s.clone()).unwrap_or(Source::Default)
     }

@@ -84,6 +84,10 @@ fn verdicts_are_device_events_too() {
     assert_eq!(de.len() as i64, dne[0]["Count"].as_i64().unwrap(), "one stored copy, seen in both tables");
     assert_eq!(de[0]["RemoteUrl"], "evil.test");
     assert_eq!(de[0]["AdditionalFields"]["ResponseCategory"], "CustomBlockList");
+    // And each stored audit is event 1125 in the operational log.
+    let ops = lines(&netward(t.path()).args(["events", "--id", "1125"]).output().unwrap().stdout);
+    assert_eq!(ops.len(), de.len());
+    assert_eq!(ops[0]["Data"]["RemoteUrl"], "evil.test");
 }
 
 #[test]

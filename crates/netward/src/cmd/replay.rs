@@ -9,6 +9,7 @@ use crate::context::Ctx;
 use crate::error::{CliError, CliResult};
 use crate::cmd::import::{open_store, Appender};
 use crate::device::ReportIds;
+use crate::oplog::OperationalEvent;
 use crate::output::{Format, RowWriter};
 use netward_capture::{CaptureEvent, Direction as CapDir, Outcome, Proto, Replayer};
 use netward_events::{ActionType, NetworkEvent, Protocol, Table, Timestamp};
@@ -73,6 +74,9 @@ struct Outputs<'a, W: std::io::Write> {
     format: Format,
     store: Option<(Appender, ReportIds<'a>)>,
     next_report_id: i64,
+    /// 1125/1126 for stored verdicts: a stored replay is ingested as the
+    /// agent's own record, so the operational log says what it would have.
+    oplog: Vec<OperationalEvent>,
 }
 
 impl<W: std::io::Write> Sink for Outputs<'_, W> {
@@ -95,6 +99,7 @@ impl<W: std::io::Write> Sink for Outputs<'_, W> {
         }
         if let Some((appender, _)) = &mut self.store {
             appender.push(rec)?;
+            self.oplog.extend(OperationalEvent::verdict(&ev));
         }
         Ok(())
     }
@@ -129,7 +134,7 @@ pub fn run(ctx: &Ctx, args: &ReplayArgs) -> CliResult<()> {
         true => None,
         false => Some(RowWriter::new(ctx.format, columns, std::io::stdout().lock())?),
     };
-    let mut sink = Outputs { rows, format: ctx.format, store, next_report_id: 1 };
+    let mut sink = Outputs { rows, format: ctx.format, store, next_report_id: 1, oplog: Vec::new() };
     let failures = replay_files(&mut sensor, &args.files, &mut sink)?;
     if let Some(rows) = sink.rows.take() {
         rows.done()?;
@@ -137,6 +142,7 @@ pub fn run(ctx: &Ctx, args: &ReplayArgs) -> CliResult<()> {
     let stored = match &mut sink.store {
         Some((appender, _)) => {
             appender.flush()?;
+            crate::oplog::append(&ctx.data_dir, &sink.oplog)?;
             format!(", {} stored", appender.stored)
         }
         None => String::new(),
