@@ -117,19 +117,10 @@ pub struct DataDirLock {
 }
 
 /// Replaces `path` with `bytes` so that a crash at any moment leaves either
-/// the old or the new content: write a temporary file, fsync it, rename it
-/// over the old one, fsync the directory.
+/// the old or the new content (temporary file, fsync, rename, fsync of the
+/// directory). One implementation serves all of netward: the policy store's.
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    {
-        let mut f = File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    fs::rename(&tmp, path)?;
-    File::open(dir)?.sync_all()
+    netward_policy::store::write_atomic(path, |w| w.write_all(bytes))
 }
 
 #[cfg(test)]

@@ -21,6 +21,13 @@ impl Format {
     }
 }
 
+/// Standard output, buffered: a replay writes tens of thousands of lines,
+/// and one write per line would cost a syscall each. [`RowWriter::done`]
+/// flushes.
+pub fn stdout() -> std::io::BufWriter<std::io::StdoutLock<'static>> {
+    std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock())
+}
+
 /// Writes rows with a fixed list of columns. JSON and CSV stream; a table
 /// must see every row to size its columns, so it buffers.
 pub struct RowWriter<W: Write> {

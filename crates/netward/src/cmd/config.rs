@@ -21,7 +21,7 @@ pub fn run(ctx: &mut Ctx, cmd: &ConfigCommand) -> CliResult<()> {
 
 fn show(ctx: &Ctx) -> CliResult<()> {
     let cols = ["setting", "value", "source", "help"].map(String::from).to_vec();
-    let mut w = RowWriter::new(ctx.format, cols, std::io::stdout().lock())?;
+    let mut w = RowWriter::new(ctx.format, cols, crate::output::stdout())?;
     for (key, value, source) in ctx.settings.iter() {
         let help = settings::def(key).map_or("", |d| d.help);
         w.write_row(&[json!(key), json!(value), json!(source.describe()), json!(help)])?;

@@ -17,7 +17,7 @@ pub fn run(ctx: &Ctx, a: &EvaluateArgs) -> CliResult<()> {
         level_name.parse().map_err(|e| CliError::bad_input(format!("enforcement level: {e}")))?;
     let matcher = super::indicator::open_store(ctx)?.snapshot();
     let now = crate::now().unix_nanos().div_euclid(1_000_000_000);
-    let mut w = RowWriter::new(ctx.format, COLUMNS.map(String::from).to_vec(), std::io::stdout().lock())?;
+    let mut w = RowWriter::new(ctx.format, COLUMNS.map(String::from).to_vec(), crate::output::stdout())?;
     let mut bad = Vec::new();
     for input in &a.inputs {
         match matcher.evaluate(input, level, now) {

@@ -56,7 +56,7 @@ pub fn run(ctx: &Ctx, a: &HuntArgs) -> CliResult<()> {
     }
     let fields: Vec<Arc<Field>> = result.schema.fields().iter().cloned().collect();
     let columns = fields.iter().map(|f| f.name().clone()).collect();
-    let mut w = RowWriter::new(ctx.format, columns, std::io::stdout().lock())?;
+    let mut w = RowWriter::new(ctx.format, columns, crate::output::stdout())?;
     for batch in &result.batches {
         write_batch(&mut w, &fields, batch)?;
     }

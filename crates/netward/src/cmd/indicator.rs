@@ -56,7 +56,7 @@ const COLUMNS: [&str; 10] =
     ["id", "type", "value", "action", "source", "title", "description", "expires", "category", "origin"];
 
 fn write_indicators<'a>(ctx: &Ctx, items: impl Iterator<Item = &'a Indicator>) -> CliResult<()> {
-    let mut w = RowWriter::new(ctx.format, COLUMNS.map(String::from).to_vec(), std::io::stdout().lock())?;
+    let mut w = RowWriter::new(ctx.format, COLUMNS.map(String::from).to_vec(), crate::output::stdout())?;
     for i in items {
         let v = serde_json::to_value(i).unwrap_or_default();
         let expires = i
@@ -149,7 +149,7 @@ fn import(ctx: &Ctx, a: &IndicatorImportArgs) -> CliResult<()> {
         eprintln!("{}:{}: skipped: {}", a.file.display(), e.line, e.reason);
     }
     let cols = ["source", "format", "lines", "imported", "ignored", "skipped", "errors"];
-    let mut w = RowWriter::new(ctx.format, cols.map(String::from).to_vec(), std::io::stdout().lock())?;
+    let mut w = RowWriter::new(ctx.format, cols.map(String::from).to_vec(), crate::output::stdout())?;
     w.write_row(&[
         json!(report.source),
         json!(format.as_str()),
@@ -165,7 +165,7 @@ fn import(ctx: &Ctx, a: &IndicatorImportArgs) -> CliResult<()> {
 fn feeds(ctx: &Ctx) -> CliResult<()> {
     let store = open_store(ctx)?;
     let cols = ["source", "format", "entries", "imported_at", "action", "origin"];
-    let mut w = RowWriter::new(ctx.format, cols.map(String::from).to_vec(), std::io::stdout().lock())?;
+    let mut w = RowWriter::new(ctx.format, cols.map(String::from).to_vec(), crate::output::stdout())?;
     for f in store.feeds() {
         let opts = serde_json::to_value(&f.options).unwrap_or_default();
         w.write_row(&[

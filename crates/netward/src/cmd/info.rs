@@ -20,7 +20,7 @@ pub fn run(ctx: &Ctx) -> CliResult<()> {
         ("device_name", device.name),
         ("version", env!("CARGO_PKG_VERSION").to_string()),
     ];
-    let mut w = RowWriter::new(ctx.format, vec!["item".into(), "value".into()], std::io::stdout().lock())?;
+    let mut w = RowWriter::new(ctx.format, vec!["item".into(), "value".into()], crate::output::stdout())?;
     for (k, v) in rows {
         w.write_row(&[json!(k), json!(v)])?;
     }

@@ -132,7 +132,7 @@ pub fn run(ctx: &Ctx, args: &ReplayArgs) -> CliResult<()> {
     };
     let rows = match args.no_print {
         true => None,
-        false => Some(RowWriter::new(ctx.format, columns, std::io::stdout().lock())?),
+        false => Some(RowWriter::new(ctx.format, columns, crate::output::stdout())?),
     };
     let mut sink = Outputs { rows, format: ctx.format, store, next_report_id: 1, oplog: Vec::new() };
     let failures = replay_files(&mut sensor, &args.files, &mut sink)?;
