@@ -69,18 +69,26 @@ impl Record {
 
     /// The JSON object of the contract: exactly the table's keys, in column order.
     pub fn to_json_line(&self) -> String {
-        let mut out = String::with_capacity(512);
-        out.push('{');
+        let mut out = Vec::with_capacity(512);
+        // Writing into a Vec cannot fail.
+        let _ = self.write_json(&mut out);
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    /// [`Record::to_json_line`] written straight into `w`, without building
+    /// intermediate values (a replay writes tens of thousands of rows).
+    pub fn write_json<W: std::io::Write>(&self, w: &mut W) -> std::io::Result<()> {
+        w.write_all(b"{")?;
         for (i, (col, v)) in self.table.columns().iter().zip(&self.values).enumerate() {
             if i > 0 {
-                out.push(',');
+                w.write_all(b",")?;
             }
-            out.push_str(&J::String(col.name.to_string()).to_string());
-            out.push(':');
-            out.push_str(&v.to_json().to_string());
+            w.write_all(b"\"")?;
+            w.write_all(col.name.as_bytes())?; // column names need no escaping
+            w.write_all(b"\":")?;
+            v.write_json(w)?;
         }
-        out.push('}');
-        out
+        w.write_all(b"}")
     }
 
     /// The row as a JSON value (key order is not kept by `serde_json::Map`;

@@ -81,6 +81,21 @@ impl Value {
         }
     }
 
+    /// [`Value::to_json`] written into `w` without cloning.
+    pub fn write_json<W: std::io::Write>(&self, w: &mut W) -> std::io::Result<()> {
+        let r = match self {
+            Value::Null => return w.write_all(b"null"),
+            Value::String(s) => serde_json::to_writer(&mut *w, s),
+            Value::Int(i) => return write!(w, "{i}"),
+            Value::Long(l) => return write!(w, "{l}"),
+            Value::DateTime(t) => return write!(w, "\"{t}\""),
+            Value::Dynamic(d) => serde_json::to_writer(&mut *w, d),
+            Value::Bool(b) => return write!(w, "{b}"),
+            Value::Real(_) => serde_json::to_writer(&mut *w, &self.to_json()),
+        };
+        r.map_err(std::io::Error::other)
+    }
+
     /// The text form used in CSV cells and tables: strings as they are,
     /// dynamic values as compact JSON, null as the empty cell.
     pub fn to_text(&self) -> String {

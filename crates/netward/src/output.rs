@@ -73,6 +73,12 @@ impl<W: Write> RowWriter<W> {
         }
     }
 
+    /// A row already serialised as one JSON object (format json only).
+    pub fn write_json_object(&mut self, write: impl FnOnce(&mut W) -> std::io::Result<()>) -> CliResult<()> {
+        self.rows += 1;
+        write(&mut self.out).and_then(|()| self.out.write_all(b"\n")).context(|| "cannot write output".into())
+    }
+
     /// One CSV line, streamed: the csv crate does the quoting.
     fn write_csv<I, T>(&mut self, cells: I) -> CliResult<()>
     where

@@ -89,7 +89,9 @@ impl<W: std::io::Write> Sink for Outputs<'_, W> {
             }
         };
         let rec = ev.to_record();
-        if let Some(rows) = &mut self.rows {
+        if let (Some(rows), Format::Json) = (&mut self.rows, self.format) {
+            rows.write_json_object(|w| rec.write_json(w))?;
+        } else if let Some(rows) = &mut self.rows {
             let cells: Vec<J> = if self.format == Format::Table {
                 TABLE_COLUMNS.iter().map(|c| rec.get(c).map(|v| v.to_json()).unwrap_or(J::Null)).collect()
             } else {
@@ -191,7 +193,8 @@ fn replay_files(sensor: &mut Sensor, files: &[std::path::PathBuf], sink: &mut dy
                 }
             }
         };
-        let result = replayer.feed(std::io::BufReader::with_capacity(1 << 20, file), &mut |ev| {
+        // The capture reader buffers by itself; a BufReader would copy twice.
+        let result = replayer.feed(file, &mut |ev| {
             drive(sensor, ev);
             pump(sensor, sink, &mut sink_err);
         });
