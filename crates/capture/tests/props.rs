@@ -17,7 +17,11 @@ proptest! {
     #[test]
     fn shuffled_and_duplicated_segments_reassemble(
         data in proptest::collection::vec(any::<u8>(), 1..3000),
-        cuts in proptest::collection::vec(1usize..200, 1..40),
+        // Segments of at least 8 bytes: at most 375 of them, under the 512
+        // out-of-order segments a direction buffers by default. Past that
+        // cap the stream skips ahead with a Gap by design (bounded memory),
+        // which `reassembly.rs` tests on its own.
+        cuts in proptest::collection::vec(8usize..200, 1..40),
         order in proptest::collection::vec(any::<u32>(), 1..120),
         isn in any::<u32>(),
     ) {
