@@ -82,6 +82,13 @@ fn queries(n_listed: u64, count: usize) -> Vec<String> {
         .collect()
 }
 
+/// Anonymous memory in transparent huge pages (kB line of smaps_rollup).
+fn huge_page_bytes() -> u64 {
+    let s = std::fs::read_to_string("/proc/self/smaps_rollup").unwrap_or_default();
+    let kb = s.lines().find(|l| l.starts_with("AnonHugePages:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse::<u64>().ok());
+    kb.unwrap_or(0) * 1024
+}
+
 fn rss_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
     let pages: u64 = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
@@ -166,6 +173,7 @@ fn main() {
         (rss1 - rss0) as f64 / n as f64,
         seg.domain_table_bytes() as f64 / n as f64
     );
+    println!("process memory in 2 MB pages: {:.1} MB", huge_page_bytes() as f64 / 1e6);
 
     // --- lookups, matcher fast path ---
     let mut hits = 0usize;
