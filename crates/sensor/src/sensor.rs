@@ -88,13 +88,6 @@ fn tunnel_kind(k: TunnelKind) -> &'static str {
     }
 }
 
-fn tunnel_source(k: TunnelKind) -> &'static str {
-    match k {
-        TunnelKind::HttpConnect => "connect",
-        _ => "socks",
-    }
-}
-
 impl Sensor {
     pub fn new(config: SensorConfig) -> Self {
         Sensor {
@@ -199,8 +192,7 @@ impl Sensor {
             match o {
                 Observation::TlsClientHello(info) => self.on_client_hello(id, &info, mismatched.contains(&info.layer), ts),
                 Observation::HttpRequest(req) => self.on_http_request(id, &req, ts),
-                Observation::HttpForward { target, layer, .. } => {
-                    let _ = layer;
+                Observation::HttpForward { target, .. } => {
                     if let Some(host) = canon_target(&target) {
                         let t = Tunnel { kind: "http-forward", host: host.clone(), port: target.port };
                         self.emit_target(id, &t, Some(&host), "host", ts);
@@ -402,7 +394,7 @@ impl Sensor {
         }
         let by_address = target_is_address(target);
         if !by_address {
-            self.learn_name(id, Named { host: host.clone(), source: tunnel_source(kind), candidates: vec![] });
+            self.learn_name(id, Named { host: host.clone(), source: tunnel_source_name(t.kind), candidates: vec![] });
         }
         match status {
             TunnelStatus::Established if by_address => {
@@ -410,7 +402,7 @@ impl Sensor {
                     flow.pending_targets.push((layer, t));
                 }
             }
-            TunnelStatus::Established => self.emit_target(id, &t, Some(&host), tunnel_source(kind), ts),
+            TunnelStatus::Established => self.emit_target(id, &t, Some(&host), tunnel_source_name(t.kind), ts),
             TunnelStatus::Requested => self.judge(id, &host, ts, None),
             TunnelStatus::Refused { .. } => {}
         }
@@ -501,6 +493,7 @@ fn target_is_address(t: &Target) -> bool {
     }
 }
 
+/// `name_source` of a name a tunnel gives: `connect` or `socks`.
 fn tunnel_source_name(kind: &str) -> &'static str {
     if kind == "http-connect" {
         "connect"
