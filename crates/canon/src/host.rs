@@ -213,9 +213,7 @@ const MAX_IDNA_ROUNDS: usize = 4;
 /// input for error positions.
 pub(crate) fn canon_host_bytes(raw: &[u8], offset: usize) -> Result<Host, CanonError> {
     if let Some(inner) = raw.strip_prefix(b"[") {
-        let inner = inner
-            .strip_suffix(b"]")
-            .ok_or(CanonError::new(CanonErrorKind::InvalidIpv6, offset))?;
+        let inner = inner.strip_suffix(b"]").ok_or(CanonError::new(CanonErrorKind::InvalidIpv6, offset))?;
         return parse_ipv6(inner, offset + 1);
     }
     let mut name = unescape_fully(raw);
@@ -243,9 +241,7 @@ pub(crate) fn canon_host_bytes(raw: &[u8], offset: usize) -> Result<Host, CanonE
         return Err(CanonError::new(CanonErrorKind::EmptyHost, offset));
     }
     if ipv4::ends_in_number(&name) {
-        return ipv4::parse(&name)
-            .map(Host::Ipv4)
-            .ok_or(CanonError::new(CanonErrorKind::InvalidIpv4, offset));
+        return ipv4::parse(&name).map(Host::Ipv4).ok_or(CanonError::new(CanonErrorKind::InvalidIpv4, offset));
     }
     let lower = name.to_ascii_lowercase();
     let mut out = String::with_capacity(lower.len());

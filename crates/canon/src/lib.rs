@@ -32,9 +32,5 @@ pub use url::{canonical_url, canonical_url_bytes, default_port, CanonUrl};
 pub(crate) fn prepare(input: &[u8]) -> Vec<u8> {
     let start = input.iter().position(|&b| b > 0x20).unwrap_or(input.len());
     let end = input.iter().rposition(|&b| b > 0x20).map_or(start, |i| i + 1);
-    input[start..end]
-        .iter()
-        .copied()
-        .filter(|&b| !matches!(b, b'\t' | b'\r' | b'\n'))
-        .collect()
+    input[start..end].iter().copied().filter(|&b| !matches!(b, b'\t' | b'\r' | b'\n')).collect()
 }

@@ -94,9 +94,7 @@ pub(crate) fn scheme_len(text: &[u8]) -> Option<usize> {
     if !first.is_ascii_alphabetic() {
         return None;
     }
-    let end = text
-        .iter()
-        .position(|&b| !(b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.')))?;
+    let end = text.iter().position(|&b| !(b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.')))?;
     text[end..].starts_with(b"://").then_some(end)
 }
 

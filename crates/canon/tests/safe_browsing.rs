@@ -58,7 +58,10 @@ const MORE: &[(&str, &str)] = &[
     ("http://[::ffff:1.2.3.4]/", "http://1.2.3.4/"),
     ("http://[64:ff9b::1.2.3.4]/", "http://1.2.3.4/"),
     ("http://[2001:470:1:18::114]/", "http://[2001:470:1:18::114]/"),
-    ("http://[FEDC:BA98:7654:3210:FEDC:BA98:7654:3210]:80/index.html", "http://[fedc:ba98:7654:3210:fedc:ba98:7654:3210]/index.html"),
+    (
+        "http://[FEDC:BA98:7654:3210:FEDC:BA98:7654:3210]:80/index.html",
+        "http://[fedc:ba98:7654:3210:fedc:ba98:7654:3210]/index.html",
+    ),
     ("http%3A%2F%2Fwackyurl.com:80/", "http://wackyurl.com/"),
     ("http://W!eird<>Ho$^.com/", "http://w!eird<>ho$^.com/"),
     ("http://some%1bhost.com/%1b", "http://some%1Bhost.com/%1B"),
@@ -102,10 +105,22 @@ fn keeps_non_default_port_outside_safe_browsing_form() {
 /// Inputs the Go reference client refuses for want of a host.
 #[test]
 fn no_host_is_an_error() {
-    for input in ["", ":", "/blah", "#ref", "/blah#ref", "?query#ref", "/blah;param", "http://#ref", "http:///blah#ref",
-        "http://?query#ref", "http:///blah;param?query#ref", "mailto:bryner@google.com", "http:www.google.com:8080/foo.html",
-        "www.google.com:xxyy/foo.html:80"]
-    {
+    for input in [
+        "",
+        ":",
+        "/blah",
+        "#ref",
+        "/blah#ref",
+        "?query#ref",
+        "/blah;param",
+        "http://#ref",
+        "http:///blah#ref",
+        "http://?query#ref",
+        "http:///blah;param?query#ref",
+        "mailto:bryner@google.com",
+        "http:www.google.com:8080/foo.html",
+        "www.google.com:xxyy/foo.html:80",
+    ] {
         assert!(canonical_url(input).is_err(), "{input:?} should be refused");
     }
 }

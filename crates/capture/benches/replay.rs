@@ -10,11 +10,7 @@ use netward_capture::synth::{generate_vec, GenSpec};
 use netward_capture::{CaptureReader, Replayer};
 
 fn bench(c: &mut Criterion) {
-    let spec = GenSpec {
-        flows: 10_000,
-        bulk_bytes: 256 * 1024,
-        ..GenSpec::default()
-    };
+    let spec = GenSpec { flows: 10_000, bulk_bytes: 256 * 1024, ..GenSpec::default() };
     let (capture, summary) = generate_vec(&spec);
     eprintln!(
         "capture: {} flows, {} packets, {:.1} MB",

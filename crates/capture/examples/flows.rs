@@ -8,48 +8,20 @@ fn main() {
     let mut replayer = Replayer::default();
     let mut first: HashMap<u64, (Vec<u8>, Vec<u8>)> = HashMap::new();
     let mut sink = |ev: CaptureEvent<'_>| match ev {
-        CaptureEvent::FlowStart {
-            flow_id,
-            key,
-            ts,
-            mid_stream,
-        } => {
-            println!(
-                "{flow_id} start {:?} {} -> {} ts={} mid={mid_stream}",
-                key.proto, key.client, key.server, ts.0
-            )
+        CaptureEvent::FlowStart { flow_id, key, ts, mid_stream } => {
+            println!("{flow_id} start {:?} {} -> {} ts={} mid={mid_stream}", key.proto, key.client, key.server, ts.0)
         }
-        CaptureEvent::Data {
-            flow_id,
-            dir,
-            bytes,
-            ..
-        } => {
+        CaptureEvent::Data { flow_id, dir, bytes, .. } => {
             let e = first.entry(flow_id).or_default();
-            let b = if dir == Direction::ToServer {
-                &mut e.0
-            } else {
-                &mut e.1
-            };
+            let b = if dir == Direction::ToServer { &mut e.0 } else { &mut e.1 };
             if b.len() < 48 {
                 b.extend_from_slice(&bytes[..bytes.len().min(48 - b.len())]);
             }
         }
-        CaptureEvent::Datagram {
-            flow_id,
-            dir,
-            payload,
-            ..
-        } => {
+        CaptureEvent::Datagram { flow_id, dir, payload, .. } => {
             println!("{flow_id} datagram {dir:?} {} bytes", payload.len())
         }
-        CaptureEvent::FlowEnd {
-            flow_id,
-            outcome,
-            reason,
-            stats,
-            ..
-        } => {
+        CaptureEvent::FlowEnd { flow_id, outcome, reason, stats, .. } => {
             let e = first.remove(&flow_id).unwrap_or_default();
             println!(
                 "{flow_id} end {outcome:?} {reason:?} c->s {}B/{}p s->c {}B/{}p gaps {}/{} conflict={}\n   c: {:?}\n   s: {:?}",
@@ -68,10 +40,5 @@ fn main() {
         }
     }
     replayer.finish(&mut sink);
-    println!(
-        "{:?}\n{:?}\n{:?}",
-        replayer.stats(),
-        replayer.table().stats(),
-        replayer.decoder().defrag_stats()
-    );
+    println!("{:?}\n{:?}\n{:?}", replayer.stats(), replayer.table().stats(), replayer.decoder().defrag_stats());
 }

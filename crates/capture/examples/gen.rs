@@ -14,12 +14,7 @@ fn main() -> std::io::Result<()> {
     }
     let file = std::fs::File::create(&out)?;
     let s = generate(file, &spec)?;
-    println!(
-        "{out}: {} flows, {} packets, {} bytes",
-        s.flows.len(),
-        s.packets,
-        s.file_bytes
-    );
+    println!("{out}: {} flows, {} packets, {} bytes", s.flows.len(), s.packets, s.file_bytes);
     for k in FlowKind::ALL {
         println!("  {k:?}: {}", s.count(k));
     }

@@ -53,10 +53,7 @@ impl Default for PacketDecoder {
 
 impl PacketDecoder {
     pub fn new(defrag: DefragConfig) -> Self {
-        PacketDecoder {
-            defrag: Defragmenter::new(defrag),
-            reassembled: Vec::new(),
-        }
+        PacketDecoder { defrag: Defragmenter::new(defrag), reassembled: Vec::new() }
     }
 
     pub fn defrag_stats(&self) -> &DefragStats {
@@ -84,11 +81,7 @@ impl PacketDecoder {
     }
 
     /// Decode one IP packet (IPv4 or IPv6, by its version nibble).
-    pub fn decode_ip<'a>(
-        &'a mut self,
-        ts: Timestamp,
-        packet: &'a [u8],
-    ) -> Result<Decoded<'a>, DecodeError> {
+    pub fn decode_ip<'a>(&'a mut self, ts: Timestamp, packet: &'a [u8]) -> Result<Decoded<'a>, DecodeError> {
         self.decode(ts, LinkType::RAW, packet)
     }
 
@@ -100,13 +93,8 @@ impl PacketDecoder {
         offset: usize,
     ) -> Result<Decoded<'a>, DecodeError> {
         let Some(frag) = h.fragment else {
-            let transport = transport(h.proto, h.payload, h.missing)
-                .map_err(|e| e.shift(offset + h.payload_offset))?;
-            return Ok(Decoded::Ip(IpPacket {
-                src: h.src,
-                dst: h.dst,
-                transport,
-            }));
+            let transport = transport(h.proto, h.payload, h.missing).map_err(|e| e.shift(offset + h.payload_offset))?;
+            return Ok(Decoded::Ip(IpPacket { src: h.src, dst: h.dst, transport }));
         };
         if h.missing > 0 {
             // A fragment cut by the snap length cannot be rebuilt.
@@ -125,11 +113,7 @@ impl PacketDecoder {
         };
         let payload = buf.get(at..).unwrap_or(&[]);
         let transport = transport(proto, payload, 0).map_err(|e| e.shift(offset))?;
-        Ok(Decoded::Ip(IpPacket {
-            src: h.src,
-            dst: h.dst,
-            transport,
-        }))
+        Ok(Decoded::Ip(IpPacket { src: h.src, dst: h.dst, transport }))
     }
 }
 

@@ -26,11 +26,7 @@ pub struct DefragConfig {
 
 impl Default for DefragConfig {
     fn default() -> Self {
-        DefragConfig {
-            max_datagrams: 1024,
-            max_bytes: 8 * 1024 * 1024,
-            timeout: Duration::from_secs(30),
-        }
+        DefragConfig { max_datagrams: 1024, max_bytes: 8 * 1024 * 1024, timeout: Duration::from_secs(30) }
     }
 }
 
@@ -118,25 +114,12 @@ impl Defragmenter {
             self.stats.oversized += 1;
             return None;
         }
-        let key = Key {
-            src,
-            dst,
-            proto,
-            id: frag.id,
-        };
+        let key = Key { src, dst, proto, id: frag.id };
         if !self.pending.contains_key(&key) {
             while self.pending.len() >= self.config.max_datagrams.max(1) {
                 self.evict_oldest();
             }
-            self.pending.insert(
-                key.clone(),
-                Pending {
-                    data: Vec::new(),
-                    have: Vec::new(),
-                    total: None,
-                    first_ts: ts,
-                },
-            );
+            self.pending.insert(key.clone(), Pending { data: Vec::new(), have: Vec::new(), total: None, first_ts: ts });
         }
         let grow = {
             let p = self.pending.get(&key)?;
@@ -179,10 +162,7 @@ impl Defragmenter {
         if complete {
             let p = self.remove(&key)?;
             self.stats.reassembled += 1;
-            return Some(Reassembled {
-                proto,
-                payload: p.data,
-            });
+            return Some(Reassembled { proto, payload: p.data });
         }
         // Data past a known end makes the datagram invalid.
         if let Some(t) = self.pending.get(&key).and_then(|p| p.total) {
@@ -208,12 +188,8 @@ impl Defragmenter {
         }
         self.last_sweep = now;
         let timeout = self.config.timeout;
-        let old: Vec<Key> = self
-            .pending
-            .iter()
-            .filter(|(_, p)| now.since(p.first_ts) > timeout)
-            .map(|(k, _)| k.clone())
-            .collect();
+        let old: Vec<Key> =
+            self.pending.iter().filter(|(_, p)| now.since(p.first_ts) > timeout).map(|(k, _)| k.clone()).collect();
         for k in old {
             self.remove(&k);
             self.stats.timed_out += 1;
@@ -221,11 +197,7 @@ impl Defragmenter {
     }
 
     fn evict_oldest(&mut self) -> bool {
-        let oldest = self
-            .pending
-            .iter()
-            .min_by_key(|(_, p)| p.first_ts)
-            .map(|(k, _)| k.clone());
+        let oldest = self.pending.iter().min_by_key(|(_, p)| p.first_ts).map(|(k, _)| k.clone());
         match oldest {
             Some(k) => {
                 self.remove(&k);
@@ -237,12 +209,8 @@ impl Defragmenter {
     }
 
     fn evict_oldest_except(&mut self, keep: &Key) -> bool {
-        let oldest = self
-            .pending
-            .iter()
-            .filter(|(k, _)| *k != keep)
-            .min_by_key(|(_, p)| p.first_ts)
-            .map(|(k, _)| k.clone());
+        let oldest =
+            self.pending.iter().filter(|(k, _)| *k != keep).min_by_key(|(_, p)| p.first_ts).map(|(k, _)| k.clone());
         match oldest {
             Some(k) => {
                 self.remove(&k);
@@ -280,10 +248,9 @@ fn place(p: &mut Pending, start: u32, end: u32, payload: &[u8]) -> bool {
         gaps.push((cur, end));
     }
     for (gs, ge) in gaps {
-        if let (Some(dst), Some(src)) = (
-            p.data.get_mut(gs as usize..ge as usize),
-            payload.get((gs - start) as usize..(ge - start) as usize),
-        ) {
+        if let (Some(dst), Some(src)) =
+            (p.data.get_mut(gs as usize..ge as usize), payload.get((gs - start) as usize..(ge - start) as usize))
+        {
             dst.copy_from_slice(src);
         }
         p.have.push((gs, ge));

@@ -95,142 +95,44 @@ pub struct FlowStats {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CaptureEvent<'a> {
     /// A new flow. `mid_stream`: no SYN was seen (TCP).
-    FlowStart {
-        flow_id: FlowId,
-        key: FlowKey,
-        ts: Timestamp,
-        mid_stream: bool,
-    },
+    FlowStart { flow_id: FlowId, key: FlowKey, ts: Timestamp, mid_stream: bool },
     /// The connection is set up (TCP handshake done, or data both ways; UDP:
     /// both sides sent). The verdict point of network protection follows it.
     Established { flow_id: FlowId, ts: Timestamp },
     /// In-order TCP bytes of one direction, starting at stream `offset`.
-    Data {
-        flow_id: FlowId,
-        dir: Direction,
-        offset: u64,
-        bytes: Cow<'a, [u8]>,
-        ts: Timestamp,
-    },
+    Data { flow_id: FlowId, dir: Direction, offset: u64, bytes: Cow<'a, [u8]>, ts: Timestamp },
     /// TCP bytes of one direction that will never be delivered: the stream
     /// continues at `offset + len`.
-    Gap {
-        flow_id: FlowId,
-        dir: Direction,
-        offset: u64,
-        len: u64,
-        ts: Timestamp,
-    },
+    Gap { flow_id: FlowId, dir: Direction, offset: u64, len: u64, ts: Timestamp },
     /// A retransmission/overlap whose bytes differ from the first copy (kept).
-    OverlapConflict {
-        flow_id: FlowId,
-        dir: Direction,
-        offset: u64,
-        len: u64,
-        ts: Timestamp,
-    },
+    OverlapConflict { flow_id: FlowId, dir: Direction, offset: u64, len: u64, ts: Timestamp },
     /// One UDP datagram.
-    Datagram {
-        flow_id: FlowId,
-        key: FlowKey,
-        dir: Direction,
-        payload: Cow<'a, [u8]>,
-        ts: Timestamp,
-    },
+    Datagram { flow_id: FlowId, key: FlowKey, dir: Direction, payload: Cow<'a, [u8]>, ts: Timestamp },
     /// The flow is over. `ts` is the time of its last packet.
-    FlowEnd {
-        flow_id: FlowId,
-        key: FlowKey,
-        ts: Timestamp,
-        outcome: Outcome,
-        reason: EndReason,
-        stats: FlowStats,
-    },
+    FlowEnd { flow_id: FlowId, key: FlowKey, ts: Timestamp, outcome: Outcome, reason: EndReason, stats: FlowStats },
 }
 
 impl CaptureEvent<'_> {
     /// The same event owning its bytes.
     pub fn into_owned(self) -> CaptureEvent<'static> {
         match self {
-            CaptureEvent::FlowStart {
-                flow_id,
-                key,
-                ts,
-                mid_stream,
-            } => CaptureEvent::FlowStart {
-                flow_id,
-                key,
-                ts,
-                mid_stream,
-            },
+            CaptureEvent::FlowStart { flow_id, key, ts, mid_stream } => {
+                CaptureEvent::FlowStart { flow_id, key, ts, mid_stream }
+            }
             CaptureEvent::Established { flow_id, ts } => CaptureEvent::Established { flow_id, ts },
-            CaptureEvent::Data {
-                flow_id,
-                dir,
-                offset,
-                bytes,
-                ts,
-            } => CaptureEvent::Data {
-                flow_id,
-                dir,
-                offset,
-                bytes: Cow::Owned(bytes.into_owned()),
-                ts,
-            },
-            CaptureEvent::Gap {
-                flow_id,
-                dir,
-                offset,
-                len,
-                ts,
-            } => CaptureEvent::Gap {
-                flow_id,
-                dir,
-                offset,
-                len,
-                ts,
-            },
-            CaptureEvent::OverlapConflict {
-                flow_id,
-                dir,
-                offset,
-                len,
-                ts,
-            } => CaptureEvent::OverlapConflict {
-                flow_id,
-                dir,
-                offset,
-                len,
-                ts,
-            },
-            CaptureEvent::Datagram {
-                flow_id,
-                key,
-                dir,
-                payload,
-                ts,
-            } => CaptureEvent::Datagram {
-                flow_id,
-                key,
-                dir,
-                payload: Cow::Owned(payload.into_owned()),
-                ts,
-            },
-            CaptureEvent::FlowEnd {
-                flow_id,
-                key,
-                ts,
-                outcome,
-                reason,
-                stats,
-            } => CaptureEvent::FlowEnd {
-                flow_id,
-                key,
-                ts,
-                outcome,
-                reason,
-                stats,
-            },
+            CaptureEvent::Data { flow_id, dir, offset, bytes, ts } => {
+                CaptureEvent::Data { flow_id, dir, offset, bytes: Cow::Owned(bytes.into_owned()), ts }
+            }
+            CaptureEvent::Gap { flow_id, dir, offset, len, ts } => CaptureEvent::Gap { flow_id, dir, offset, len, ts },
+            CaptureEvent::OverlapConflict { flow_id, dir, offset, len, ts } => {
+                CaptureEvent::OverlapConflict { flow_id, dir, offset, len, ts }
+            }
+            CaptureEvent::Datagram { flow_id, key, dir, payload, ts } => {
+                CaptureEvent::Datagram { flow_id, key, dir, payload: Cow::Owned(payload.into_owned()), ts }
+            }
+            CaptureEvent::FlowEnd { flow_id, key, ts, outcome, reason, stats } => {
+                CaptureEvent::FlowEnd { flow_id, key, ts, outcome, reason, stats }
+            }
         }
     }
 

@@ -8,9 +8,7 @@ use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use crate::event::{
-    CaptureEvent, Direction, EndReason, FlowId, FlowKey, FlowStats, Outcome, Proto,
-};
+use crate::event::{CaptureEvent, Direction, EndReason, FlowId, FlowKey, FlowStats, Outcome, Proto};
 use crate::ip::{TcpSegment, UdpDatagram};
 use crate::stream::{Budget, Chunk, HalfStream, StreamLimits};
 use crate::{IpPacket, Timestamp, Transport};
@@ -41,11 +39,7 @@ impl Default for FlowConfig {
             tcp_idle: Duration::from_secs(600),
             tcp_closed_linger: Duration::from_secs(10),
             udp_idle: Duration::from_secs(60),
-            stream: StreamLimits {
-                max_ooo_bytes: 256 * 1024,
-                max_ooo_segments: 512,
-                check_window: 1024,
-            },
+            stream: StreamLimits { max_ooo_bytes: 256 * 1024, max_ooo_segments: 512, check_window: 1024 },
             max_buffered_total: 64 * 1024 * 1024,
         }
     }
@@ -74,17 +68,9 @@ struct Canon {
 impl Canon {
     fn new(proto: Proto, a: SocketAddr, b: SocketAddr) -> Self {
         if a <= b {
-            Canon {
-                proto,
-                lo: a,
-                hi: b,
-            }
+            Canon { proto, lo: a, hi: b }
         } else {
-            Canon {
-                proto,
-                lo: b,
-                hi: a,
-            }
+            Canon { proto, lo: b, hi: a }
         }
     }
 }
@@ -176,10 +162,7 @@ fn qi(c: Class) -> usize {
 
 impl FlowTable {
     pub fn new(config: FlowConfig) -> Self {
-        let budget = Budget {
-            used: 0,
-            max: config.max_buffered_total,
-        };
+        let budget = Budget { used: 0, max: config.max_buffered_total };
         FlowTable {
             config,
             flows: HashMap::default(),
@@ -232,11 +215,7 @@ impl FlowTable {
         for class in [Class::TcpOpen, Class::TcpClosed, Class::Udp] {
             let timeout = self.timeout(class);
             while let Some(&(qts, canon, id)) = self.queues[qi(class)].front() {
-                let Some(flow) = self
-                    .flows
-                    .get(&canon)
-                    .filter(|f| f.id == id && f.class() == class)
-                else {
+                let Some(flow) = self.flows.get(&canon).filter(|f| f.id == id && f.class() == class) else {
                     self.queues[qi(class)].pop_front();
                     continue;
                 };
@@ -274,12 +253,7 @@ impl FlowTable {
 
     /// Close a flow: flush its streams, report its end (unless it already
     /// ended: a lingering closed TCP flow), forget it.
-    fn end<'a, F: FnMut(CaptureEvent<'a>)>(
-        &mut self,
-        canon: Canon,
-        reason: EndReason,
-        sink: &mut F,
-    ) {
+    fn end<'a, F: FnMut(CaptureEvent<'a>)>(&mut self, canon: Canon, reason: EndReason, sink: &mut F) {
         let Some(mut flow) = self.flows.remove(&canon) else {
             return;
         };
@@ -289,12 +263,7 @@ impl FlowTable {
         }
     }
 
-    fn report_end<'a, F: FnMut(CaptureEvent<'a>)>(
-        &mut self,
-        flow: &mut Flow,
-        reason: EndReason,
-        sink: &mut F,
-    ) {
+    fn report_end<'a, F: FnMut(CaptureEvent<'a>)>(&mut self, flow: &mut Flow, reason: EndReason, sink: &mut F) {
         let ts = flow.stats.last_ts;
         if let State::Tcp(t) = &mut flow.state {
             let id = flow.id;
@@ -342,11 +311,7 @@ impl FlowTable {
             let Some((qts, canon, id)) = self.queues[qi(class)].pop_front() else {
                 continue;
             };
-            let Some(flow) = self
-                .flows
-                .get(&canon)
-                .filter(|f| f.id == id && f.class() == class)
-            else {
+            let Some(flow) = self.flows.get(&canon).filter(|f| f.id == id && f.class() == class) else {
                 continue;
             };
             if flow.stats.last_ts > qts {
@@ -372,28 +337,12 @@ impl FlowTable {
         let id = self.next_id;
         self.next_id += 1;
         self.stats.flows += 1;
-        let stats = FlowStats {
-            mid_stream,
-            first_ts: ts,
-            last_ts: ts,
-            ..Default::default()
-        };
-        let flow = Flow {
-            id,
-            key,
-            state,
-            stats,
-            established: false,
-        };
+        let stats = FlowStats { mid_stream, first_ts: ts, last_ts: ts, ..Default::default() };
+        let flow = Flow { id, key, state, stats, established: false };
         let class = flow.class();
         self.flows.insert(canon, flow);
         self.queues[qi(class)].push_back((ts, canon, id));
-        sink(CaptureEvent::FlowStart {
-            flow_id: id,
-            key,
-            ts,
-            mid_stream,
-        });
+        sink(CaptureEvent::FlowStart { flow_id: id, key, ts, mid_stream });
     }
 
     fn tcp<'a, F: FnMut(CaptureEvent<'a>)>(
@@ -416,10 +365,7 @@ impl FlowTable {
                 State::Tcp(t) => {
                     bare_syn
                         && t.syn != Some(seg.seq)
-                        && (t.closed
-                            || t.synack
-                            || t.to_server.delivered > 0
-                            || t.to_client.delivered > 0)
+                        && (t.closed || t.synack || t.to_server.delivered > 0 || t.to_client.delivered > 0)
                 }
                 State::Udp(_) => false,
             };
@@ -442,19 +388,8 @@ impl FlowTable {
             } else {
                 (s, d, true)
             };
-            let key = FlowKey {
-                proto: Proto::Tcp,
-                client,
-                server,
-            };
-            self.start(
-                ts,
-                canon,
-                key,
-                State::Tcp(Box::new(Tcp::new(&self.config))),
-                mid_stream,
-                sink,
-            );
+            let key = FlowKey { proto: Proto::Tcp, client, server };
+            self.start(ts, canon, key, State::Tcp(Box::new(Tcp::new(&self.config))), mid_stream, sink);
         }
         let limits = self.config.stream;
         let budget = &mut self.budget;
@@ -469,11 +404,7 @@ impl FlowTable {
             self.stats.ignored_packets += 1;
             return;
         }
-        let dir = if s == flow.key.client {
-            Direction::ToServer
-        } else {
-            Direction::ToClient
-        };
+        let dir = if s == flow.key.client { Direction::ToServer } else { Direction::ToClient };
         match dir {
             Direction::ToServer => flow.stats.packets_to_server += 1,
             Direction::ToClient => flow.stats.packets_to_client += 1,
@@ -517,24 +448,14 @@ impl FlowTable {
                 Direction::ToServer => &mut t.to_server,
                 Direction::ToClient => &mut t.to_client,
             };
-            let seq = if f.syn() {
-                seg.seq.wrapping_add(1)
-            } else {
-                seg.seq
-            };
+            let seq = if f.syn() { seg.seq.wrapping_add(1) } else { seg.seq };
             if f.syn() && half.base().is_none() {
                 half.set_base(seq);
             }
             if !seg.payload.is_empty() || seg.missing > 0 || f.fin() {
-                half.segment(
-                    seq,
-                    seg.payload,
-                    seg.missing,
-                    f.fin(),
-                    &limits,
-                    budget,
-                    &mut |c| sink(chunk_event(id, dir, ts, c)),
-                );
+                half.segment(seq, seg.payload, seg.missing, f.fin(), &limits, budget, &mut |c| {
+                    sink(chunk_event(id, dir, ts, c))
+                });
             }
             if t.to_server.delivered > 0 && t.to_client.delivered > 0 && !flow.established {
                 became_established = true;
@@ -546,11 +467,7 @@ impl FlowTable {
         }
         let done = f.rst() || (t.to_server.finished() && t.to_client.finished());
         if done {
-            let reason = if f.rst() {
-                EndReason::Rst
-            } else {
-                EndReason::Fin
-            };
+            let reason = if f.rst() { EndReason::Rst } else { EndReason::Fin };
             // Report now, keep the flow (closed) for a while to absorb its last
             // ACKs and retransmitted FINs.
             let mut flow = match self.flows.remove(&canon) {
@@ -577,16 +494,8 @@ impl FlowTable {
         if !self.flows.contains_key(&canon) {
             // The first sender is the client, unless it sends from a well-known
             // port to an ephemeral one (a reply whose query was not captured).
-            let (client, server) = if dgram.src_port < 1024 && dgram.dst_port >= 1024 {
-                (d, s)
-            } else {
-                (s, d)
-            };
-            let key = FlowKey {
-                proto: Proto::Udp,
-                client,
-                server,
-            };
+            let (client, server) = if dgram.src_port < 1024 && dgram.dst_port >= 1024 { (d, s) } else { (s, d) };
+            let key = FlowKey { proto: Proto::Udp, client, server };
             self.start(ts, canon, key, State::Udp(Udp::default()), false, sink);
         }
         let Some(flow) = self.flows.get_mut(&canon) else {
@@ -596,11 +505,7 @@ impl FlowTable {
         let State::Udp(u) = &mut flow.state else {
             return;
         };
-        let dir = if s == flow.key.client {
-            Direction::ToServer
-        } else {
-            Direction::ToClient
-        };
+        let dir = if s == flow.key.client { Direction::ToServer } else { Direction::ToClient };
         let n = dgram.payload.len() as u64;
         match dir {
             Direction::ToServer => {
@@ -616,10 +521,7 @@ impl FlowTable {
         }
         if u.from_client && u.from_server && !flow.established {
             flow.established = true;
-            sink(CaptureEvent::Established {
-                flow_id: flow.id,
-                ts,
-            });
+            sink(CaptureEvent::Established { flow_id: flow.id, ts });
         }
         sink(CaptureEvent::Datagram {
             flow_id: flow.id,
@@ -634,36 +536,14 @@ impl FlowTable {
 impl Tcp {
     fn new(config: &FlowConfig) -> Self {
         let w = config.stream.check_window;
-        Tcp {
-            to_server: HalfStream::new(w),
-            to_client: HalfStream::new(w),
-            ..Default::default()
-        }
+        Tcp { to_server: HalfStream::new(w), to_client: HalfStream::new(w), ..Default::default() }
     }
 }
 
 fn chunk_event(flow_id: FlowId, dir: Direction, ts: Timestamp, c: Chunk<'_>) -> CaptureEvent<'_> {
     match c {
-        Chunk::Data { offset, bytes } => CaptureEvent::Data {
-            flow_id,
-            dir,
-            offset,
-            bytes,
-            ts,
-        },
-        Chunk::Gap { offset, len } => CaptureEvent::Gap {
-            flow_id,
-            dir,
-            offset,
-            len,
-            ts,
-        },
-        Chunk::Conflict { offset, len } => CaptureEvent::OverlapConflict {
-            flow_id,
-            dir,
-            offset,
-            len,
-            ts,
-        },
+        Chunk::Data { offset, bytes } => CaptureEvent::Data { flow_id, dir, offset, bytes, ts },
+        Chunk::Gap { offset, len } => CaptureEvent::Gap { flow_id, dir, offset, len, ts },
+        Chunk::Conflict { offset, len } => CaptureEvent::OverlapConflict { flow_id, dir, offset, len, ts },
     }
 }

@@ -71,11 +71,8 @@ pub fn parse_ipv4(p: &[u8]) -> Result<IpHeader<'_>, DecodeError> {
     let flags_frag = u16::from_be_bytes([p[6], p[7]]);
     let more = flags_frag & 0x2000 != 0;
     let offset = u32::from(flags_frag & 0x1fff) * 8;
-    let fragment = (more || offset != 0).then_some(FragmentInfo {
-        id: u32::from(u16::from_be_bytes([p[4], p[5]])),
-        offset,
-        more,
-    });
+    let fragment =
+        (more || offset != 0).then_some(FragmentInfo { id: u32::from(u16::from_be_bytes([p[4], p[5]])), offset, more });
     Ok(IpHeader {
         src: IpAddr::V4(Ipv4Addr::new(p[12], p[13], p[14], p[15])),
         dst: IpAddr::V4(Ipv4Addr::new(p[16], p[17], p[18], p[19])),
@@ -115,9 +112,7 @@ pub fn parse_ipv6(p: &[u8]) -> Result<IpHeader<'_>, DecodeError> {
     for _ in 0..MAX_EXT_HEADERS {
         match next {
             V6_FRAGMENT => {
-                let h = body
-                    .get(at..at + 8)
-                    .ok_or(DecodeError::at(at, "short IPv6 fragment header"))?;
+                let h = body.get(at..at + 8).ok_or(DecodeError::at(at, "short IPv6 fragment header"))?;
                 let off_flags = u16::from_be_bytes([h[2], h[3]]);
                 let info = FragmentInfo {
                     id: u32::from_be_bytes([h[4], h[5], h[6], h[7]]),
@@ -155,24 +150,12 @@ pub fn parse_ipv6(p: &[u8]) -> Result<IpHeader<'_>, DecodeError> {
 }
 
 fn is_ext_header(h: u8) -> bool {
-    matches!(
-        h,
-        V6_HOP_BY_HOP
-            | V6_ROUTING
-            | V6_FRAGMENT
-            | V6_AUTH
-            | V6_DEST_OPTS
-            | V6_MOBILITY
-            | V6_HIP
-            | V6_SHIM6
-    )
+    matches!(h, V6_HOP_BY_HOP | V6_ROUTING | V6_FRAGMENT | V6_AUTH | V6_DEST_OPTS | V6_MOBILITY | V6_HIP | V6_SHIM6)
 }
 
 /// One extension header at `at`: (next header, length in bytes).
 fn ext_header(b: &[u8], at: usize, kind: u8) -> Result<(u8, usize), DecodeError> {
-    let h = b
-        .get(at..at + 2)
-        .ok_or(DecodeError::at(at, "short IPv6 extension header"))?;
+    let h = b.get(at..at + 2).ok_or(DecodeError::at(at, "short IPv6 extension header"))?;
     let len = if kind == V6_AUTH {
         // AH counts 4-byte words, minus 2.
         (usize::from(h[1]) + 2) * 4

@@ -39,14 +39,8 @@ pub fn network_layer(link: LinkType, frame: &[u8]) -> Result<NetworkLayer<'_>, D
             by_ethertype(frame, 14, ethertype)
         }
         LinkType::RAW | LinkType::RAW_12 | LinkType::RAW_14 => by_version(frame, 0),
-        LinkType::IPV4 => Ok(NetworkLayer::Ipv4 {
-            offset: 0,
-            packet: frame,
-        }),
-        LinkType::IPV6 => Ok(NetworkLayer::Ipv6 {
-            offset: 0,
-            packet: frame,
-        }),
+        LinkType::IPV4 => Ok(NetworkLayer::Ipv4 { offset: 0, packet: frame }),
+        LinkType::IPV6 => Ok(NetworkLayer::Ipv6 { offset: 0, packet: frame }),
         LinkType::LINUX_SLL => {
             let proto = be16(frame, 14).ok_or(DecodeError::at(0, "short Linux cooked header"))?;
             by_ethertype(frame, 16, proto)
@@ -59,27 +53,15 @@ pub fn network_layer(link: LinkType, frame: &[u8]) -> Result<NetworkLayer<'_>, D
             by_ethertype(frame, 20, proto)
         }
         LinkType::NULL | LinkType::LOOP => {
-            let b = frame
-                .get(..4)
-                .ok_or(DecodeError::at(0, "short loopback header"))?;
+            let b = frame.get(..4).ok_or(DecodeError::at(0, "short loopback header"))?;
             let be = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
             // NULL is in the writer's byte order; a family fits in 16 bits, so the
             // reading that is small is the right one.
-            let family = if link == LinkType::LOOP || be < 0x1_0000 {
-                be
-            } else {
-                be.swap_bytes()
-            };
+            let family = if link == LinkType::LOOP || be < 0x1_0000 { be } else { be.swap_bytes() };
             match family {
-                2 => Ok(NetworkLayer::Ipv4 {
-                    offset: 4,
-                    packet: &frame[4..],
-                }),
+                2 => Ok(NetworkLayer::Ipv4 { offset: 4, packet: &frame[4..] }),
                 // AF_INET6: Linux 10, NetBSD/OpenBSD 24, FreeBSD 28, macOS 30.
-                10 | 24 | 28 | 30 => Ok(NetworkLayer::Ipv6 {
-                    offset: 4,
-                    packet: &frame[4..],
-                }),
+                10 | 24 | 28 | 30 => Ok(NetworkLayer::Ipv6 { offset: 4, packet: &frame[4..] }),
                 other => Ok(NetworkLayer::Other(other)),
             }
         }
@@ -98,23 +80,15 @@ fn by_version(frame: &[u8], at: usize) -> Result<NetworkLayer<'_>, DecodeError> 
     }
 }
 
-fn by_ethertype(
-    frame: &[u8],
-    mut at: usize,
-    mut ethertype: u16,
-) -> Result<NetworkLayer<'_>, DecodeError> {
+fn by_ethertype(frame: &[u8], mut at: usize, mut ethertype: u16) -> Result<NetworkLayer<'_>, DecodeError> {
     for _ in 0..MAX_TAGS {
         match ethertype {
             ETH_IPV4 => {
-                let packet = frame
-                    .get(at..)
-                    .ok_or(DecodeError::at(at, "missing IPv4 packet"))?;
+                let packet = frame.get(at..).ok_or(DecodeError::at(at, "missing IPv4 packet"))?;
                 return Ok(NetworkLayer::Ipv4 { offset: at, packet });
             }
             ETH_IPV6 => {
-                let packet = frame
-                    .get(at..)
-                    .ok_or(DecodeError::at(at, "missing IPv6 packet"))?;
+                let packet = frame.get(at..).ok_or(DecodeError::at(at, "missing IPv6 packet"))?;
                 return Ok(NetworkLayer::Ipv6 { offset: at, packet });
             }
             ETH_VLAN | ETH_QINQ | ETH_QINQ_OLD1 | ETH_QINQ_OLD2 => {
@@ -124,9 +98,7 @@ fn by_ethertype(
             ETH_MPLS | ETH_MPLS_MC => {
                 // Pop labels until the bottom-of-stack bit.
                 loop {
-                    let label = frame
-                        .get(at..at + 4)
-                        .ok_or(DecodeError::at(at, "short MPLS label"))?;
+                    let label = frame.get(at..at + 4).ok_or(DecodeError::at(at, "short MPLS label"))?;
                     at += 4;
                     if label[2] & 1 == 1 {
                         return by_version(frame, at);

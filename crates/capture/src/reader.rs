@@ -129,9 +129,7 @@ impl<'r> CaptureReader<'r> {
             Ok(r) => (Some(r), None),
             Err(e) => {
                 let kind = match e {
-                    PcapError::Eof | PcapError::Incomplete(_) | PcapError::UnexpectedEof => {
-                        CaptureErrorKind::Truncated
-                    }
+                    PcapError::Eof | PcapError::Incomplete(_) | PcapError::UnexpectedEof => CaptureErrorKind::Truncated,
                     PcapError::ReadError => CaptureErrorKind::Io,
                     _ => CaptureErrorKind::NotACapture,
                 };
@@ -166,9 +164,7 @@ impl<'r> CaptureReader<'r> {
             Ok(Some(loc)) => {
                 self.pending = loc.block_len;
                 let inner = self.inner.as_ref()?;
-                let data = inner
-                    .data()
-                    .get(loc.data_start..loc.data_start + loc.data_len);
+                let data = inner.data().get(loc.data_start..loc.data_start + loc.data_len);
                 match data {
                     Some(data) => Some(Ok(RawPacket {
                         ts: loc.ts,
@@ -225,11 +221,8 @@ impl<'r> CaptureReader<'r> {
                             None
                         }
                         PcapBlockOwned::Legacy(p) => {
-                            let frac = if self.legacy_nanos {
-                                u64::from(p.ts_usec) / 1000
-                            } else {
-                                u64::from(p.ts_usec)
-                            };
+                            let frac =
+                                if self.legacy_nanos { u64::from(p.ts_usec) / 1000 } else { u64::from(p.ts_usec) };
                             let ts = Timestamp::from_secs_micros(u64::from(p.ts_sec), frac);
                             Some(Ok((ts, self.legacy_link, p.data, p.origlen)))
                         }
@@ -250,18 +243,14 @@ impl<'r> CaptureReader<'r> {
                         PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
                             match self.interfaces.get(epb.if_id as usize) {
                                 Some(ifc) => {
-                                    let units =
-                                        (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
+                                    let units = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
                                     let ts = ng_timestamp(units, ifc);
                                     Some(Ok((ts, ifc.link, epb.data, epb.origlen)))
                                 }
                                 None => Some(Err(epb.if_id)),
                             }
                         }
-                        PcapBlockOwned::NG(Block::SimplePacket(spb)) => match self
-                            .interfaces
-                            .first()
-                        {
+                        PcapBlockOwned::NG(Block::SimplePacket(spb)) => match self.interfaces.first() {
                             // A simple packet has no timestamp: use the last one seen.
                             Some(ifc) => Some(Ok((self.last_ts, ifc.link, spb.data, spb.origlen))),
                             None => Some(Err(0)),
@@ -272,10 +261,7 @@ impl<'r> CaptureReader<'r> {
                         None => inner.consume(block_len),
                         Some(Err(if_id)) => {
                             inner.consume(block_len);
-                            return Err(CaptureError {
-                                offset,
-                                kind: CaptureErrorKind::UnknownInterface(if_id),
-                            });
+                            return Err(CaptureError { offset, kind: CaptureErrorKind::UnknownInterface(if_id) });
                         }
                         Some(Ok((ts, link, data, orig_len))) => {
                             let data_start = (data.as_ptr() as usize).wrapping_sub(buf_start);
@@ -295,10 +281,7 @@ impl<'r> CaptureReader<'r> {
                 Err(PcapError::Eof) => return Ok(None),
                 Err(PcapError::Incomplete(_)) => {
                     if inner.refill().is_err() {
-                        return Err(CaptureError {
-                            offset,
-                            kind: CaptureErrorKind::Io,
-                        });
+                        return Err(CaptureError { offset, kind: CaptureErrorKind::Io });
                     }
                 }
                 Err(PcapError::UnexpectedEof) => {
@@ -307,43 +290,23 @@ impl<'r> CaptureReader<'r> {
                     if inner.data().is_empty() {
                         return Ok(None);
                     }
-                    return Err(CaptureError {
-                        offset,
-                        kind: CaptureErrorKind::Truncated,
-                    });
+                    return Err(CaptureError { offset, kind: CaptureErrorKind::Truncated });
                 }
                 Err(PcapError::BufferTooSmall) => {
                     if self.capacity >= MAX_BLOCK {
-                        return Err(CaptureError {
-                            offset,
-                            kind: CaptureErrorKind::BlockTooLarge(MAX_BLOCK),
-                        });
+                        return Err(CaptureError { offset, kind: CaptureErrorKind::BlockTooLarge(MAX_BLOCK) });
                     }
                     self.capacity = (self.capacity * 2).min(MAX_BLOCK);
                     if !inner.grow(self.capacity) || inner.refill().is_err() {
-                        return Err(CaptureError {
-                            offset,
-                            kind: CaptureErrorKind::Io,
-                        });
+                        return Err(CaptureError { offset, kind: CaptureErrorKind::Io });
                     }
                 }
-                Err(PcapError::ReadError) => {
-                    return Err(CaptureError {
-                        offset,
-                        kind: CaptureErrorKind::Io,
-                    })
-                }
+                Err(PcapError::ReadError) => return Err(CaptureError { offset, kind: CaptureErrorKind::Io }),
                 Err(PcapError::HeaderNotRecognized) => {
-                    return Err(CaptureError {
-                        offset,
-                        kind: CaptureErrorKind::NotACapture,
-                    })
+                    return Err(CaptureError { offset, kind: CaptureErrorKind::NotACapture })
                 }
                 Err(PcapError::NomError(_, k)) | Err(PcapError::OwnedNomError(_, k)) => {
-                    return Err(CaptureError {
-                        offset,
-                        kind: CaptureErrorKind::Corrupt(format!("{k:?}")),
-                    })
+                    return Err(CaptureError { offset, kind: CaptureErrorKind::Corrupt(format!("{k:?}")) })
                 }
             }
         }
@@ -352,14 +315,9 @@ impl<'r> CaptureReader<'r> {
 
 /// pcapng timestamp units to microseconds.
 fn ng_timestamp(units: u64, ifc: &Interface) -> Timestamp {
-    let micros = (u128::from(units) * 1_000_000 / u128::from(ifc.units_per_sec))
-        .min(u128::from(u64::MAX)) as u64;
+    let micros = (u128::from(units) * 1_000_000 / u128::from(ifc.units_per_sec)).min(u128::from(u64::MAX)) as u64;
     let off = ifc.offset_secs.saturating_mul(1_000_000);
-    let micros = if off >= 0 {
-        micros.saturating_add(off as u64)
-    } else {
-        micros.saturating_sub(off.unsigned_abs())
-    };
+    let micros = if off >= 0 { micros.saturating_add(off as u64) } else { micros.saturating_sub(off.unsigned_abs()) };
     Timestamp(micros)
 }
 

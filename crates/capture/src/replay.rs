@@ -4,8 +4,8 @@
 use std::io::Read;
 
 use crate::{
-    CaptureError, CaptureEvent, CaptureReader, DecodeError, Decoded, DefragConfig, FlowConfig,
-    FlowTable, PacketDecoder, RawPacket,
+    CaptureError, CaptureEvent, CaptureReader, DecodeError, Decoded, DefragConfig, FlowConfig, FlowTable,
+    PacketDecoder, RawPacket,
 };
 
 /// Counters over everything fed so far.
@@ -41,11 +41,7 @@ impl Default for Replayer {
 
 impl Replayer {
     pub fn new(flows: FlowConfig, defrag: DefragConfig) -> Self {
-        Replayer {
-            decoder: PacketDecoder::new(defrag),
-            table: FlowTable::new(flows),
-            stats: ReplayStats::default(),
-        }
+        Replayer { decoder: PacketDecoder::new(defrag), table: FlowTable::new(flows), stats: ReplayStats::default() }
     }
 
     pub fn stats(&self) -> &ReplayStats {

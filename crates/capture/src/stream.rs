@@ -61,10 +61,7 @@ pub struct HalfStream {
 impl HalfStream {
     /// A stream that keeps `check_window` delivered bytes for overlap checks.
     pub fn new(check_window: usize) -> Self {
-        HalfStream {
-            window: check_window,
-            ..Default::default()
-        }
+        HalfStream { window: check_window, ..Default::default() }
     }
 
     /// Sequence number of offset 0 (the initial sequence number + 1 after a SYN).
@@ -151,22 +148,14 @@ impl HalfStream {
         }
         // Bytes the capture cut off right after in-order data: a known hole.
         if missing > 0 && self.next == end {
-            out(Chunk::Gap {
-                offset: self.next,
-                len: missing as u64,
-            });
+            out(Chunk::Gap { offset: self.next, len: missing as u64 });
             self.skip(self.next + missing as u64);
             self.drain(budget, out);
         }
     }
 
     /// Compare re-sent bytes with what was delivered (within the check window).
-    fn check_retransmission<'a>(
-        &mut self,
-        start: i64,
-        data: &[u8],
-        out: &mut dyn FnMut(Chunk<'a>),
-    ) {
+    fn check_retransmission<'a>(&mut self, start: i64, data: &[u8], out: &mut dyn FnMut(Chunk<'a>)) {
         let end = start + data.len() as i64;
         // A keep-alive probe re-sends the last byte with arbitrary content.
         if data.len() <= 1 && end == self.next as i64 {
@@ -177,34 +166,21 @@ impl HalfStream {
         if s >= end {
             return;
         }
-        let old = self
-            .recent
-            .get((s - win_start) as usize..(end - win_start) as usize);
+        let old = self.recent.get((s - win_start) as usize..(end - win_start) as usize);
         let new = data.get((s - start) as usize..);
         if old != new {
             self.conflict = true;
-            out(Chunk::Conflict {
-                offset: s as u64,
-                len: (end - s) as u64,
-            });
+            out(Chunk::Conflict { offset: s as u64, len: (end - s) as u64 });
         }
     }
 
     /// Split [start, end) into the parts no buffered segment covers, reporting
     /// covered parts whose bytes differ.
-    fn uncovered<'a>(
-        &mut self,
-        start: u64,
-        end: u64,
-        data: &[u8],
-        out: &mut dyn FnMut(Chunk<'a>),
-    ) -> Vec<(u64, u64)> {
+    fn uncovered<'a>(&mut self, start: u64, end: u64, data: &[u8], out: &mut dyn FnMut(Chunk<'a>)) -> Vec<(u64, u64)> {
         let mut pieces = Vec::new();
         let mut cur = start;
         let first = self.ooo.range(..start).next_back().map(|(k, _)| *k);
-        let keys = first
-            .into_iter()
-            .chain(self.ooo.range(start..end).map(|(k, _)| *k));
+        let keys = first.into_iter().chain(self.ooo.range(start..end).map(|(k, _)| *k));
         let mut conflict = None;
         for k in keys.collect::<Vec<_>>() {
             let Some(v) = self.ooo.get(&k) else { continue };
@@ -234,10 +210,7 @@ impl HalfStream {
         }
         if let Some((os, oe)) = conflict {
             self.conflict = true;
-            out(Chunk::Conflict {
-                offset: os,
-                len: oe - os,
-            });
+            out(Chunk::Conflict { offset: os, len: oe - os });
         }
         pieces
     }
@@ -276,10 +249,7 @@ impl HalfStream {
                 Some(k) => k.min(at),
                 None => at,
             };
-            out(Chunk::Gap {
-                offset: self.next,
-                len: target - self.next,
-            });
+            out(Chunk::Gap { offset: self.next, len: target - self.next });
             self.skip(target);
             self.drain(budget, out);
             if at <= self.next {
@@ -303,8 +273,7 @@ impl HalfStream {
     fn remember(&mut self, bytes: &[u8]) {
         if bytes.len() >= self.window {
             self.recent.clear();
-            self.recent
-                .extend_from_slice(&bytes[bytes.len() - self.window..]);
+            self.recent.extend_from_slice(&bytes[bytes.len() - self.window..]);
         } else {
             self.recent.extend_from_slice(bytes);
             if self.recent.len() > self.window {
@@ -346,10 +315,7 @@ impl HalfStream {
     pub fn flush<'a>(&mut self, budget: &mut Budget, out: &mut dyn FnMut(Chunk<'a>)) {
         while let Some(k) = self.ooo.keys().next().copied() {
             if k > self.next {
-                out(Chunk::Gap {
-                    offset: self.next,
-                    len: k - self.next,
-                });
+                out(Chunk::Gap { offset: self.next, len: k - self.next });
                 self.skip(k);
             }
             self.drain(budget, out);

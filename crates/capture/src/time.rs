@@ -22,10 +22,7 @@ impl Timestamp {
     }
     /// `self + d`, saturating.
     pub fn plus(self, d: Duration) -> Self {
-        Timestamp(
-            self.0
-                .saturating_add(d.as_micros().min(u64::MAX as u128) as u64),
-        )
+        Timestamp(self.0.saturating_add(d.as_micros().min(u64::MAX as u128) as u64))
     }
     /// `self` + `us` microseconds, saturating.
     pub fn plus_us(self, us: u64) -> Self {

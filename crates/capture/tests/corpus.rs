@@ -15,15 +15,9 @@ fn replay(path: &str) -> (Collector, Replayer) {
     let mut r = Replayer::default();
     let mut c = Collector::default();
     let f = File::open(path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    r.feed(BufReader::new(f), &mut |e| c.push(e))
-        .unwrap_or_else(|e| panic!("{path}: {e}"));
+    r.feed(BufReader::new(f), &mut |e| c.push(e)).unwrap_or_else(|e| panic!("{path}: {e}"));
     r.finish(&mut |e| c.push(e));
-    assert_eq!(
-        r.stats().decode_errors,
-        0,
-        "{path}: {:?}",
-        r.stats().first_decode_error
-    );
+    assert_eq!(r.stats().decode_errors, 0, "{path}: {:?}", r.stats().first_decode_error);
     (c, r)
 }
 
@@ -47,13 +41,7 @@ fn rows(dir: &str) -> Vec<(String, String, String, String, String)> {
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
         .map(|l| {
             let f: Vec<&str> = l.split('\t').collect();
-            (
-                f[0].into(),
-                f[1].into(),
-                f[2].into(),
-                f[3].into(),
-                f[4].into(),
-            )
+            (f[0].into(), f[1].into(), f[2].into(), f[3].into(), f[4].into())
         })
         .collect()
 }
@@ -68,30 +56,19 @@ fn check_rows(dir: &str) {
             // DNS: the name, label-encoded, in a datagram of a flow that got an answer.
             let found = c.flows.values().any(|f| {
                 f.end.map(|e| e.0) == Some(Outcome::ConnectionSuccess)
-                    && f.datagrams
-                        .iter()
-                        .any(|(_, d)| contains(d, &dns_labels(&name)))
+                    && f.datagrams.iter().any(|(_, d)| contains(d, &dns_labels(&name)))
             });
             assert!(found, "{file}: DNS name {name} not found");
             continue;
         }
         let server: SocketAddr = SocketAddr::new(ip.parse().unwrap(), port.parse().unwrap());
-        let want = if proto == "tcp" {
-            Proto::Tcp
-        } else {
-            Proto::Udp
-        };
-        let flows: Vec<_> = c
-            .flows
-            .values()
-            .filter(|f| f.key.unwrap().server == server && f.key.unwrap().proto == want)
-            .collect();
+        let want = if proto == "tcp" { Proto::Tcp } else { Proto::Udp };
+        let flows: Vec<_> =
+            c.flows.values().filter(|f| f.key.unwrap().server == server && f.key.unwrap().proto == want).collect();
         assert!(!flows.is_empty(), "{file}: no {proto} flow to {server}");
         match proto.as_str() {
             "tcp" => {
-                let hit = flows
-                    .iter()
-                    .any(|f| contains(&f.to_server, name.as_bytes()));
+                let hit = flows.iter().any(|f| contains(&f.to_server, name.as_bytes()));
                 assert!(hit, "{file}: {name} not in the client stream to {server}");
                 for f in &flows {
                     let (outcome, _, stats) = f.end.unwrap();
@@ -102,9 +79,7 @@ fn check_rows(dir: &str) {
             }
             "udp" => {
                 // QUIC: encrypted; a client Initial of at least 1200 bytes was sent.
-                let hit = flows
-                    .iter()
-                    .any(|f| f.datagrams.iter().any(|(_, d)| d.len() >= 1200));
+                let hit = flows.iter().any(|f| f.datagrams.iter().any(|(_, d)| d.len() >= 1200));
                 assert!(hit, "{file}: no QUIC Initial to {server}");
             }
             other => panic!("unknown proto {other}"),
@@ -138,10 +113,7 @@ fn every_capture_reads_to_the_end() {
             while let Some(p) = reader.next_packet() {
                 let p = p.unwrap_or_else(|e| panic!("{}: {e}", path.display()));
                 assert!(p.offset >= last_offset && !p.data.is_empty());
-                assert!(
-                    p.ts.as_micros() > 1_000_000_000_000_000,
-                    "plausible timestamp"
-                );
+                assert!(p.ts.as_micros() > 1_000_000_000_000_000, "plausible timestamp");
                 last_offset = p.offset;
                 n += 1;
             }
@@ -160,12 +132,8 @@ fn ipv6_and_pcapng_flows() {
     assert!(f.established);
     let (c, _) = replay(&testdata("pcaps/zeek-connect-with-header.pcap"));
     let f = c.only();
-    assert!(f
-        .to_server
-        .starts_with(b"CONNECT secure.newegg.com:443 HTTP/1.1\r\n"));
-    assert!(f
-        .to_client
-        .starts_with(b"HTTP/1.0 200 Connection Established"));
+    assert!(f.to_server.starts_with(b"CONNECT secure.newegg.com:443 HTTP/1.1\r\n"));
+    assert!(f.to_client.starts_with(b"HTTP/1.0 200 Connection Established"));
 }
 
 #[test]

@@ -19,10 +19,7 @@ fn udp_fragments(src: &str, dst: &str, payload: &[u8], id: u32, mtu: usize) -> V
 fn decode_all(dec: &mut PacketDecoder, frags: &[Vec<u8>]) -> Option<Vec<u8>> {
     let mut out = None;
     for (i, f) in frags.iter().enumerate() {
-        match dec
-            .decode_ip(Timestamp(1_000_000 + i as u64), f)
-            .expect("decodes")
-        {
+        match dec.decode_ip(Timestamp(1_000_000 + i as u64), f).expect("decodes") {
             Decoded::Ip(p) => {
                 assert!(out.is_none(), "datagram delivered twice");
                 match p.transport {
@@ -67,23 +64,14 @@ fn duplicate_fragments_are_harmless_differing_overlap_counted() {
     let mut forged = frags[1].clone();
     let n = forged.len();
     forged[n - 1] ^= 0xff;
-    let seq = vec![
-        frags[0].clone(),
-        frags[0].clone(),
-        frags[1].clone(),
-        forged,
-        frags[2].clone(),
-    ];
+    let seq = vec![frags[0].clone(), frags[0].clone(), frags[1].clone(), forged, frags[2].clone()];
     assert_eq!(decode_all(&mut dec, &seq), Some(payload));
     assert_eq!(dec.defrag_stats().overlap_conflicts, 1);
 }
 
 #[test]
 fn incomplete_datagrams_time_out_and_memory_is_bounded() {
-    let cfg = DefragConfig {
-        max_datagrams: 4,
-        ..DefragConfig::default()
-    };
+    let cfg = DefragConfig { max_datagrams: 4, ..DefragConfig::default() };
     let mut dec = PacketDecoder::new(cfg);
     let payload = body(3000);
     // First fragments only, of 10 datagrams: at most 4 are held.

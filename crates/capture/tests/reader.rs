@@ -8,8 +8,7 @@ use common::*;
 use netward_capture::synth::packet;
 use netward_capture::synth::pcap::PcapWriter;
 use netward_capture::{
-    CaptureErrorKind, CaptureReader, Decoded, LinkType, OwnedPacket, PacketDecoder, Timestamp,
-    Transport,
+    CaptureErrorKind, CaptureReader, Decoded, LinkType, OwnedPacket, PacketDecoder, Timestamp, Transport,
 };
 
 fn read_all(bytes: &[u8]) -> (Vec<OwnedPacket>, Option<netward_capture::CaptureError>) {
@@ -82,9 +81,7 @@ fn huge_caplen_is_refused_not_allocated() {
     let mut w = PcapWriter::new(Vec::new(), LinkType::RAW).unwrap();
     w.packet(Timestamp(1), &[0x45; 20]).unwrap();
     let mut bytes = w.into_inner();
-    bytes.extend_from_slice(&[
-        0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff, 0x7f,
-    ]);
+    bytes.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff, 0x7f]);
     bytes.extend_from_slice(&[0; 64]);
     let (pkts, err) = read_all(&bytes);
     assert_eq!(pkts.len(), 1);
@@ -105,35 +102,15 @@ fn not_a_capture() {
 /// One TCP packet framed by each link type decodes to the same segment.
 #[test]
 fn link_types() {
-    let ip = tcp_ip(
-        "10.1.1.1",
-        1234,
-        "10.2.2.2",
-        443,
-        9,
-        0,
-        packet::flags::SYN,
-        b"hi",
-    );
-    let ip6 = tcp_ip(
-        "2001:db8::1",
-        1234,
-        "2001:db8::2",
-        443,
-        9,
-        0,
-        packet::flags::SYN,
-        b"hi",
-    );
+    let ip = tcp_ip("10.1.1.1", 1234, "10.2.2.2", 443, 9, 0, packet::flags::SYN, b"hi");
+    let ip6 = tcp_ip("2001:db8::1", 1234, "2001:db8::2", 443, 9, 0, packet::flags::SYN, b"hi");
     let eth = packet::ethernet(&ip);
     let mut vlan = eth[..12].to_vec();
     vlan.extend_from_slice(&[0x88, 0xa8, 0, 10, 0x81, 0x00, 0, 20, 0x08, 0x00]);
     vlan.extend_from_slice(&ip);
     let mut sll = vec![0, 0, 0, 1, 0, 6, 2, 0, 0, 0, 0, 0, 0, 1, 0x86, 0xdd];
     sll.extend_from_slice(&ip6);
-    let mut sll2 = vec![
-        0x08, 0x00, 0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 2, 0, 0, 0, 0, 0, 0, 1,
-    ];
+    let mut sll2 = vec![0x08, 0x00, 0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 2, 0, 0, 0, 0, 0, 0, 1];
     sll2.extend_from_slice(&ip);
     let mut null_le = 2u32.to_le_bytes().to_vec();
     null_le.extend_from_slice(&ip);
@@ -163,11 +140,7 @@ fn link_types() {
         match dec.decode(pkts[0].ts, link, &pkts[0].data) {
             Ok(Decoded::Ip(p)) => match p.transport {
                 Transport::Tcp(t) => {
-                    assert_eq!(
-                        (t.src_port, t.dst_port, t.seq, t.payload),
-                        (1234, 443, 9, &b"hi"[..]),
-                        "{link:?}"
-                    )
+                    assert_eq!((t.src_port, t.dst_port, t.seq, t.payload), (1234, 443, 9, &b"hi"[..]), "{link:?}")
                 }
                 other => panic!("{link:?}: {other:?}"),
             },
@@ -208,8 +181,6 @@ fn decode_errors_name_the_offset() {
     let mut dec = PacketDecoder::default();
     let ip = tcp_ip("10.1.1.1", 1, "10.2.2.2", 2, 0, 0, 0, b"");
     let eth = packet::ethernet(&ip[..30]); // TCP header cut short
-    let err = dec
-        .decode(Timestamp(0), LinkType::ETHERNET, &eth)
-        .unwrap_err();
+    let err = dec.decode(Timestamp(0), LinkType::ETHERNET, &eth).unwrap_err();
     assert_eq!(err.offset, 14 + 20);
 }

@@ -21,12 +21,7 @@ impl Rig {
         Self::with(FlowConfig::default())
     }
     fn with(cfg: FlowConfig) -> Self {
-        Rig {
-            dec: PacketDecoder::default(),
-            table: FlowTable::new(cfg),
-            c: Collector::default(),
-            t: 0,
-        }
+        Rig { dec: PacketDecoder::default(), table: FlowTable::new(cfg), c: Collector::default(), t: 0 }
     }
     fn ip(&mut self, ip: &[u8]) {
         self.t += 1;
@@ -63,16 +58,10 @@ fn full_connection_in_order() {
     assert_eq!(f.to_server, b"GET / HTTP/1.1\r\n\r\n");
     assert_eq!(f.to_client, b"HTTP/1.1 200 OK\r\n\r\nhello");
     let key = f.key.unwrap();
-    assert_eq!(
-        (key.proto, key.client.port(), key.server.port()),
-        (Proto::Tcp, 40000, 443)
-    );
+    assert_eq!((key.proto, key.client.port(), key.server.port()), (Proto::Tcp, 40000, 443));
     assert!(f.established && !f.mid_stream);
     let (outcome, reason, stats) = f.end.unwrap();
-    assert_eq!(
-        (outcome, reason),
-        (Outcome::ConnectionSuccess, EndReason::Fin)
-    );
+    assert_eq!((outcome, reason), (Outcome::ConnectionSuccess, EndReason::Fin));
     assert_eq!((stats.bytes_to_server, stats.bytes_to_client), (18, 24));
     assert!(!stats.overlap_conflict);
     // The last ACK after the close starts no new flow.
@@ -121,10 +110,7 @@ fn differing_overlap_in_buffer_is_reported_first_copy_wins() {
     let f = r.c.only();
     // Offsets 4..6 came first in "  evil", so "hello " loses there too.
     assert_eq!(f.to_server, b"hell  WORLD");
-    assert_eq!(
-        f.conflicts,
-        vec![(Direction::ToServer, 6, 4), (Direction::ToServer, 4, 2)]
-    );
+    assert_eq!(f.conflicts, vec![(Direction::ToServer, 6, 4), (Direction::ToServer, 4, 2)]);
     assert!(f.end.unwrap().2.overlap_conflict);
 }
 
@@ -175,10 +161,7 @@ fn syn_answered_by_rst_is_failed() {
     r.sc(0, 101, RST | ACK, b"");
     let f = r.c.only();
     let (outcome, reason, _) = f.end.unwrap();
-    assert_eq!(
-        (outcome, reason),
-        (Outcome::ConnectionFailed, EndReason::Rst)
-    );
+    assert_eq!((outcome, reason), (Outcome::ConnectionFailed, EndReason::Rst));
     assert!(!f.established);
 }
 
@@ -258,24 +241,14 @@ fn hole_at_the_end_is_flushed_with_a_gap() {
 
 #[test]
 fn table_evicts_oldest_when_full() {
-    let cfg = FlowConfig {
-        max_flows: 2,
-        ..FlowConfig::default()
-    };
+    let cfg = FlowConfig { max_flows: 2, ..FlowConfig::default() };
     let mut r = Rig::with(cfg);
     for port in [1000u16, 1001, 1002] {
         r.ip(&tcp_ip(C, port, S, 443, 1, 0, SYN, b""));
     }
     r.finish();
     let ends: Vec<_> = r.c.flows.values().map(|f| f.end.unwrap().1).collect();
-    assert_eq!(
-        ends,
-        vec![
-            EndReason::Evicted,
-            EndReason::EndOfCapture,
-            EndReason::EndOfCapture
-        ]
-    );
+    assert_eq!(ends, vec![EndReason::Evicted, EndReason::EndOfCapture, EndReason::EndOfCapture]);
     assert_eq!(r.table.stats().evicted, 1);
 }
 
@@ -293,10 +266,7 @@ fn idle_flows_time_out_by_packet_time() {
     assert_eq!(recs[0].end.unwrap().1, EndReason::IdleTimeout);
     assert_eq!(
         recs[0].datagrams,
-        vec![
-            (Direction::ToServer, b"query".to_vec()),
-            (Direction::ToClient, b"answer".to_vec())
-        ]
+        vec![(Direction::ToServer, b"query".to_vec()), (Direction::ToClient, b"answer".to_vec())]
     );
     assert_eq!(recs[1].end.unwrap().0, Outcome::ConnectionAttempt);
     assert!(recs[2].end.is_none());

@@ -14,20 +14,13 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 
 #[test]
 fn generated_flows_replay_with_names_and_byte_counts() {
-    let spec = GenSpec {
-        flows: 140,
-        bulk_bytes: 200_000,
-        ipv6_percent: 25,
-        ..GenSpec::default()
-    };
+    let spec = GenSpec { flows: 140, bulk_bytes: 200_000, ipv6_percent: 25, ..GenSpec::default() };
     let (bytes, summary) = generate_vec(&spec);
     assert_eq!(summary.flows.len(), 140);
     assert_eq!(summary.file_bytes as usize, bytes.len());
     // The mix is exact: 140 flows over weights summing to 100 ... within one.
     let m = Mix::default();
-    assert!(
-        (summary.count(FlowKind::DirectTls) as i64 - (140 * m.direct_tls / 100) as i64).abs() <= 1
-    );
+    assert!((summary.count(FlowKind::DirectTls) as i64 - (140 * m.direct_tls / 100) as i64).abs() <= 1);
     for k in FlowKind::ALL {
         assert!(summary.count(k) > 0, "{k:?} present");
     }
@@ -42,18 +35,10 @@ fn generated_flows_replay_with_names_and_byte_counts() {
 
     for (rec, gen) in c.flows.values().zip(&summary.flows) {
         let key = rec.key.unwrap();
-        assert_eq!(
-            (key.client, key.server),
-            (gen.client, gen.server),
-            "{:?}",
-            gen.kind
-        );
+        assert_eq!((key.client, key.server), (gen.client, gen.server), "{:?}", gen.kind);
         let (outcome, _, stats) = rec.end.unwrap();
         assert_eq!(outcome, Outcome::ConnectionSuccess);
-        assert_eq!(
-            (stats.bytes_to_server, stats.bytes_to_client),
-            (gen.bytes_to_server, gen.bytes_to_client)
-        );
+        assert_eq!((stats.bytes_to_server, stats.bytes_to_client), (gen.bytes_to_server, gen.bytes_to_client));
         assert!(rec.gaps.is_empty() && rec.conflicts.is_empty());
         match gen.kind {
             FlowKind::Dns => {
@@ -67,11 +52,7 @@ fn generated_flows_replay_with_names_and_byte_counts() {
             _ => {
                 assert_eq!(key.proto, Proto::Tcp);
                 for name in &gen.names {
-                    assert!(
-                        contains(&rec.to_server, name.as_bytes()),
-                        "{:?}: {name}",
-                        gen.kind
-                    );
+                    assert!(contains(&rec.to_server, name.as_bytes()), "{:?}: {name}", gen.kind);
                 }
                 if gen.kind == FlowKind::ProxyGet {
                     assert!(rec.to_server.starts_with(b"GET http://"));
@@ -87,15 +68,8 @@ fn generated_flows_replay_with_names_and_byte_counts() {
 
 #[test]
 fn generation_is_deterministic() {
-    let spec = GenSpec {
-        flows: 30,
-        bulk_bytes: 10_000,
-        ..GenSpec::default()
-    };
+    let spec = GenSpec { flows: 30, bulk_bytes: 10_000, ..GenSpec::default() };
     assert_eq!(generate_vec(&spec).0, generate_vec(&spec).0);
-    let other = GenSpec {
-        seed: 2,
-        ..spec.clone()
-    };
+    let other = GenSpec { seed: 2, ..spec.clone() };
     assert_ne!(generate_vec(&spec).0, generate_vec(&other).0);
 }

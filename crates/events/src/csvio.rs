@@ -32,10 +32,7 @@ pub fn read_csv<R: Read>(
     table: Table,
 ) -> Result<(Vec<String>, impl Iterator<Item = Result<Record, CsvRowError>>), CsvRowError> {
     let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
-    let headers = rdr
-        .headers()
-        .map_err(|e| CsvRowError { line: 1, reason: e.to_string() })?
-        .clone();
+    let headers = rdr.headers().map_err(|e| CsvRowError { line: 1, reason: e.to_string() })?.clone();
     let mapping: Vec<Option<(usize, &'static str)>> = headers
         .iter()
         .map(|h| {
@@ -43,26 +40,16 @@ pub fn read_csv<R: Read>(
             table.column_index(h).map(|i| (i, table.columns()[i].name))
         })
         .collect();
-    let unknown = headers
-        .iter()
-        .zip(&mapping)
-        .filter(|(_, m)| m.is_none())
-        .map(|(h, _)| h.to_string())
-        .collect();
+    let unknown = headers.iter().zip(&mapping).filter(|(_, m)| m.is_none()).map(|(h, _)| h.to_string()).collect();
     let rows = rdr.into_records().map(move |rec| {
-        let rec = rec.map_err(|e| CsvRowError {
-            line: e.position().map_or(0, |p| p.line()),
-            reason: e.to_string(),
-        })?;
+        let rec = rec.map_err(|e| CsvRowError { line: e.position().map_or(0, |p| p.line()), reason: e.to_string() })?;
         let line = rec.position().map_or(0, |p| p.line());
         let mut out = Record::new(table);
         for (cell, m) in rec.iter().zip(&mapping) {
             if let Some((i, name)) = m {
                 let ty = table.columns()[*i].ty;
-                let v = parse_text(name, ty, cell).map_err(|e: RecordError| CsvRowError {
-                    line,
-                    reason: e.to_string(),
-                })?;
+                let v =
+                    parse_text(name, ty, cell).map_err(|e: RecordError| CsvRowError { line, reason: e.to_string() })?;
                 out.set(name, v).map_err(|e| CsvRowError { line, reason: e.to_string() })?;
             }
         }

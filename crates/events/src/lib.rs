@@ -32,8 +32,6 @@ mod value;
 pub use csvio::{read_csv, write_csv_header, write_csv_row, CsvRowError};
 pub use network::{classify_ip, ActionType, IpType, NetworkEvent, ProcessInfo, Protocol};
 pub use record::{Record, RecordError};
-pub use table::{
-    device_events_source, Column, ColumnType, DeviceEventsSource, Table, DEVICE_EVENTS_ACTION_PREFIX,
-};
+pub use table::{device_events_source, Column, ColumnType, DeviceEventsSource, Table, DEVICE_EVENTS_ACTION_PREFIX};
 pub use time::{Timestamp, TimestampError};
 pub use value::Value;

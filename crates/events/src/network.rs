@@ -167,9 +167,8 @@ impl NetworkEvent {
         let mut r = Record::new(Table::DeviceNetworkEvents);
         let s = |v: &str| Value::String(v.to_string());
         let ip = |v: Option<IpAddr>| Value::String(v.map(|a| a.to_string()).unwrap_or_default());
-        let ip_type = |v: Option<IpAddr>| {
-            Value::String(v.map(|a| classify_ip(a).as_str().to_string()).unwrap_or_default())
-        };
+        let ip_type =
+            |v: Option<IpAddr>| Value::String(v.map(|a| classify_ip(a).as_str().to_string()).unwrap_or_default());
         let port = |p: Option<u16>| p.map_or(Value::Null, |p| Value::Int(i32::from(p)));
         let long = |l: Option<i64>| l.map_or(Value::Null, Value::Long);
         let p = &self.process;

@@ -41,10 +41,10 @@ impl Record {
 
     /// Sets a column, checking the value's type against the column's.
     pub fn set(&mut self, column: &str, value: Value) -> Result<(), RecordError> {
-        let i = self.table.column_index(column).ok_or_else(|| RecordError::UnknownColumn {
-            table: self.table,
-            column: column.to_string(),
-        })?;
+        let i = self
+            .table
+            .column_index(column)
+            .ok_or_else(|| RecordError::UnknownColumn { table: self.table, column: column.to_string() })?;
         let ty = self.table.columns()[i].ty;
         let value = if value == Value::Null { Value::empty(ty) } else { value };
         if !value.fits(ty) {
@@ -95,12 +95,7 @@ impl Record {
     /// use [`Record::to_json_line`] for output).
     pub fn to_json(&self) -> J {
         J::Object(
-            self.table
-                .columns()
-                .iter()
-                .zip(&self.values)
-                .map(|(c, v)| (c.name.to_string(), v.to_json()))
-                .collect(),
+            self.table.columns().iter().zip(&self.values).map(|(c, v)| (c.name.to_string(), v.to_json())).collect(),
         )
     }
 
@@ -214,11 +209,8 @@ mod tests {
     #[test]
     fn json_line_keeps_column_order() {
         let line = Record::new(Table::DeviceInfo).to_json_line();
-        let pos: Vec<usize> = Table::DeviceInfo
-            .columns()
-            .iter()
-            .map(|c| line.find(&format!("\"{}\":", c.name)).unwrap())
-            .collect();
+        let pos: Vec<usize> =
+            Table::DeviceInfo.columns().iter().map(|c| line.find(&format!("\"{}\":", c.name)).unwrap()).collect();
         assert!(pos.windows(2).all(|w| w[0] < w[1]), "{line}");
     }
 

@@ -184,10 +184,8 @@ impl Table {
             .iter()
             .map(|col| {
                 let nullable = !matches!(col.ty, ColumnType::String);
-                Field::new(col.name, col.ty.arrow(), nullable).with_metadata(HashMap::from([(
-                    "kql_type".to_string(),
-                    col.ty.kql_name().to_string(),
-                )]))
+                Field::new(col.name, col.ty.arrow(), nullable)
+                    .with_metadata(HashMap::from([("kql_type".to_string(), col.ty.kql_name().to_string())]))
             })
             .collect();
         Schema::new(fields)
@@ -207,9 +205,7 @@ impl FromStr for Table {
         Table::ALL
             .into_iter()
             .find(|t| t.name() == s)
-            .ok_or_else(|| {
-                format!("unknown table `{s}` (known: DeviceNetworkEvents, DeviceEvents, DeviceInfo)")
-            })
+            .ok_or_else(|| format!("unknown table `{s}` (known: DeviceNetworkEvents, DeviceEvents, DeviceInfo)"))
     }
 }
 

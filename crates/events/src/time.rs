@@ -48,9 +48,9 @@ impl Timestamp {
             let naive = ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y-%m-%d"]
                 .iter()
                 .find_map(|f| {
-                    NaiveDateTime::parse_from_str(s, f).ok().or_else(|| {
-                        chrono::NaiveDate::parse_from_str(s, f).ok().and_then(|d| d.and_hms_opt(0, 0, 0))
-                    })
+                    NaiveDateTime::parse_from_str(s, f)
+                        .ok()
+                        .or_else(|| chrono::NaiveDate::parse_from_str(s, f).ok().and_then(|d| d.and_hms_opt(0, 0, 0)))
                 })
                 .ok_or_else(err)?;
             naive.and_utc()
@@ -88,10 +88,7 @@ mod tests {
         let z = Timestamp::parse("2025-11-22T00:15:00.123Z").unwrap();
         assert_eq!(Timestamp::parse("2025-11-22T01:15:00.123+01:00").unwrap(), z);
         assert_eq!(Timestamp::parse("2025-11-22 00:15:00.123").unwrap(), z);
-        assert_eq!(
-            Timestamp::parse("2025-11-22T00:15:00.1234567Z").unwrap().0,
-            z.0 + 456_700
-        );
+        assert_eq!(Timestamp::parse("2025-11-22T00:15:00.1234567Z").unwrap().0, z.0 + 456_700);
         assert_eq!(Timestamp::parse("2025-11-22").unwrap().to_string(), "2025-11-22T00:00:00.000Z");
         assert!(Timestamp::parse("yesterday").is_err());
         assert!(Timestamp::parse("").is_err());

@@ -40,11 +40,7 @@ fn record_of(table: Table) -> impl Strategy<Value = Record> {
 }
 
 fn any_record() -> impl Strategy<Value = Record> {
-    prop_oneof![
-        record_of(Table::DeviceNetworkEvents),
-        record_of(Table::DeviceEvents),
-        record_of(Table::DeviceInfo)
-    ]
+    prop_oneof![record_of(Table::DeviceNetworkEvents), record_of(Table::DeviceEvents), record_of(Table::DeviceInfo)]
 }
 
 proptest! {

@@ -100,7 +100,8 @@ fn main() {
     }
     let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(2));
     ctx.register_table("DeviceNetworkEvents", Arc::new(MemTable::try_new(schema, parts).unwrap())).unwrap();
-    ctx.register_table("DeviceInfo", Arc::new(MemTable::try_new(info_batch.schema(), vec![vec![info_batch]]).unwrap())).unwrap();
+    ctx.register_table("DeviceInfo", Arc::new(MemTable::try_new(info_batch.schema(), vec![vec![info_batch]]).unwrap()))
+        .unwrap();
     let hunt = Hunt::new(
         ctx,
         HuntOptions { now: Some(start.0), timeout: Some(Duration::from_secs(600)), memory_limit: Some(8 << 30) },
@@ -124,10 +125,9 @@ fn main() {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/duckdb_queries.py");
     let out = std::process::Command::new("python3").arg(script).arg(dir.path()).output();
     let duck: Vec<serde_json::Value> = match out {
-        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout)
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect(),
+        Ok(o) if o.status.success() => {
+            String::from_utf8_lossy(&o.stdout).lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+        }
         Ok(o) => {
             eprintln!("duckdb failed: {}", String::from_utf8_lossy(&o.stderr));
             Vec::new()

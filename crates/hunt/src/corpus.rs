@@ -9,11 +9,8 @@ pub const CORPUS_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testda
 pub fn split(text: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for chunk in text.split("\n// ----\n").skip(1) {
-        let title = chunk
-            .lines()
-            .find_map(|l| l.strip_prefix("// source: "))
-            .map(|s| s.to_string())
-            .unwrap_or_default();
+        let title =
+            chunk.lines().find_map(|l| l.strip_prefix("// source: ")).map(|s| s.to_string()).unwrap_or_default();
         out.push((title, chunk.to_string()));
     }
     out

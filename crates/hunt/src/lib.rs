@@ -27,21 +27,21 @@
 // `is_multiple_of` is newer than the workspace's rust-version (1.85).
 #![allow(clippy::manual_is_multiple_of)]
 
-pub mod error;
-pub mod parse;
-pub mod value;
 #[doc(hidden)]
 pub mod corpus;
 #[cfg(feature = "engine")]
 mod engine;
+pub mod error;
 #[cfg(feature = "engine")]
 pub mod func;
+pub mod parse;
 #[cfg(feature = "engine")]
 mod plan;
+pub mod value;
 
-pub use error::{ErrorKind, HuntError, Span};
 #[cfg(feature = "engine")]
 pub use engine::{Hunt, HuntOptions, HuntResult, RenderHint};
+pub use error::{ErrorKind, HuntError, Span};
 #[cfg(feature = "engine")]
 pub use func::KQL_TYPE;
 #[cfg(feature = "engine")]

@@ -35,7 +35,8 @@ impl Ev {
         r.set("RemotePort", Value::Int(443)).unwrap();
         r.set("RemoteIP", Value::String("93.184.216.34".into())).unwrap();
         r.set("InitiatingProcessFileName", Value::String("chrome.exe".into())).unwrap();
-        r.set("InitiatingProcessFolderPath", Value::String(r"c:\program files\google\chrome\chrome.exe".into())).unwrap();
+        r.set("InitiatingProcessFolderPath", Value::String(r"c:\program files\google\chrome\chrome.exe".into()))
+            .unwrap();
         r.set("InitiatingProcessId", Value::Long(4000 + dev as i64)).unwrap();
         Ev { r }
     }
@@ -85,18 +86,28 @@ fn dataset() -> (Vec<Record>, Vec<Record>) {
     // Background: browsing from every device over the last week.
     for dev in 1..=4 {
         for k in 0..6 {
-            ev.push(Ev::new(now - k * DAY - dev as i64 * HOUR - 3 * HOUR, dev, "ConnectionSuccess").url("https://www.example.com/index.html"));
+            ev.push(
+                Ev::new(now - k * DAY - dev as i64 * HOUR - 3 * HOUR, dev, "ConnectionSuccess")
+                    .url("https://www.example.com/index.html"),
+            );
         }
     }
     // Rare DNS hosts: one device, three connections.
     for k in 0..3 {
-        ev.push(Ev::new(now - 2 * HOUR - k * MIN, 1, "ConnectionSuccess").url("login.rare-domain.xyz").proc("updater.exe"));
+        ev.push(
+            Ev::new(now - 2 * HOUR - k * MIN, 1, "ConnectionSuccess").url("login.rare-domain.xyz").proc("updater.exe"),
+        );
     }
     // Low-count FQDN in the last hour, not a browser.
     ev.push(Ev::new(now - 10 * MIN, 2, "ConnectionSuccess").url("evil.example.net").proc("powershell.exe"));
     // Tor, five days ago, on two machines (file name in another case).
     for dev in [1, 1, 2] {
-        ev.push(Ev::new(now - 5 * DAY, dev, "ConnectionSuccess").proc("Tor.exe").s("InitiatingProcessMD5", "0123456789abcdef0123456789abcdef").ip("198.51.100.99"));
+        ev.push(
+            Ev::new(now - 5 * DAY, dev, "ConnectionSuccess")
+                .proc("Tor.exe")
+                .s("InitiatingProcessMD5", "0123456789abcdef0123456789abcdef")
+                .ip("198.51.100.99"),
+        );
     }
     // BlueKeep C2 address.
     ev.push(Ev::new(now - 2 * DAY, 3, "ConnectionSuccess").ip("5.100.251.106").proc("svchost.exe"));
@@ -111,7 +122,11 @@ fn dataset() -> (Vec<Record>, Vec<Record>) {
     }
     // Five .tk domains within ten minutes.
     for (k, d) in ["a", "b", "c", "d", "e"].iter().enumerate() {
-        ev.push(Ev::new(ts("2024-03-07T08:00:00Z") + k as i64 * MIN, 1, "ConnectionSuccess").url(&format!("{d}.tk")).proc("jupyter.exe"));
+        ev.push(
+            Ev::new(ts("2024-03-07T08:00:00Z") + k as i64 * MIN, 1, "ConnectionSuccess")
+                .url(&format!("{d}.tk"))
+                .proc("jupyter.exe"),
+        );
     }
     // A port scan of one private address.
     for p in 20..32 {
@@ -154,11 +169,23 @@ fn dataset() -> (Vec<Record>, Vec<Record>) {
     );
     // RDP from a Windows 7 machine (d4): an unknown client twice, mstsc once.
     for k in 0..2 {
-        ev.push(Ev::new(ts("2024-03-06T10:00:00Z") + k * HOUR, 4, "ConnectionSuccess").i("RemotePort", 3389).ip("10.2.2.2").proc("evilrdp.exe"));
+        ev.push(
+            Ev::new(ts("2024-03-06T10:00:00Z") + k * HOUR, 4, "ConnectionSuccess")
+                .i("RemotePort", 3389)
+                .ip("10.2.2.2")
+                .proc("evilrdp.exe"),
+        );
     }
-    ev.push(Ev::new(ts("2024-03-06T12:00:00Z"), 4, "ConnectionSuccess").i("RemotePort", 3389).ip("10.2.2.2").proc("mstsc.exe"));
+    ev.push(
+        Ev::new(ts("2024-03-06T12:00:00Z"), 4, "ConnectionSuccess")
+            .i("RemotePort", 3389)
+            .ip("10.2.2.2")
+            .proc("mstsc.exe"),
+    );
     // Defender telemetry endpoints.
-    ev.push(Ev::new(ts("2024-03-06T08:00:00Z"), 1, "ConnectionSuccess").url("https://winatp-gw-cus.microsoft.com/commands"));
+    ev.push(
+        Ev::new(ts("2024-03-06T08:00:00Z"), 1, "ConnectionSuccess").url("https://winatp-gw-cus.microsoft.com/commands"),
+    );
     ev.push(Ev::new(ts("2024-03-06T09:00:00Z"), 2, "ConnectionSuccess").url("us-v20.events.data.microsoft.com"));
     // Connectivity failures.
     ev.push(Ev::new(ts("2024-03-06T10:00:00Z"), 1, "ConnectionFailed").url("crl.microsoft.com"));
@@ -200,13 +227,17 @@ fn session() -> datafusion::prelude::SessionContext {
 fn row_where(r: &HuntResult, col: &str, val: &str) -> std::collections::HashMap<String, String> {
     let n = names(r);
     let i = n.iter().position(|x| x == col).unwrap_or_else(|| panic!("no {col} in {n:?}"));
-    let row = rows(r).into_iter().find(|row| row[i] == val).unwrap_or_else(|| panic!("no row with {col}={val}: {:?}", rows(r)));
+    let row = rows(r)
+        .into_iter()
+        .find(|row| row[i] == val)
+        .unwrap_or_else(|| panic!("no row with {col}={val}: {:?}", rows(r)));
     n.into_iter().zip(row).collect()
 }
 
 fn json_set(s: &str) -> Vec<String> {
     let v: Vec<serde_json::Value> = serde_json::from_str(s).unwrap();
-    let mut out: Vec<String> = v.iter().map(|x| x.as_str().map(String::from).unwrap_or_else(|| x.to_string())).collect();
+    let mut out: Vec<String> =
+        v.iter().map(|x| x.as_str().map(String::from).unwrap_or_else(|| x.to_string())).collect();
     out.sort();
     out
 }
@@ -250,7 +281,18 @@ fn expectation(title: &str) -> Expect {
         Rows(|r| assert_eq!(column(r, "RemoteIP"), ["5.100.251.106"]))
     } else if t("recon-with-rundll") {
         Rows(|r| {
-            assert_eq!(names(r), ["InitiatingProcessCommandLine", "DeviceId", "Timestamp", "DestinationIPCount", "set_RemoteIP", "set_RemoteUrl", "set_RemotePort"]);
+            assert_eq!(
+                names(r),
+                [
+                    "InitiatingProcessCommandLine",
+                    "DeviceId",
+                    "Timestamp",
+                    "DestinationIPCount",
+                    "set_RemoteIP",
+                    "set_RemoteUrl",
+                    "set_RemotePort"
+                ]
+            );
             assert_eq!(rows(r).len(), 1);
             let row = row_where(r, "DeviceId", "d4");
             assert_eq!(row["DestinationIPCount"], "3");
@@ -301,7 +343,10 @@ fn expectation(title: &str) -> Expect {
         })
     } else if t("Firewall Policy Design Assistant") {
         Rows(|r| {
-            assert_eq!(names(r), ["Directionality", "AliasPath", "ConnectionCount", "DistinctMachines", "Ports", "RemoteIPs"]);
+            assert_eq!(
+                names(r),
+                ["Directionality", "AliasPath", "ConnectionCount", "DistinctMachines", "Ports", "RemoteIPs"]
+            );
             let row = row_where(r, "AliasPath", r"%windir%\system32\svchost.exe");
             assert_eq!(row["Directionality"], "Inbound");
             assert_eq!(row["ConnectionCount"], "2");
@@ -341,7 +386,10 @@ fn expectation(title: &str) -> Expect {
         })
     } else if t("Connectivity Failures by Domain") {
         Rows(|r| {
-            assert_eq!(names(r), ["Domain", "LastConnectionFailure", "DeviceName", "ConnectionFailures", "DistinctMachines"]);
+            assert_eq!(
+                names(r),
+                ["Domain", "LastConnectionFailure", "DeviceName", "ConnectionFailures", "DistinctMachines"]
+            );
             assert_eq!(rows(r), [["winatp-gw-eus.microsoft.com", "2024-03-06T10:00:00Z", "host3.corp", "2", "2"]]);
         })
     } else if t("JA3Blacklist") {
@@ -354,7 +402,10 @@ fn expectation(title: &str) -> Expect {
             let row = row_where(r, "DownloadedContent", "payload.exe ");
             assert_eq!(row["HTTP_Request_Method"], "GET");
             assert_eq!(row["ReportId"], "801");
-            assert_eq!(names(r)[..5], ["Timestamp", "DeviceName", "DownloadedContent", "HTTP_Request_Method", "RemoteIP"]);
+            assert_eq!(
+                names(r)[..5],
+                ["Timestamp", "DeviceName", "DownloadedContent", "HTTP_Request_Method", "RemoteIP"]
+            );
         })
     } else if t("SuspiciousNetworkConnection-NotionAPI") {
         Rejected("InitiatingProcessVersionInfoCompanyName")
@@ -390,7 +441,7 @@ async fn every_corpus_query_runs_or_is_rejected_by_name() {
                 // The position points at the named construct.
                 let line = text.lines().nth(e.line - 1).unwrap_or("");
                 let at: String = line.chars().skip(e.col - 1).collect();
-                assert!(at.starts_with(name) || at.starts_with("invoke") , "{title}: {e} points at {at:?}");
+                assert!(at.starts_with(name) || at.starts_with("invoke"), "{title}: {e} points at {at:?}");
             }
             (Expect::Rejected(_), Ok(r)) => panic!("{title}: expected a rejection, got {} rows", r.num_rows()),
         }

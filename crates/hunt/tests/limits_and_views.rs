@@ -63,15 +63,31 @@ fn session() -> SessionContext {
 #[tokio::test]
 async fn device_events_is_a_view_of_network_protection_rows() {
     let ctx = session();
-    let r = run(&ctx, "DeviceEvents | project ActionType, RemoteUrl, FileName, ProcessId, AdditionalFields | order by RemoteUrl asc").await;
+    let r = run(
+        &ctx,
+        "DeviceEvents | project ActionType, RemoteUrl, FileName, ProcessId, AdditionalFields | order by RemoteUrl asc",
+    )
+    .await;
     let want: Vec<String> = Table::DeviceEvents.columns().iter().map(|c| c.name.to_string()).collect();
     let all = run(&ctx, "DeviceEvents").await;
     assert_eq!(names(&all), want);
     assert_eq!(
         rows(&r),
         [
-            ["ExploitGuardNetworkProtectionBlocked", "bad.example", "curl", "<null>", "{\"ResponseCategory\":\"Malicious\"}"],
-            ["ExploitGuardNetworkProtectionAudited", "meh.example", "curl", "<null>", "{\"ResponseCategory\":\"Malicious\"}"],
+            [
+                "ExploitGuardNetworkProtectionBlocked",
+                "bad.example",
+                "curl",
+                "<null>",
+                "{\"ResponseCategory\":\"Malicious\"}"
+            ],
+            [
+                "ExploitGuardNetworkProtectionAudited",
+                "meh.example",
+                "curl",
+                "<null>",
+                "{\"ResponseCategory\":\"Malicious\"}"
+            ],
         ]
     );
     let r = run(&ctx, "DeviceEvents | where AdditionalFields.ResponseCategory == 'Malicious' | count").await;
@@ -81,7 +97,11 @@ async fn device_events_is_a_view_of_network_protection_rows() {
 #[tokio::test]
 async fn result_columns_carry_kql_types() {
     let ctx = session();
-    let r = run(&ctx, "DeviceNetworkEvents | summarize n = count(), s = make_set(RemoteUrl), t = max(Timestamp) by DeviceId | take 1").await;
+    let r = run(
+        &ctx,
+        "DeviceNetworkEvents | summarize n = count(), s = make_set(RemoteUrl), t = max(Timestamp) by DeviceId | take 1",
+    )
+    .await;
     assert_eq!(kql_types(&r), ["string", "long", "dynamic", "datetime"]);
     let r = run(&ctx, "DeviceNetworkEvents | project AdditionalFields, RemotePort, LocalIP | take 1").await;
     assert_eq!(kql_types(&r), ["dynamic", "int", "string"]);
@@ -91,7 +111,9 @@ async fn result_columns_carry_kql_types() {
 async fn queries_cannot_write() {
     // Only KQL query operators exist; control commands do not parse.
     let ctx = session();
-    for q in [".drop table DeviceNetworkEvents", ".set-or-append T <| DeviceNetworkEvents", "set x = 1; DeviceNetworkEvents"] {
+    for q in
+        [".drop table DeviceNetworkEvents", ".set-or-append T <| DeviceNetworkEvents", "set x = 1; DeviceNetworkEvents"]
+    {
         assert!(try_run(&ctx, q).await.is_err(), "{q}");
     }
     let r = run(&ctx, "DeviceNetworkEvents | count").await;

@@ -6,7 +6,8 @@ use common::*;
 
 #[tokio::test]
 async fn where_project_extend() {
-    let r = q("datatable(a:long, b:string)[1, 'x', 2, 'y', 3, 'z'] | where a >= 2 | extend c = a * 10 | project b, c").await;
+    let r = q("datatable(a:long, b:string)[1, 'x', 2, 'y', 3, 'z'] | where a >= 2 | extend c = a * 10 | project b, c")
+        .await;
     assert_eq!(names(&r), ["b", "c"]);
     assert_eq!(sorted_rows(&r), [["y", "20"], ["z", "30"]]);
 }

@@ -45,7 +45,10 @@ async fn join_kinds() {
 
 #[tokio::test]
 async fn join_on_left_right_columns_and_lookup() {
-    let r = q(&format!("let R = {R} | project-rename key = k; {L} | join kind=inner R on $left.k == $right.key | project a, b")).await;
+    let r = q(&format!(
+        "let R = {R} | project-rename key = k; {L} | join kind=inner R on $left.k == $right.key | project a, b"
+    ))
+    .await;
     assert_eq!(sorted_rows(&r), [["1", "10"], ["2", "10"], ["3", "20"], ["3", "21"]]);
     // lookup does not repeat the right key; default leftouter.
     let r = q(&format!("let R = {R} | summarize b = max(b) by k; {L} | lookup R on k")).await;
@@ -68,7 +71,9 @@ async fn lets_functions_materialize_invoke() {
     assert_eq!(rows(&r), [["2"]]);
     let r = q("let f = (x:long) { x * 2 }; datatable(a:long)[1, 2] | extend b = f(a) | order by a asc").await;
     assert_eq!(column(&r, "b"), ["2", "4"]);
-    let r = q("let big = (T:(a:long), lim:long) { T | where a > lim }; datatable(a:long)[1, 5, 9] | invoke big(4) | count").await;
+    let r =
+        q("let big = (T:(a:long), lim:long) { T | where a > lim }; datatable(a:long)[1, 5, 9] | invoke big(4) | count")
+            .await;
     assert_eq!(rows(&r), [["2"]]);
     let r = q("let big = (T:(a:long)) { T | where a > 4 }; big(datatable(a:long)[1, 5, 9]) | count").await;
     assert_eq!(rows(&r), [["2"]]);
@@ -92,7 +97,7 @@ async fn dynamic_access_and_conversion() {
     assert_eq!(kql_types(&r), ["string", "dynamic", "long", "dynamic", "string", "bool", "long", "bool"]);
     let r = q(r#"datatable(s:string)['{"ja3": "abc"}', 'not json']
         | extend j = parse_json(s) | extend v = tostring(j.ja3), t = tostring(j) | project v, t"#)
-        .await;
+    .await;
     assert_eq!(rows(&r), [["abc", "{\"ja3\":\"abc\"}"], ["", "not json"]]);
     let r = q("datatable(s:string)['a.b.c.d'] | extend p = split(s, '.') | project x = tostring(p[-2]), y = strcat(p[0], '-', p[-1]), n = array_length(p)").await;
     assert_eq!(rows(&r), [["c", "a-d", "4"]]);
@@ -110,14 +115,24 @@ async fn time_now_ago_bin_between() {
     let r = q("datatable(t:datetime)[datetime(2024-03-07 11:30), datetime(2024-03-06 11:30), datetime(2024-03-01)] | where t > ago(1d)").await;
     assert_eq!(rows(&r), [["2024-03-07T11:30:00Z"]]);
     let r = q("datatable(t:datetime)[datetime(2024-03-07 11:30), datetime(2024-03-06 11:30), datetime(2024-03-01)] \
-               | where t between (datetime(2024-03-01) .. datetime(2024-03-06 11:30)) | count").await;
+               | where t between (datetime(2024-03-01) .. datetime(2024-03-06 11:30)) | count")
+    .await;
     assert_eq!(rows(&r), [["2"]]);
     let r = q("datatable(t:datetime)[datetime(2024-03-07 10:07:31), datetime(2024-03-07 10:09:59), datetime(2024-03-07 10:10:00)] \
                | summarize c = count() by bin(t, 5m) | order by t asc").await;
     assert_eq!(names(&r), ["t", "c"]);
     assert_eq!(rows(&r), [["2024-03-07T10:05:00Z", "2"], ["2024-03-07T10:10:00Z", "1"]]);
     let r = q("datatable(t:datetime)[datetime(2024-03-07 12:00)] | project w = bin(t, 7d), d = startofday(t), s = startofweek(t), n = now(), a = ago(1h) + 30m").await;
-    assert_eq!(rows(&r), [["2024-03-04T00:00:00Z", "2024-03-07T00:00:00Z", "2024-03-03T00:00:00Z", "2024-03-07T12:00:00Z", "2024-03-07T11:30:00Z"]]);
+    assert_eq!(
+        rows(&r),
+        [[
+            "2024-03-04T00:00:00Z",
+            "2024-03-07T00:00:00Z",
+            "2024-03-03T00:00:00Z",
+            "2024-03-07T12:00:00Z",
+            "2024-03-07T11:30:00Z"
+        ]]
+    );
     let r = q("datatable(a:datetime, b:datetime)[datetime(2024-01-01), datetime(2024-01-02 06:00)] | project d = tostring(b - a), ok = b < a + 1d").await;
     assert_eq!(rows(&r), [["1.06:00:00", "false"]]);
 }
@@ -125,7 +140,8 @@ async fn time_now_ago_bin_between() {
 #[tokio::test]
 async fn top_nested_and_distinct_and_count() {
     let r = q("datatable(d:string, dev:string)['a', '1', 'a', '2', 'b', '1', 'c', '1', 'c', '2', 'c', '3'] \
-               | top-nested 2 of d by dcount(dev) asc").await;
+               | top-nested 2 of d by dcount(dev) asc")
+    .await;
     assert_eq!(names(&r), ["d", "aggregated_d"]);
     assert_eq!(rows(&r), [["b", "1"], ["a", "2"]]);
     let r = q("datatable(a:long, b:long)[1, 1, 1, 1, 2, 1] | distinct a, b | count").await;
@@ -136,7 +152,8 @@ async fn top_nested_and_distinct_and_count() {
 
 #[tokio::test]
 async fn project_family_and_render() {
-    let r = q("datatable(a:long, b:long, c:long)[1, 2, 3] | project-away b | project-rename z = a | project-reorder c").await;
+    let r = q("datatable(a:long, b:long, c:long)[1, 2, 3] | project-away b | project-rename z = a | project-reorder c")
+        .await;
     assert_eq!(names(&r), ["c", "z"]);
     let r = q("datatable(aa:long, ab:long, c:long)[1, 2, 3] | project-away a*").await;
     assert_eq!(names(&r), ["c"]);
@@ -186,5 +203,8 @@ async fn top_nested_with_levels() {
     // Ascending and without a count at the second level.
     let r = q(&src.replace("top-nested 1 of src by sum(dmg)", "top-nested of src by n = count() asc")).await;
     assert_eq!(names(&r), ["state", "aggregated_state", "src", "n"]);
-    assert_eq!(sorted_rows(&r), [["CA", "31", "a", "1"], ["CA", "31", "c", "1"], ["TX", "22", "a", "1"], ["TX", "22", "b", "2"]]);
+    assert_eq!(
+        sorted_rows(&r),
+        [["CA", "31", "a", "1"], ["CA", "31", "c", "1"], ["TX", "22", "a", "1"], ["TX", "22", "b", "2"]]
+    );
 }

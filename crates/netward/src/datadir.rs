@@ -47,11 +47,7 @@ impl DataDir {
         Self::resolve_in(flag, env, Path::new(SYSTEM_DATA_DIR))
     }
 
-    fn resolve_in(
-        flag: Option<&Path>,
-        env: &dyn Fn(&str) -> Option<String>,
-        system: &Path,
-    ) -> CliResult<DataDir> {
+    fn resolve_in(flag: Option<&Path>, env: &dyn Fn(&str) -> Option<String>, system: &Path) -> CliResult<DataDir> {
         if let Some(p) = flag {
             return Ok(DataDir { path: p.to_path_buf(), source: DataDirSource::Flag });
         }

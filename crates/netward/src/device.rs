@@ -30,8 +30,7 @@ impl DeviceIdentity {
                 let m = std::fs::read_to_string("/etc/machine-id")
                     .or_else(|_| std::fs::read_to_string("/var/lib/dbus/machine-id"))
                     .map_err(|e| {
-                        CliError::failure(format!("cannot read /etc/machine-id: {e}"))
-                            .with_hint("pass --device-id ID")
+                        CliError::failure(format!("cannot read /etc/machine-id: {e}")).with_hint("pass --device-id ID")
                     })?;
                 device_id_from_machine_id(&m)
             }
@@ -65,9 +64,10 @@ impl<'a> ReportIds<'a> {
     pub fn open(dir: &'a DataDir) -> CliResult<Self> {
         let path = dir.file(REPORT_ID_FILE);
         let start = match std::fs::read_to_string(&path) {
-            Ok(s) => s.trim().parse::<i64>().map_err(|_| {
-                CliError::failure(format!("{} is damaged: `{}`", path.display(), s.trim()))
-            })?,
+            Ok(s) => s
+                .trim()
+                .parse::<i64>()
+                .map_err(|_| CliError::failure(format!("{} is damaged: `{}`", path.display(), s.trim())))?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => 1,
             Err(e) => return Err(CliError::failure(format!("cannot read {}: {e}", path.display()))),
         };
@@ -79,8 +79,7 @@ impl<'a> ReportIds<'a> {
             let until = self.next + BLOCK;
             self.dir.ensure()?;
             let path = self.dir.file(REPORT_ID_FILE);
-            atomic_write(&path, until.to_string().as_bytes())
-                .context(|| format!("cannot write {}", path.display()))?;
+            atomic_write(&path, until.to_string().as_bytes()).context(|| format!("cannot write {}", path.display()))?;
             self.reserved_until = until;
         }
         let id = self.next;

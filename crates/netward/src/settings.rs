@@ -147,9 +147,7 @@ impl Settings {
             // A missing default file means defaults; a missing file the user
             // named is a mistake worth telling.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && config.is_none() => {}
-            Err(e) => {
-                return Err(CliError::bad_input(format!("cannot read config file {}: {e}", path.display())))
-            }
+            Err(e) => return Err(CliError::bad_input(format!("cannot read config file {}: {e}", path.display()))),
         }
         for (key, value) in read_cli_settings(data_dir)? {
             values.insert(key, (value, Source::Cli));
@@ -224,9 +222,7 @@ fn parse_config(text: &str, path: &Path) -> CliResult<Vec<(&'static str, String)
     let table: toml::Table = text.parse().map_err(|e: toml::de::Error| bad(e.to_string()))?;
     let mut out = Vec::new();
     for (section, inner) in &table {
-        let inner = inner
-            .as_table()
-            .ok_or_else(|| bad(format!("`{section}` must be a table like [{section}]")))?;
+        let inner = inner.as_table().ok_or_else(|| bad(format!("`{section}` must be a table like [{section}]")))?;
         for (name, value) in inner {
             let key = format!("{section}.{name}");
             let d = def(&key).ok_or_else(|| {
@@ -259,7 +255,8 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let dd = dir(&t);
         let cfg = t.path().join("netward.toml");
-        std::fs::write(&cfg, "[network_protection]\nenforcement_level = \"audit\"\n[hunt]\ntimeout_seconds = 5\n").unwrap();
+        std::fs::write(&cfg, "[network_protection]\nenforcement_level = \"audit\"\n[hunt]\ntimeout_seconds = 5\n")
+            .unwrap();
         let mut s = Settings::load(Some(&cfg), &dd).unwrap();
         assert_eq!(s.get(ENFORCEMENT_LEVEL), "audit");
         assert_eq!(s.source(ENFORCEMENT_LEVEL), Source::File(cfg.clone()));

@@ -41,12 +41,7 @@ fn piped_output_is_json_lines_and_format_flag_wins() {
 #[test]
 fn env_var_chooses_the_data_dir() {
     let t = tempfile::tempdir().unwrap();
-    let out = Command::cargo_bin("netward")
-        .unwrap()
-        .env("NETWARD_DATA_DIR", t.path())
-        .arg("info")
-        .output()
-        .unwrap();
+    let out = Command::cargo_bin("netward").unwrap().env("NETWARD_DATA_DIR", t.path()).arg("info").output().unwrap();
     let rows = json_lines(&out.stdout);
     assert!(rows.iter().any(|r| r["item"] == "data_dir_source" && r["value"] == "$NETWARD_DATA_DIR"));
 }
@@ -55,10 +50,7 @@ fn env_var_chooses_the_data_dir() {
 fn exit_codes_follow_the_contract() {
     let t = tempfile::tempdir().unwrap();
     netward(t.path()).arg("no-such-command").assert().code(2);
-    netward(t.path())
-        .args(["config", "network-protection", "enforcement-level", "--value", "strict"])
-        .assert()
-        .code(2);
+    netward(t.path()).args(["config", "network-protection", "enforcement-level", "--value", "strict"]).assert().code(2);
     netward(t.path())
         .args(["--config", "/definitely/absent.toml", "info"])
         .assert()
@@ -82,10 +74,7 @@ fn enforcement_level_change_is_stored_wins_over_file_and_writes_5007() {
     let data = t.path().join("data");
     let show = |data: &Path| {
         let out = netward(data).arg("--config").arg(&cfg).args(["config", "show"]).output().unwrap();
-        json_lines(&out.stdout)
-            .into_iter()
-            .find(|r| r["setting"] == "network_protection.enforcement_level")
-            .unwrap()
+        json_lines(&out.stdout).into_iter().find(|r| r["setting"] == "network_protection.enforcement_level").unwrap()
     };
     let row = show(&data);
     assert_eq!(row["value"], "audit");

@@ -16,8 +16,14 @@ fn lines(out: &[u8]) -> Vec<serde_json::Value> {
 #[test]
 fn verdict_json_has_exactly_the_contract_fields() {
     let t = tempfile::tempdir().unwrap();
-    netward(t.path()).args(["indicator", "add", "--type", "domain", "--value", "Evil.TEST.", "--action", "block"]).assert().success();
-    let out = netward(t.path()).args(["evaluate", "--enforcement-level", "block", "https://www.evil.test:443/a", "good.test"]).output().unwrap();
+    netward(t.path())
+        .args(["indicator", "add", "--type", "domain", "--value", "Evil.TEST.", "--action", "block"])
+        .assert()
+        .success();
+    let out = netward(t.path())
+        .args(["evaluate", "--enforcement-level", "block", "https://www.evil.test:443/a", "good.test"])
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let v = lines(&out.stdout);
     let keys: Vec<&str> = v[0].as_object().unwrap().keys().map(String::as_str).collect();
@@ -80,7 +86,18 @@ fn malformed_feed_lines_are_reported_by_number_and_the_rest_imported() {
 fn replay_with_policy_adds_audit_or_block_events() {
     let t = tempfile::tempdir().unwrap();
     netward(t.path())
-        .args(["indicator", "add", "--type", "domain", "--value", "google.com", "--action", "block", "--title", "No Google"])
+        .args([
+            "indicator",
+            "add",
+            "--type",
+            "domain",
+            "--value",
+            "google.com",
+            "--action",
+            "block",
+            "--title",
+            "No Google",
+        ])
         .assert()
         .success();
     let pcap = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/pcaps/zeek-socks-with-ssl.pcap");
@@ -98,8 +115,9 @@ fn replay_with_policy_adds_audit_or_block_events() {
     assert_eq!(a[0]["AdditionalFields"]["ResponseCategory"], "CustomBlockList");
     assert_eq!(a[0]["AdditionalFields"]["DisplayName"], "No Google");
     let block = run(&["--enforcement-level", "block"]);
-    assert!(block.iter().any(|e| e["ActionType"] == "ExploitGuardNetworkProtectionBlocked"
-        && e["AdditionalFields"]["IsAudit"] == false));
+    assert!(block.iter().any(
+        |e| e["ActionType"] == "ExploitGuardNetworkProtectionBlocked" && e["AdditionalFields"]["IsAudit"] == false
+    ));
     // Without --policy: no verdict events at all.
     let out = netward(t.path()).args(["replay", "-q"]).arg(&pcap).output().unwrap();
     assert!(lines(&out.stdout).iter().all(|e| !e["ActionType"].as_str().unwrap().starts_with("ExploitGuard")));

@@ -101,7 +101,8 @@ fn own_captures_name_every_expected_destination() {
             events.iter().any(|e| matches_row(e, row))
         };
         if !hit {
-            failures.push(format!("{}: no event names {} at {}:{} ({})", row.pcap, row.name, row.ip, row.port, row.extra));
+            failures
+                .push(format!("{}: no event names {} at {}:{} ({})", row.pcap, row.name, row.ip, row.port, row.extra));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -153,11 +154,12 @@ fn ja4_captures_match_every_fingerprint() {
         let hellos: Vec<&serde_json::Value> =
             events.iter().filter(|e| e["ActionType"] == "SslConnectionInspected").collect();
         for row in rows {
-            let ok = hellos
-                .iter()
-                .any(|e| matches_row(e, row) && e["AdditionalFields"]["ja4"] == row.extra.as_str());
+            let ok = hellos.iter().any(|e| matches_row(e, row) && e["AdditionalFields"]["ja4"] == row.extra.as_str());
             if !ok {
-                failures.push(format!("{file}: no ClientHello to {} {}:{} with JA4 {}", row.name, row.ip, row.port, row.extra));
+                failures.push(format!(
+                    "{file}: no ClientHello to {} {}:{} with JA4 {}",
+                    row.name, row.ip, row.port, row.extra
+                ));
             }
         }
     }
@@ -171,10 +173,7 @@ fn proxy_connections_keep_the_proxy_ip_and_add_the_real_targets() {
     // The connection to the proxy: RemoteIP = proxy, RemoteUrl = the real target.
     assert!(conn.iter().any(|e| e["RemoteIP"] == "85.194.84.197" && e["RemoteUrl"] == "www.google.com"));
     // The target itself: RemoteIP is not the proxy, the proxy is named.
-    let target = conn
-        .iter()
-        .find(|e| e["RemoteIP"] != "85.194.84.197")
-        .expect("a ConnectionSuccess for the target");
+    let target = conn.iter().find(|e| e["RemoteIP"] != "85.194.84.197").expect("a ConnectionSuccess for the target");
     assert_eq!(target["RemoteUrl"], "www.google.com");
     assert_eq!(target["RemotePort"], 443);
     assert_eq!(target["AdditionalFields"]["proxy"]["kind"], "socks5");
@@ -198,7 +197,10 @@ fn dns_answers_are_events_with_zeek_fields() {
     assert_eq!(f["qtype_name"], "A");
     assert_eq!(f["rcode_name"], "NOERROR");
     let answers: Vec<&str> = f["answers"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
-    assert!(answers.contains(&"suricata-ids.org") && answers.contains(&"192.0.78.24") && answers.contains(&"192.0.78.25"), "{answers:?}");
+    assert!(
+        answers.contains(&"suricata-ids.org") && answers.contains(&"192.0.78.24") && answers.contains(&"192.0.78.25"),
+        "{answers:?}"
+    );
 }
 
 #[test]

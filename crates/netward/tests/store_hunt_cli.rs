@@ -46,7 +46,10 @@ fn import_keeps_good_rows_and_names_bad_lines() {
     std::fs::write(&csv, "Timestamp,DeviceId,DeviceName,OSPlatform,LoggedOnUsers\n2024-05-14T08:00:00Z,d1,pc1,Linux,\"[{\"\"UserName\"\":\"\"alice\"\"}]\"\n").unwrap();
     netward(t.path()).args(["import", "--table", "DeviceInfo"]).arg(&csv).assert().success();
 
-    let rows = hunt(t.path(), "DeviceNetworkEvents | project DeviceName, RemoteUrl, RemotePort, AdditionalFields | sort by DeviceName asc");
+    let rows = hunt(
+        t.path(),
+        "DeviceNetworkEvents | project DeviceName, RemoteUrl, RemotePort, AdditionalFields | sort by DeviceName asc",
+    );
     assert_eq!(rows.len(), 2);
     assert_eq!(rows[0]["RemoteUrl"], "evil.example");
     assert_eq!(rows[0]["AdditionalFields"]["k"], 1);
@@ -75,11 +78,17 @@ fn replayed_events_are_stored_and_the_seeds_proxy_query_lists_real_targets() {
 #[test]
 fn verdicts_are_device_events_too() {
     let t = tempfile::tempdir().unwrap();
-    netward(t.path()).args(["indicator", "add", "--type", "domain", "--value", "evil.test", "--action", "block"]).assert().success();
+    netward(t.path())
+        .args(["indicator", "add", "--type", "domain", "--value", "evil.test", "--action", "block"])
+        .assert()
+        .success();
     let pcap = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/own/connect-tls.pcap");
     netward(t.path()).args(["replay", "-q", "--policy", "--store", "--no-print"]).arg(&pcap).assert().success();
     let dne = hunt(t.path(), r#"DeviceNetworkEvents | where ActionType startswith "ExploitGuard" | count"#);
-    let de = hunt(t.path(), r#"DeviceEvents | where ActionType == "ExploitGuardNetworkProtectionAudited" | project RemoteUrl, AdditionalFields"#);
+    let de = hunt(
+        t.path(),
+        r#"DeviceEvents | where ActionType == "ExploitGuardNetworkProtectionAudited" | project RemoteUrl, AdditionalFields"#,
+    );
     assert!(dne[0]["Count"].as_i64().unwrap() >= 1);
     assert_eq!(de.len() as i64, dne[0]["Count"].as_i64().unwrap(), "one stored copy, seen in both tables");
     assert_eq!(de[0]["RemoteUrl"], "evil.test");
@@ -97,7 +106,10 @@ fn query_errors_give_position_and_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("(1:"), "{err}");
-    let out = netward(t.path()).args(["hunt", "DeviceNetworkEvents\n| join (DeviceFileEvents) on DeviceId"]).output().unwrap();
+    let out = netward(t.path())
+        .args(["hunt", "DeviceNetworkEvents\n| join (DeviceFileEvents) on DeviceId"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("DeviceFileEvents"));
     // An empty store answers queries with no rows.

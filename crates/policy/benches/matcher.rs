@@ -85,7 +85,11 @@ fn queries(n_listed: u64, count: usize) -> Vec<String> {
 /// Anonymous memory in transparent huge pages (kB line of smaps_rollup).
 fn huge_page_bytes() -> u64 {
     let s = std::fs::read_to_string("/proc/self/smaps_rollup").unwrap_or_default();
-    let kb = s.lines().find(|l| l.starts_with("AnonHugePages:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse::<u64>().ok());
+    let kb = s
+        .lines()
+        .find(|l| l.starts_with("AnonHugePages:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse::<u64>().ok());
     kb.unwrap_or(0) * 1024
 }
 
@@ -147,7 +151,11 @@ fn rate(what: &str, n: usize, f: impl FnOnce() -> String) {
     let (t, c) = (Instant::now(), cpu_time());
     let extra = f();
     let (wall, cpu) = (t.elapsed(), cpu_time().saturating_sub(c));
-    println!("{what}: {:.2} M/s per core on-CPU ({:.2} M/s wall) {extra}", per_sec(n, cpu) / 1e6, per_sec(n, wall) / 1e6);
+    println!(
+        "{what}: {:.2} M/s per core on-CPU ({:.2} M/s wall) {extra}",
+        per_sec(n, cpu) / 1e6,
+        per_sec(n, wall) / 1e6
+    );
 }
 
 fn main() {
@@ -253,7 +261,11 @@ fn main() {
     let t = Instant::now();
     let feed = GenFeed { next: 0, n, buf: Vec::new(), pos: 0 };
     let r = store.import_feed(feed, FeedFormat::Domains, "big", FeedOptions::default(), 0).expect("import");
-    println!("store import of {} domains (parse, canonicalise, write+fsync, compile): {:.2} s", r.imported, t.elapsed().as_secs_f64());
+    println!(
+        "store import of {} domains (parse, canonicalise, write+fsync, compile): {:.2} s",
+        r.imported,
+        t.elapsed().as_secs_f64()
+    );
     drop(store);
     let t = Instant::now();
     let mut store = PolicyStore::open_with_seed(dir.path(), Seed::FIXED).expect("reopen");
@@ -300,7 +312,8 @@ fn main() {
         update.push('\n');
     }
     let t0 = origin.elapsed();
-    let r = store.import_feed(update.as_bytes(), FeedFormat::Domains, "update", FeedOptions::default(), 1).expect("update");
+    let r =
+        store.import_feed(update.as_bytes(), FeedFormat::Domains, "update", FeedOptions::default(), 1).expect("update");
     let t1 = origin.elapsed();
     std::thread::sleep(Duration::from_millis(200));
     stop.store(true, Ordering::Relaxed);

@@ -236,7 +236,12 @@ impl<'de> Deserialize<'de> for ResponseCategory {
             "CmdCtrl" => ResponseCategory::CmdCtrl,
             "Exploit" => ResponseCategory::Exploit,
             "Malicious" => ResponseCategory::Malicious,
-            other => return Err(serde::de::Error::unknown_variant(other, &["CustomBlockList", "CustomPolicy", "Malicious", "Phishing", "CmdCtrl", "Exploit"])),
+            other => {
+                return Err(serde::de::Error::unknown_variant(
+                    other,
+                    &["CustomBlockList", "CustomPolicy", "Malicious", "Phishing", "CmdCtrl", "Exploit"],
+                ))
+            }
         })
     }
 }

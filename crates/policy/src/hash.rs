@@ -140,7 +140,15 @@ impl<'a> SuffixIter<'a> {
     #[inline]
     pub fn new(seed: Seed, host: &'a str, max_labels: usize) -> Self {
         let bytes = host.as_bytes();
-        SuffixIter { seed, bytes, state: root(seed), end: bytes.len(), labels: 0, max: max_labels.min(MAX_LABELS), done: false }
+        SuffixIter {
+            seed,
+            bytes,
+            state: root(seed),
+            end: bytes.len(),
+            labels: 0,
+            max: max_labels.min(MAX_LABELS),
+            done: false,
+        }
     }
 }
 

@@ -336,7 +336,15 @@ pub struct IndicatorSpec {
 impl IndicatorSpec {
     /// A spec with only the required fields.
     pub fn new(kind: IndicatorType, value: impl Into<String>, action: Action) -> Self {
-        IndicatorSpec { kind, value: value.into(), action, title: None, description: None, expires: None, category: None }
+        IndicatorSpec {
+            kind,
+            value: value.into(),
+            action,
+            title: None,
+            description: None,
+            expires: None,
+            category: None,
+        }
     }
 }
 

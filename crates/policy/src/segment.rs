@@ -275,7 +275,11 @@ impl SegmentBuilder {
         let mut ips = self.ips;
         let (mut v4_lens, mut v6_lens) = (Vec::new(), Vec::new());
         for (ip, len) in ips.keys() {
-            if ip.is_ipv4() { v4_lens.push(*len) } else { v6_lens.push(*len) }
+            if ip.is_ipv4() {
+                v4_lens.push(*len)
+            } else {
+                v6_lens.push(*len)
+            }
         }
         for v in ips.values_mut() {
             v.sort_unstable();

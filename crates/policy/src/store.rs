@@ -345,7 +345,8 @@ impl PolicyStore {
         let path = self.dir.join(FEEDS_DIR).join(format!("{source}{FEED_EXT}"));
         let mut report = ImportReport { source: source.into(), ..ImportReport::default() };
         let mut builder = SegmentBuilder::new(self.seed, source, options.origin);
-        let mut info = FeedInfo { source: source.into(), format, options: options.clone(), imported_at: now, entries: 0 };
+        let mut info =
+            FeedInfo { source: source.into(), format, options: options.clone(), imported_at: now, entries: 0 };
         let mut feed_err = None;
         write_atomic(&path, |w| {
             let mut cw = ChecksumWriter { inner: w, sum: FNV_INIT };
@@ -448,7 +449,13 @@ fn check_source(s: &str) -> Result<(), StoreError> {
 }
 
 /// Add one feed item to the builder and the file.
-fn add_item(b: &mut SegmentBuilder, w: &mut impl Write, source: &str, o: &FeedOptions, item: FeedItem) -> io::Result<()> {
+fn add_item(
+    b: &mut SegmentBuilder,
+    w: &mut impl Write,
+    source: &str,
+    o: &FeedOptions,
+    item: FeedItem,
+) -> io::Result<()> {
     let category = o.category.clone().or(item.category);
     if item.details.is_empty() {
         let value = item.target.to_string();
@@ -540,7 +547,8 @@ fn read_feed_file(path: &Path, mut f: impl FnMut(&FeedInfo, FeedLine)) -> Result
                 return Ok(inf);
             }
             Some("r") => {
-                let ind: Indicator = serde_json::from_str(cols.next().unwrap_or("")).map_err(|e| corrupt(path, n, e))?;
+                let ind: Indicator =
+                    serde_json::from_str(cols.next().unwrap_or("")).map_err(|e| corrupt(path, n, e))?;
                 f(inf, FeedLine::Record(ind));
             }
             Some(kind) => {

@@ -26,7 +26,11 @@ fn num(s: &str, range: std::ops::Range<usize>) -> Option<i64> {
 pub fn parse_rfc3339(s: &str) -> Option<i64> {
     let s = s.trim();
     let b = s.as_bytes();
-    if b.len() < 20 || b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') || !matches!(b.get(10), Some(b'T' | b't' | b' ')) {
+    if b.len() < 20
+        || b.get(4) != Some(&b'-')
+        || b.get(7) != Some(&b'-')
+        || !matches!(b.get(10), Some(b'T' | b't' | b' '))
+    {
         return None;
     }
     if b.get(13) != Some(&b':') || b.get(16) != Some(&b':') {
@@ -77,7 +81,15 @@ mod tests {
 
     #[test]
     fn malformed() {
-        for s in ["", "2016-01-01", "2016-13-01T00:00:00Z", "2016-01-01T00:00:00", "2016-01-01T00:00:00.Z", "x016-01-01T00:00:00Z", "2016-01-01T00:00:00+0200"] {
+        for s in [
+            "",
+            "2016-01-01",
+            "2016-13-01T00:00:00Z",
+            "2016-01-01T00:00:00",
+            "2016-01-01T00:00:00.Z",
+            "x016-01-01T00:00:00Z",
+            "2016-01-01T00:00:00+0200",
+        ] {
             assert_eq!(parse_rfc3339(s), None, "{s}");
         }
     }

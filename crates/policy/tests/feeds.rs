@@ -34,7 +34,10 @@ fn hosts_file() {
 fn domain_list() {
     let input = "evil.example\n*.Phish.example\n# c\nbücher.example\ntwo words\n10.0.0.1\nexample.123\nhttp://x/y\n";
     let (items, r) = run(FeedFormat::Domains, input);
-    assert_eq!(items, ["domain:evil.example@1", "domain:phish.example@2", "domain:xn--bcher-kva.example@4", "ip:10.0.0.1@6"]);
+    assert_eq!(
+        items,
+        ["domain:evil.example@1", "domain:phish.example@2", "domain:xn--bcher-kva.example@4", "ip:10.0.0.1@6"]
+    );
     assert_eq!(error_lines(&r), [5, 7, 8]);
 }
 
@@ -126,7 +129,12 @@ fn stix_bundle() {
 
 #[test]
 fn stix_malformed_documents_are_fatal_with_line() {
-    for (doc, line) in [("{\"type\":\"bundle\",\n\"objects\":[{\"type\":\n", 3), ("[1,2]", 1), ("{\"type\":\"bundle\"}", 1), ("{} trailing", 1)] {
+    for (doc, line) in [
+        ("{\"type\":\"bundle\",\n\"objects\":[{\"type\":\n", 3),
+        ("[1,2]", 1),
+        ("{\"type\":\"bundle\"}", 1),
+        ("{} trailing", 1),
+    ] {
         let mut report = ImportReport::default();
         let err = parse_feed(doc.as_bytes(), FeedFormat::Stix, &mut report, &mut |_| {}).unwrap_err();
         match err {

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use netward_policy::hash::Seed;
 use netward_policy::segment::SegmentBuilder;
 use netward_policy::{
-    Action, EnforcementLevel, Indicator, IndicatorType, Matcher, Origin, ResponseCategory, Target, Verdict, VerdictAction,
+    Action, EnforcementLevel, Indicator, IndicatorType, Matcher, Origin, ResponseCategory, Target, Verdict,
+    VerdictAction,
 };
 
 use Action::*;
@@ -14,7 +15,15 @@ use IndicatorType::*;
 /// One indicator for a test matcher.
 struct I(IndicatorType, &'static str, Action);
 
-fn record(id: &str, kind: IndicatorType, value: &str, action: Action, source: &str, origin: Origin, expires: Option<i64>) -> Indicator {
+fn record(
+    id: &str,
+    kind: IndicatorType,
+    value: &str,
+    action: Action,
+    source: &str,
+    origin: Origin,
+    expires: Option<i64>,
+) -> Indicator {
     let t = Target::parse(kind, value).unwrap();
     Indicator {
         id: id.into(),
@@ -62,7 +71,11 @@ fn winner(m: &Matcher, input: &str) -> (VerdictAction, String) {
 
 #[test]
 fn canonical_spellings_match() {
-    let m = matcher(&[I(Domain, "EVIL.example.", Block), I(Ip, "195.127.0.11", Block), I(Domain, "bücher.example", Block)], &[], &[]);
+    let m = matcher(
+        &[I(Domain, "EVIL.example.", Block), I(Ip, "195.127.0.11", Block), I(Domain, "bücher.example", Block)],
+        &[],
+        &[],
+    );
     let v = eval(&m, "https://WWW.evil.EXAMPLE:443/x");
     assert_eq!(v.action, VerdictAction::Block);
     assert_eq!(v.canonical, "https://www.evil.example/x");
@@ -90,10 +103,23 @@ fn domain_matches_itself_and_subdomains_only() {
 #[test]
 fn url_path_prefix_on_whole_segments() {
     let m = matcher(&[I(Url, "http://site.example/bad/", Block), I(Url, "site.example/worse", Block)], &[], &[]);
-    for hit in ["http://site.example/bad/x", "https://site.example/bad", "site.example/bad/", "http://site.example/worse/y?z", "http://site.example/x/../bad/x"] {
+    for hit in [
+        "http://site.example/bad/x",
+        "https://site.example/bad",
+        "site.example/bad/",
+        "http://site.example/worse/y?z",
+        "http://site.example/x/../bad/x",
+    ] {
         assert_eq!(winner(&m, hit).0, VerdictAction::Block, "{hit}");
     }
-    for miss in ["http://site.example/badge", "http://site.example/", "site.example", "site.example:443", "http://www.site.example/bad/x", "http://site.example/worsen"] {
+    for miss in [
+        "http://site.example/badge",
+        "http://site.example/",
+        "site.example",
+        "site.example:443",
+        "http://www.site.example/bad/x",
+        "http://site.example/worsen",
+    ] {
         assert_eq!(winner(&m, miss).0, VerdictAction::None, "{miss}");
     }
 }
@@ -109,7 +135,11 @@ fn url_without_path_needs_a_whole_host_indicator() {
 
 #[test]
 fn longest_url_path_wins() {
-    let m = matcher(&[I(Url, "site.example/a", Block), I(Url, "site.example/a/b", Allow), I(Url, "site.example/a/b/c", Block)], &[], &[]);
+    let m = matcher(
+        &[I(Url, "site.example/a", Block), I(Url, "site.example/a/b", Allow), I(Url, "site.example/a/b/c", Block)],
+        &[],
+        &[],
+    );
     assert_eq!(winner(&m, "site.example/a/x"), (VerdictAction::Block, "url:site.example/a".into()));
     assert_eq!(winner(&m, "site.example/a/b/x"), (VerdictAction::Allow, "url:site.example/a/b".into()));
     assert_eq!(winner(&m, "site.example/a/b/c/d"), (VerdictAction::Block, "url:site.example/a/b/c".into()));
@@ -118,7 +148,16 @@ fn longest_url_path_wins() {
 
 #[test]
 fn url_beats_domain_and_ip() {
-    let m = matcher(&[I(Domain, "site.example", Block), I(Url, "site.example/ok", Allow), I(Ip, "10.1.2.3", Block), I(Url, "10.1.2.3/ok", Allow)], &[], &[]);
+    let m = matcher(
+        &[
+            I(Domain, "site.example", Block),
+            I(Url, "site.example/ok", Allow),
+            I(Ip, "10.1.2.3", Block),
+            I(Url, "10.1.2.3/ok", Allow),
+        ],
+        &[],
+        &[],
+    );
     assert_eq!(winner(&m, "http://site.example/ok/1").0, VerdictAction::Allow);
     assert_eq!(winner(&m, "http://site.example/other").0, VerdictAction::Block);
     assert_eq!(winner(&m, "http://10.1.2.3/ok").0, VerdictAction::Allow);
@@ -127,7 +166,15 @@ fn url_beats_domain_and_ip() {
 
 #[test]
 fn subdomain_beats_parent() {
-    let m = matcher(&[I(Domain, "example.com", Block), I(Domain, "good.example.com", Allow), I(Domain, "bad.good.example.com", Block)], &[], &[]);
+    let m = matcher(
+        &[
+            I(Domain, "example.com", Block),
+            I(Domain, "good.example.com", Allow),
+            I(Domain, "bad.good.example.com", Block),
+        ],
+        &[],
+        &[],
+    );
     assert_eq!(winner(&m, "x.example.com").0, VerdictAction::Block);
     assert_eq!(winner(&m, "x.good.example.com"), (VerdictAction::Allow, "domain:good.example.com".into()));
     assert_eq!(winner(&m, "x.bad.good.example.com"), (VerdictAction::Block, "domain:bad.good.example.com".into()));
@@ -137,7 +184,17 @@ fn subdomain_beats_parent() {
 
 #[test]
 fn narrowest_ip_range_wins() {
-    let m = matcher(&[I(Cidr, "10.0.0.0/8", Block), I(Cidr, "10.1.0.0/16", Allow), I(Ip, "10.1.2.3", Warn), I(Cidr, "2001:db8::/32", Block), I(Cidr, "2001:db8:1::/48", Allow)], &[], &[]);
+    let m = matcher(
+        &[
+            I(Cidr, "10.0.0.0/8", Block),
+            I(Cidr, "10.1.0.0/16", Allow),
+            I(Ip, "10.1.2.3", Warn),
+            I(Cidr, "2001:db8::/32", Block),
+            I(Cidr, "2001:db8:1::/48", Allow),
+        ],
+        &[],
+        &[],
+    );
     assert_eq!(winner(&m, "10.9.9.9"), (VerdictAction::Block, "cidr:10.0.0.0/8".into()));
     assert_eq!(winner(&m, "10.1.9.9"), (VerdictAction::Allow, "cidr:10.1.0.0/16".into()));
     assert_eq!(winner(&m, "10.1.2.3"), (VerdictAction::Warn, "ip:10.1.2.3".into()));
@@ -166,7 +223,11 @@ fn equal_specificity_action_order() {
 
 #[test]
 fn custom_beats_feed_beats_category() {
-    let m = matcher(&[I(Domain, "example.com", Allow)], &[I(Domain, "cdn.example.com", Block)], &[I(Domain, "x.cdn.example.com", Block)]);
+    let m = matcher(
+        &[I(Domain, "example.com", Allow)],
+        &[I(Domain, "cdn.example.com", Block)],
+        &[I(Domain, "x.cdn.example.com", Block)],
+    );
     let v = eval(&m, "x.cdn.example.com");
     assert_eq!(v.action, VerdictAction::Allow, "custom allow on the parent covers a feed's block of a subdomain");
     let sources: Vec<&str> = v.matched.iter().map(|x| x.source.as_str()).collect();
@@ -194,7 +255,16 @@ fn expired_indicators_do_not_match() {
 
 #[test]
 fn enforced_by_level_and_action() {
-    let m = matcher(&[I(Domain, "b.example", Block), I(Domain, "w.example", Warn), I(Domain, "a.example", Audit), I(Domain, "ok.example", Allow)], &[], &[]);
+    let m = matcher(
+        &[
+            I(Domain, "b.example", Block),
+            I(Domain, "w.example", Warn),
+            I(Domain, "a.example", Audit),
+            I(Domain, "ok.example", Allow),
+        ],
+        &[],
+        &[],
+    );
     use EnforcementLevel as L;
     for (input, level, enforced, event) in [
         ("b.example", L::Block, true, Some(1126)),
@@ -217,7 +287,11 @@ fn enforced_by_level_and_action() {
 
 #[test]
 fn categories_and_json_shape() {
-    let m = matcher(&[I(Domain, "c.example", Block), I(Domain, "allowed.example", Allow)], &[I(Domain, "p.example", Block)], &[]);
+    let m = matcher(
+        &[I(Domain, "c.example", Block), I(Domain, "allowed.example", Allow)],
+        &[I(Domain, "p.example", Block)],
+        &[],
+    );
     assert_eq!(eval(&m, "c.example").category, Some(ResponseCategory::CustomBlockList));
     assert_eq!(eval(&m, "p.example").category, Some(ResponseCategory::Phishing));
     assert_eq!(eval(&m, "allowed.example").category, None);
@@ -227,13 +301,19 @@ fn categories_and_json_shape() {
     let mut keys: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
     keys.sort();
     assert_eq!(keys, ["action", "canonical", "category", "enforced", "enforcement_level", "input", "matched"]);
-    assert_eq!(json["matched"][0], serde_json::json!({"id": "1", "type": "domain", "value": "c.example", "action": "block", "source": "custom"}));
+    assert_eq!(
+        json["matched"][0],
+        serde_json::json!({"id": "1", "type": "domain", "value": "c.example", "action": "block", "source": "custom"})
+    );
     assert_eq!(json["category"], "CustomBlockList");
     assert_eq!(json["action"], "block");
     assert_eq!(json["enforcement_level"], "block");
     assert_eq!(v.title.as_deref(), Some("title of 1"));
     let none = eval(&m, "none.example").to_json_line();
-    assert_eq!(none, r#"{"input":"none.example","canonical":"none.example","action":"none","enforced":false,"enforcement_level":"block","category":null,"matched":[]}"#);
+    assert_eq!(
+        none,
+        r#"{"input":"none.example","canonical":"none.example","action":"none","enforced":false,"enforcement_level":"block","category":null,"matched":[]}"#
+    );
 }
 
 #[test]

@@ -9,7 +9,8 @@ use netward_policy::segment::SegmentBuilder;
 use netward_policy::{Action, EnforcementLevel, FeedFormat, ImportReport, Matcher, Origin, Target, VerdictAction};
 use proptest::prelude::*;
 
-const FORMATS: [FeedFormat; 5] = [FeedFormat::Hosts, FeedFormat::Domains, FeedFormat::Adblock, FeedFormat::Urlhaus, FeedFormat::Stix];
+const FORMATS: [FeedFormat; 5] =
+    [FeedFormat::Hosts, FeedFormat::Domains, FeedFormat::Adblock, FeedFormat::Urlhaus, FeedFormat::Stix];
 
 fn label() -> impl Strategy<Value = String> {
     "[a-z0-9]{1,6}"

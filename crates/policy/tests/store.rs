@@ -6,7 +6,8 @@ use std::path::Path;
 
 use netward_policy::store::CUSTOM_SOURCE;
 use netward_policy::{
-    Action, EnforcementLevel, FeedFormat, FeedOptions, IndicatorSpec, IndicatorType, PolicyStore, StoreError, VerdictAction,
+    Action, EnforcementLevel, FeedFormat, FeedOptions, IndicatorSpec, IndicatorType, PolicyStore, StoreError,
+    VerdictAction,
 };
 
 fn spec(kind: IndicatorType, v: &str, a: Action) -> IndicatorSpec {
@@ -65,7 +66,15 @@ fn duplicates_refused_unless_replace() {
 fn feeds_replace_remove_and_persist() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = PolicyStore::open(dir.path()).unwrap();
-    let r = s.import_feed("a.example\nb.example\nbad..name..123\n".as_bytes(), FeedFormat::Domains, "list1", FeedOptions::default(), 50).unwrap();
+    let r = s
+        .import_feed(
+            "a.example\nb.example\nbad..name..123\n".as_bytes(),
+            FeedFormat::Domains,
+            "list1",
+            FeedOptions::default(),
+            50,
+        )
+        .unwrap();
     assert_eq!((r.imported, r.errors), (2, 1));
     assert_eq!(action(&s, "x.a.example"), VerdictAction::Block);
     // Re-import replaces the source as a whole.
@@ -104,8 +113,16 @@ fn bad_source_names_and_unreadable_feeds_change_nothing() {
             Err(StoreError::InvalidSource(_))
         ));
     }
-    s.import_feed(r#"{"objects":[{"type":"indicator","pattern":"[domain-name:value = 'a.example']"}]}"#.as_bytes(), FeedFormat::Stix, "stix", FeedOptions::default(), 0).unwrap();
-    let err = s.import_feed("{\"objects\":[".as_bytes(), FeedFormat::Stix, "stix", FeedOptions::default(), 0).unwrap_err();
+    s.import_feed(
+        r#"{"objects":[{"type":"indicator","pattern":"[domain-name:value = 'a.example']"}]}"#.as_bytes(),
+        FeedFormat::Stix,
+        "stix",
+        FeedOptions::default(),
+        0,
+    )
+    .unwrap();
+    let err =
+        s.import_feed("{\"objects\":[".as_bytes(), FeedFormat::Stix, "stix", FeedOptions::default(), 0).unwrap_err();
     assert!(matches!(err, StoreError::Feed(_)), "{err}");
     assert_eq!(action(&s, "a.example"), VerdictAction::Block, "old feed kept");
     let leftovers: Vec<_> = fs::read_dir(dir.path().join("feeds")).unwrap().flatten().map(|e| e.file_name()).collect();

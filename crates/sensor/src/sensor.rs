@@ -6,8 +6,7 @@ use netward_canon::canonical_host;
 use netward_events::{ActionType, NetworkEvent, Protocol, Timestamp};
 use netward_policy::{EnforcementLevel, Matcher, Verdict, VerdictAction};
 use netward_wire::{
-    Direction, DnsCache, DnsCacheConfig, FlowInspector, FlowKind, Host, Observation, Target, TunnelKind,
-    TunnelStatus,
+    Direction, DnsCache, DnsCacheConfig, FlowInspector, FlowKind, Host, Observation, Target, TunnelKind, TunnelStatus,
 };
 use serde_json::json;
 use std::collections::{HashMap, VecDeque};
@@ -190,7 +189,9 @@ impl Sensor {
             .collect();
         for o in batch {
             match o {
-                Observation::TlsClientHello(info) => self.on_client_hello(id, &info, mismatched.contains(&info.layer), ts),
+                Observation::TlsClientHello(info) => {
+                    self.on_client_hello(id, &info, mismatched.contains(&info.layer), ts)
+                }
                 Observation::HttpRequest(req) => self.on_http_request(id, &req, ts),
                 Observation::HttpForward { target, .. } => {
                     if let Some(host) = canon_target(&target) {
@@ -230,12 +231,8 @@ impl Sensor {
 
     /// A name from DNS answers for an address, with every candidate.
     fn inferred(&mut self, client: IpAddr, addr: IpAddr, ts: Timestamp) -> Option<Named> {
-        let names: Vec<String> = self
-            .dns
-            .lookup(client, addr, since_epoch(ts))
-            .into_iter()
-            .filter_map(|n| canon_name(&n.name))
-            .collect();
+        let names: Vec<String> =
+            self.dns.lookup(client, addr, since_epoch(ts)).into_iter().filter_map(|n| canon_name(&n.name)).collect();
         let host = names.first()?.clone();
         Some(Named { host, source: "dns", candidates: names })
     }
@@ -300,7 +297,9 @@ impl Sensor {
                 Some(t) => match t.host.parse::<IpAddr>() {
                     // A tunnel to an address: only DNS can name it.
                     Ok(ip) => self.inferred(meta.local.ip(), ip, ts),
-                    Err(_) => Some(Named { host: t.host.clone(), source: tunnel_source_name(t.kind), candidates: vec![] }),
+                    Err(_) => {
+                        Some(Named { host: t.host.clone(), source: tunnel_source_name(t.kind), candidates: vec![] })
+                    }
                 },
                 None => self.inferred(meta.local.ip(), meta.remote.ip(), ts),
             },
@@ -386,7 +385,15 @@ impl Sensor {
         }
     }
 
-    fn on_tunnel(&mut self, id: u64, kind: TunnelKind, target: &Target, status: TunnelStatus, layer: u8, ts: Timestamp) {
+    fn on_tunnel(
+        &mut self,
+        id: u64,
+        kind: TunnelKind,
+        target: &Target,
+        status: TunnelStatus,
+        layer: u8,
+        ts: Timestamp,
+    ) {
         let Some(host) = canon_target(target) else { return };
         let t = Tunnel { kind: tunnel_kind(kind), host: host.clone(), port: target.port };
         if let Some(flow) = self.flows.get_mut(&id) {

@@ -40,14 +40,17 @@ fn main() {
     // `cargo bench` passes `--bench`; nothing else to parse.
     let n = env("NETWARD_BENCH_EVENTS", 1_000_000);
     let batch = env("NETWARD_BENCH_BATCH", 10_000).max(1) as usize;
-    let tmp = tempfile::tempdir_in(std::env::var("NETWARD_BENCH_DIR").unwrap_or_else(|_| std::env::temp_dir().display().to_string()))
-        .expect("temp dir");
+    let tmp = tempfile::tempdir_in(
+        std::env::var("NETWARD_BENCH_DIR").unwrap_or_else(|_| std::env::temp_dir().display().to_string()),
+    )
+    .expect("temp dir");
     let opts = StoreOptions::default();
     let mut store = Store::open(tmp.path(), opts.clone()).expect("open store");
     let start = Timestamp::from_unix_millis(1_763_769_600_000);
     let mut events = generate_network_events(n, 42, start, Duration::from_secs(7 * 86_400));
 
-    let (mut gen_t, mut append_t, mut roll_t, mut convert_t) = (Duration::ZERO, Duration::ZERO, Duration::ZERO, Duration::ZERO);
+    let (mut gen_t, mut append_t, mut roll_t, mut convert_t) =
+        (Duration::ZERO, Duration::ZERO, Duration::ZERO, Duration::ZERO);
     let mut appended = 0u64;
     let mut rolls = 0;
     loop {
@@ -81,14 +84,29 @@ fn main() {
     let (log_after, seg_b, other_b) = dir_bytes(tmp.path());
     let total = append_t + roll_t;
     let rate = |d: Duration| appended as f64 / d.as_secs_f64().max(1e-9);
-    println!("events                 {appended} in batches of {batch} ({} fsynced appends)", appended.div_ceil(batch as u64));
+    println!(
+        "events                 {appended} in batches of {batch} ({} fsynced appends)",
+        appended.div_ceil(batch as u64)
+    );
     println!("generate (not counted) {:>8.2} s", gen_t.as_secs_f64());
     println!("append (durable)       {:>8.2} s  {:>12.0} events/s", append_t.as_secs_f64(), rate(append_t));
     println!("  of which rows->Arrow {:>8.2} s  {:>12.0} events/s", convert_t.as_secs_f64(), rate(convert_t));
-    println!("  of which log+fsync   {:>8.2} s  {:>12.0} events/s", (append_t - convert_t).as_secs_f64(), rate(append_t - convert_t));
-    println!("roll to parquet        {:>8.2} s  {:>12.0} events/s  ({rolls} rolls)", roll_t.as_secs_f64(), rate(roll_t));
+    println!(
+        "  of which log+fsync   {:>8.2} s  {:>12.0} events/s",
+        (append_t - convert_t).as_secs_f64(),
+        rate(append_t - convert_t)
+    );
+    println!(
+        "roll to parquet        {:>8.2} s  {:>12.0} events/s  ({rolls} rolls)",
+        roll_t.as_secs_f64(),
+        rate(roll_t)
+    );
     println!("end to end             {:>8.2} s  {:>12.0} events/s", total.as_secs_f64(), rate(total));
-    println!("log before final roll  {:>8.1} MB  ({:.0} B/event)", log_b as f64 / 1e6, log_b as f64 / appended.max(1) as f64);
+    println!(
+        "log before final roll  {:>8.1} MB  ({:.0} B/event)",
+        log_b as f64 / 1e6,
+        log_b as f64 / appended.max(1) as f64
+    );
     println!(
         "on disk after roll     {:>8.1} MB  ({:.0} B/event; segments {:.1} MB, log {} B, other {} B)",
         (seg_b + log_after + other_b) as f64 / 1e6,

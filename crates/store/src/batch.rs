@@ -7,9 +7,8 @@
 
 use crate::{Result, StoreError};
 use arrow::array::{
-    Array, ArrayRef, BooleanArray, BooleanBuilder, Float64Array, Float64Builder, Int32Array,
-    Int32Builder, Int64Array, Int64Builder, StringArray, StringBuilder, TimestampNanosecondArray,
-    TimestampNanosecondBuilder,
+    Array, ArrayRef, BooleanArray, BooleanBuilder, Float64Array, Float64Builder, Int32Array, Int32Builder, Int64Array,
+    Int64Builder, StringArray, StringBuilder, TimestampNanosecondArray, TimestampNanosecondBuilder,
 };
 use arrow::record_batch::RecordBatch;
 use netward_events::{ColumnType, Record, Table, Timestamp, Value};
@@ -118,8 +117,7 @@ fn string_writer(s: &mut String) -> impl std::io::Write + '_ {
     struct W<'a>(&'a mut String);
     impl std::io::Write for W<'_> {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            let text = std::str::from_utf8(buf)
-                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+            let text = std::str::from_utf8(buf).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
             self.0.push_str(text);
             Ok(buf.len())
         }
@@ -150,9 +148,7 @@ pub fn batch_to_records(table: Table, batch: &RecordBatch) -> Result<Vec<Record>
                     ),
                     ColumnType::Dynamic => {
                         let s = array.as_any().downcast_ref::<StringArray>().ok_or_else(wrong)?.value(row);
-                        Value::Dynamic(
-                            serde_json::from_str(s).unwrap_or_else(|_| serde_json::Value::String(s.into())),
-                        )
+                        Value::Dynamic(serde_json::from_str(s).unwrap_or_else(|_| serde_json::Value::String(s.into())))
                     }
                     ColumnType::Int => {
                         Value::Int(array.as_any().downcast_ref::<Int32Array>().ok_or_else(wrong)?.value(row))

@@ -19,11 +19,15 @@ pub enum StoreError {
     DataFusion(#[from] datafusion::error::DataFusionError),
     #[error("{path} is corrupt at offset {offset}: {reason}")]
     Corrupt { path: PathBuf, offset: u64, reason: String },
-    #[error("{path}: store format version {found}, this build reads version {supported}; \
-             use a matching netward or start a new store")]
+    #[error(
+        "{path}: store format version {found}, this build reads version {supported}; \
+             use a matching netward or start a new store"
+    )]
     Version { path: PathBuf, found: u32, supported: u32 },
-    #[error("table {table}: the store's columns differ from this build's ({reason}); \
-             use a matching netward or start a new store")]
+    #[error(
+        "table {table}: the store's columns differ from this build's ({reason}); \
+             use a matching netward or start a new store"
+    )]
     Schema { table: &'static str, reason: String },
     #[error("{path} is not a netward store: {reason}")]
     NotAStore { path: PathBuf, reason: String },

@@ -68,32 +68,87 @@ struct Proc {
 }
 
 const PROCS: &[Proc] = &[
-    Proc { name: "firefox", folder: "/usr/lib/firefox/firefox", cmd: "/usr/lib/firefox/firefox", parent: "gnome-shell" },
-    Proc { name: "chrome", folder: "/opt/google/chrome/chrome", cmd: "/opt/google/chrome/chrome --type=utility", parent: "chrome" },
-    Proc { name: "curl", folder: "/usr/bin/curl", cmd: "curl -fsSL https://get.example.com/install.sh", parent: "bash" },
-    Proc { name: "wget", folder: "/usr/bin/wget", cmd: "wget -q https://mirror.example.org/file.tar.gz", parent: "bash" },
+    Proc {
+        name: "firefox",
+        folder: "/usr/lib/firefox/firefox",
+        cmd: "/usr/lib/firefox/firefox",
+        parent: "gnome-shell",
+    },
+    Proc {
+        name: "chrome",
+        folder: "/opt/google/chrome/chrome",
+        cmd: "/opt/google/chrome/chrome --type=utility",
+        parent: "chrome",
+    },
+    Proc {
+        name: "curl",
+        folder: "/usr/bin/curl",
+        cmd: "curl -fsSL https://get.example.com/install.sh",
+        parent: "bash",
+    },
+    Proc {
+        name: "wget",
+        folder: "/usr/bin/wget",
+        cmd: "wget -q https://mirror.example.org/file.tar.gz",
+        parent: "bash",
+    },
     Proc { name: "python3", folder: "/usr/bin/python3", cmd: "python3 sync.py --daemon", parent: "systemd" },
     Proc { name: "apt", folder: "/usr/bin/apt", cmd: "apt update", parent: "sudo" },
-    Proc { name: "systemd-resolved", folder: "/usr/lib/systemd/systemd-resolved", cmd: "/usr/lib/systemd/systemd-resolved", parent: "systemd" },
+    Proc {
+        name: "systemd-resolved",
+        folder: "/usr/lib/systemd/systemd-resolved",
+        cmd: "/usr/lib/systemd/systemd-resolved",
+        parent: "systemd",
+    },
     Proc { name: "ssh", folder: "/usr/bin/ssh", cmd: "ssh deploy@build.corp.example", parent: "bash" },
     Proc { name: "sshd", folder: "/usr/sbin/sshd", cmd: "sshd: /usr/sbin/sshd -D", parent: "systemd" },
     Proc { name: "java", folder: "/usr/lib/jvm/java-17/bin/java", cmd: "java -jar app.jar", parent: "systemd" },
     Proc { name: "node", folder: "/usr/bin/node", cmd: "node server.js", parent: "npm" },
-    Proc { name: "code", folder: "/usr/share/code/code", cmd: "/usr/share/code/code --no-sandbox", parent: "gnome-shell" },
-    Proc { name: "slack", folder: "/usr/lib/slack/slack", cmd: "/usr/lib/slack/slack --startup", parent: "gnome-shell" },
+    Proc {
+        name: "code",
+        folder: "/usr/share/code/code",
+        cmd: "/usr/share/code/code --no-sandbox",
+        parent: "gnome-shell",
+    },
+    Proc {
+        name: "slack",
+        folder: "/usr/lib/slack/slack",
+        cmd: "/usr/lib/slack/slack --startup",
+        parent: "gnome-shell",
+    },
     Proc { name: "snapd", folder: "/usr/lib/snapd/snapd", cmd: "/usr/lib/snapd/snapd", parent: "systemd" },
 ];
 
 const WORDS: &[&str] = &[
-    "acme", "alpha", "apex", "aqua", "atlas", "bolt", "byte", "cedar", "cloud", "coral", "delta", "echo",
-    "ember", "falcon", "flux", "forge", "gamma", "globe", "grid", "harbor", "helix", "hydra", "iris", "jade",
-    "kilo", "lumen", "lynx", "maple", "metro", "nexus", "nova", "onyx", "orbit", "pixel", "prism", "quartz",
-    "radar", "raven", "sable", "sigma", "solar", "spark", "tango", "terra", "titan", "umbra", "vega", "vertex",
-    "willow", "xenon", "yonder", "zephyr",
+    "acme", "alpha", "apex", "aqua", "atlas", "bolt", "byte", "cedar", "cloud", "coral", "delta", "echo", "ember",
+    "falcon", "flux", "forge", "gamma", "globe", "grid", "harbor", "helix", "hydra", "iris", "jade", "kilo", "lumen",
+    "lynx", "maple", "metro", "nexus", "nova", "onyx", "orbit", "pixel", "prism", "quartz", "radar", "raven", "sable",
+    "sigma", "solar", "spark", "tango", "terra", "titan", "umbra", "vega", "vertex", "willow", "xenon", "yonder",
+    "zephyr",
 ];
 const TLDS: &[&str] = &["com", "net", "org", "io", "dev", "example", "co.uk", "de", "app", "cloud"];
-const SUBS: &[&str] = &["www", "api", "cdn", "static", "login", "mail", "auth", "img", "assets", "update", "telemetry", "eu", "us-east-1"];
-const UAS: &[&str] = &["curl/8.5.0", "Wget/1.21.3", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0", "python-requests/2.31.0", "Debian APT-HTTP/1.3 (2.6.1)"];
+const SUBS: &[&str] = &[
+    "www",
+    "api",
+    "cdn",
+    "static",
+    "login",
+    "mail",
+    "auth",
+    "img",
+    "assets",
+    "update",
+    "telemetry",
+    "eu",
+    "us-east-1",
+];
+const UAS: &[&str] = &[
+    "curl/8.5.0",
+    "Wget/1.21.3",
+    "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+    "python-requests/2.31.0",
+    "Debian APT-HTTP/1.3 (2.6.1)",
+];
 const CATEGORIES: &[&str] = &["Malicious", "Phishing", "CustomBlockList", "CustomPolicy", "Gambling", "Adult content"];
 
 fn hex(rng: &mut Rng, n: usize) -> String {
@@ -108,7 +163,11 @@ fn build_hosts(rng: &mut Rng) -> Vec<String> {
     while hosts.len() < 5000 {
         let a = WORDS[i % WORDS.len()];
         let b = WORDS[(i / WORDS.len() + i * 7) % WORDS.len()];
-        let base = format!("{a}{b}{}.{}", if i >= WORDS.len() * 4 { format!("{i}") } else { String::new() }, TLDS[i % TLDS.len()]);
+        let base = format!(
+            "{a}{b}{}.{}",
+            if i >= WORDS.len() * 4 { format!("{i}") } else { String::new() },
+            TLDS[i % TLDS.len()]
+        );
         hosts.push(base.clone());
         let subs = if i < 150 { 4 + rng.below(6) } else { rng.below(3) };
         for _ in 0..subs {
@@ -284,7 +343,8 @@ impl NetworkEventGen {
                         af.insert("user_agent".into(), J::from(*rng.pick(UAS)));
                         af.insert("version".into(), J::from("1.1"));
                     }
-                    ActionType::ExploitGuardNetworkProtectionAudited | ActionType::ExploitGuardNetworkProtectionBlocked => {
+                    ActionType::ExploitGuardNetworkProtectionAudited
+                    | ActionType::ExploitGuardNetworkProtectionBlocked => {
                         let audit = action == ActionType::ExploitGuardNetworkProtectionAudited;
                         af.insert("IsAudit".into(), J::from(audit));
                         af.insert("ResponseCategory".into(), J::from(*rng.pick(CATEGORIES)));

@@ -186,7 +186,8 @@ mod tests {
         let fs = SimFs::new(1);
         let mut store = Store::open_with(Arc::new(fs), "/s", StoreOptions::default()).unwrap();
         let input = "{\"RemotePort\": 443, \"Extra\": 1}\n\nnot json\n{\"RemotePort\": \"x\"}\n{\"RemoteUrl\": \"a.example\"}\n";
-        let r = import(&mut store, Table::DeviceNetworkEvents, ImportFormat::JsonLines, input.as_bytes(), 1, 10).unwrap();
+        let r =
+            import(&mut store, Table::DeviceNetworkEvents, ImportFormat::JsonLines, input.as_bytes(), 1, 10).unwrap();
         assert_eq!((r.rows, r.appends, r.error_count), (2, 2, 2));
         assert_eq!(r.errors.iter().map(|e| e.line).collect::<Vec<_>>(), vec![3, 4]);
         assert!(r.errors[1].reason.contains("RemotePort"));

@@ -86,12 +86,7 @@ impl Store {
     /// The provider of one stored table (live: each scan takes the snapshot
     /// current when it is planned).
     pub fn table_provider(&self, table: Table) -> StoreTable {
-        StoreTable {
-            table,
-            schema: Arc::new(table.arrow_schema()),
-            shared: self.shared(),
-            vfs: self.vfs().clone(),
-        }
+        StoreTable { table, schema: Arc::new(table.arrow_schema()), shared: self.shared(), vfs: self.vfs().clone() }
     }
 }
 
@@ -217,7 +212,10 @@ impl TableProvider for StoreTable {
                 // A simulated file system: DataFusion cannot open the files,
                 // so the segments are read through the Vfs.
                 for s in &segments {
-                    memory.extend(s.read(self.vfs.as_ref()).map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?);
+                    memory.extend(
+                        s.read(self.vfs.as_ref())
+                            .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?,
+                    );
                 }
             }
         }

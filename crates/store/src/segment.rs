@@ -20,12 +20,12 @@ use parquet::arrow::arrow_writer::{
     compute_leaves, ArrowColumnChunk, ArrowColumnWriter, ArrowLeafColumn, ArrowRowGroupWriterFactory,
 };
 use parquet::arrow::{add_encoded_arrow_schema_to_metadata, ArrowSchemaConverter};
-use parquet::errors::ParquetError;
-use parquet::file::writer::SerializedFileWriter;
 use parquet::basic::{Compression, Encoding, ZstdLevel};
-use parquet::file::properties::{EnabledStatistics, WriterProperties};
-use parquet::schema::types::ColumnPath;
+use parquet::errors::ParquetError;
 use parquet::file::metadata::SortingColumn;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::file::writer::SerializedFileWriter;
+use parquet::schema::types::ColumnPath;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -76,9 +76,8 @@ impl Segment {
     /// Reads the whole segment through the file-system layer.
     pub fn read(&self, vfs: &dyn Vfs) -> Result<Vec<RecordBatch>> {
         let bytes = vfs.read(&self.path).map_err(|e| StoreError::io("read", &self.path, e))?;
-        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))?
-            .with_batch_size(8192)
-            .build()?;
+        let reader =
+            ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))?.with_batch_size(8192).build()?;
         Ok(reader.collect::<std::result::Result<Vec<_>, _>>()?)
     }
 }
@@ -93,8 +92,13 @@ pub(crate) fn parse_segment_file_name(name: &str) -> Option<u64> {
 }
 
 /// Columns whose values are (nearly) all distinct.
-const UNIQUE_COLUMNS: &[&str] =
-    &["LocalPort", "InitiatingProcessId", "InitiatingProcessParentId", "InitiatingProcessCreationTime", "AdditionalFields"];
+const UNIQUE_COLUMNS: &[&str] = &[
+    "LocalPort",
+    "InitiatingProcessId",
+    "InitiatingProcessParentId",
+    "InitiatingProcessCreationTime",
+    "AdditionalFields",
+];
 /// Integer columns that increase (nearly) monotonically within a segment.
 const DELTA_COLUMNS: &[&str] = &["Timestamp", "ReportId"];
 
@@ -137,7 +141,8 @@ fn sorted_by_time(table: Table, batches: &[RecordBatch]) -> Result<RecordBatch> 
 }
 
 fn time_range(batch: &RecordBatch) -> (Option<Timestamp>, Option<Timestamp>) {
-    let Some(ts) = batch.column_by_name("Timestamp").and_then(|c| c.as_any().downcast_ref::<TimestampNanosecondArray>().cloned())
+    let Some(ts) =
+        batch.column_by_name("Timestamp").and_then(|c| c.as_any().downcast_ref::<TimestampNanosecondArray>().cloned())
     else {
         return (None, None);
     };
@@ -167,7 +172,9 @@ fn encode_parquet(batch: &RecordBatch, mut props: WriterProperties, row_group_ro
             leaves.extend(compute_leaves(field, array)?);
         }
         if leaves.len() != writers.len() {
-            return Err(ParquetError::General(format!("{} leaves for {} column writers", leaves.len(), writers.len())).into());
+            return Err(
+                ParquetError::General(format!("{} leaves for {} column writers", leaves.len(), writers.len())).into()
+            );
         }
         let jobs: Vec<Mutex<Option<(ArrowColumnWriter, ArrowLeafColumn)>>> =
             writers.into_iter().zip(leaves).map(|j| Mutex::new(Some(j))).collect();
@@ -225,7 +232,9 @@ pub(crate) fn write_segment(
     let mut props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(1)?))
         .set_max_row_group_row_count(Some(row_group_rows.max(1)))
-        .set_sorting_columns(ts_col.map(|c| vec![SortingColumn { column_idx: c, descending: false, nulls_first: true }]));
+        .set_sorting_columns(
+            ts_col.map(|c| vec![SortingColumn { column_idx: c, descending: false, nulls_first: true }]),
+        );
     // Dictionaries pay off for the many low-cardinality columns (devices,
     // hosts, action types, processes) and are wasted work on nearly unique
     // ones; sorted times and increasing ids delta-encode to almost nothing.

@@ -199,7 +199,10 @@ impl Store {
                         return Err(StoreError::Corrupt {
                             path,
                             offset: 0,
-                            reason: format!("log generation {g} is newer than the manifest's {}", manifest.log_generation),
+                            reason: format!(
+                                "log generation {g} is newer than the manifest's {}",
+                                manifest.log_generation
+                            ),
                         });
                     }
                 }
@@ -383,7 +386,13 @@ impl Store {
         }
         let frame = encode_frame(table, &batch)?;
         if batch.num_rows() == 0 {
-            return Ok(AppendAck { table, rows: 0, generation: self.manifest.log_generation, offset: self.log_len, frame_bytes: 0 });
+            return Ok(AppendAck {
+                table,
+                rows: 0,
+                generation: self.manifest.log_generation,
+                offset: self.log_len,
+                frame_bytes: 0,
+            });
         }
         if self.log_rows >= self.opts.roll_rows || self.log_len >= self.opts.roll_bytes {
             self.roll()?;
@@ -391,10 +400,9 @@ impl Store {
         let path = self.dir.join(log_file_name(self.manifest.log_generation));
         let offset = self.log_len;
         let r = match self.log.as_mut() {
-            Some(log) => log
-                .write_all(&frame)
-                .map_err(io("write", &path))
-                .and_then(|()| log.sync().map_err(io("fsync", &path))),
+            Some(log) => {
+                log.write_all(&frame).map_err(io("write", &path)).and_then(|()| log.sync().map_err(io("fsync", &path)))
+            }
             None => Err(StoreError::ReadOnly),
         };
         self.poison(r)?;
@@ -440,8 +448,7 @@ impl Store {
         let mut next = self.manifest.clone();
         let mut segments = Vec::new();
         for table in stored_tables() {
-            let batches: Vec<RecordBatch> =
-                tail.iter().filter(|(t, _)| *t == table).map(|(_, b)| b.clone()).collect();
+            let batches: Vec<RecordBatch> = tail.iter().filter(|(t, _)| *t == table).map(|(_, b)| b.clone()).collect();
             if batches.iter().all(|b| b.num_rows() == 0) {
                 continue;
             }
@@ -475,8 +482,7 @@ impl Store {
         let mut dropped: Vec<Arc<Segment>> = Vec::new();
         if let Some(age) = max_age {
             let cutoff = now.0.saturating_sub(i64::try_from(age.as_nanos()).unwrap_or(i64::MAX));
-            let (old, young): (Vec<_>, Vec<_>) =
-                keep.into_iter().partition(|s| s.max_ts.is_some_and(|t| t.0 < cutoff));
+            let (old, young): (Vec<_>, Vec<_>) = keep.into_iter().partition(|s| s.max_ts.is_some_and(|t| t.0 < cutoff));
             dropped.extend(old);
             keep = young;
         }
@@ -551,11 +557,8 @@ fn read_snapshot(vfs: &dyn Vfs, dir: &Path) -> Result<(Manifest, Snapshot, u64)>
             Err(e) => return Err(StoreError::io("read", &log_path, e)),
         };
         let contents = decode_log(&log_path, &bytes)?;
-        let mut segments = manifest
-            .segments
-            .iter()
-            .map(|e| Segment::from_entry(dir, e).map(Arc::new))
-            .collect::<Result<Vec<_>>>()?;
+        let mut segments =
+            manifest.segments.iter().map(|e| Segment::from_entry(dir, e).map(Arc::new)).collect::<Result<Vec<_>>>()?;
         sort_segments(&mut segments);
         return Ok((manifest, Snapshot { segments, tail: contents.appends }, contents.valid_len));
     }

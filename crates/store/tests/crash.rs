@@ -113,8 +113,8 @@ fn check(store: &Store, model: &Model, context: &str) -> BTreeMap<i64, (Table, u
     let got = contents(store);
     for (&id, &(table, count)) in &got {
         assert_eq!(count, 1, "{context}: row {id} stored {count} times");
-        let known = model.acked.get(&id).map(|t| *t == table).unwrap_or(false)
-            || model.maybe.iter().any(|m| m.contains(&id));
+        let known =
+            model.acked.get(&id).map(|t| *t == table).unwrap_or(false) || model.maybe.iter().any(|m| m.contains(&id));
         assert!(known, "{context}: row {id} was never appended to {table}");
     }
     for &id in model.acked.keys() {

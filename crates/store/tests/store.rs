@@ -55,10 +55,8 @@ fn appends_survive_reopen_and_rolls() {
         .collect();
     ids.sort();
     assert_eq!(ids, (0..350).collect::<Vec<_>>());
-    let files: Vec<String> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
+    let files: Vec<String> =
+        std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     assert_eq!(files.iter().filter(|f| f.starts_with("wal-")).count(), 1, "{files:?}");
 }
 
@@ -223,7 +221,10 @@ async fn datafusion_sees_segments_and_tail_with_the_exact_schema() {
     }
     assert_eq!(count(&ctx, "SELECT count(*) FROM \"DeviceNetworkEvents\"").await, 350);
     assert_eq!(count(&ctx, "SELECT count(*) FROM \"DeviceInfo\"").await, 1);
-    assert_eq!(count(&ctx, "SELECT count(*) FROM \"DeviceNetworkEvents\" WHERE \"RemoteUrl\" = 'evil.example'").await, 35);
+    assert_eq!(
+        count(&ctx, "SELECT count(*) FROM \"DeviceNetworkEvents\" WHERE \"RemoteUrl\" = 'evil.example'").await,
+        35
+    );
     let t = |secs: i64| format!("to_timestamp_nanos({})", T0 + secs * SEC);
     let q = format!(
         "SELECT count(*) FROM \"DeviceNetworkEvents\" WHERE \"Timestamp\" >= {} AND \"Timestamp\" < {}",
@@ -263,7 +264,10 @@ async fn time_filters_skip_segments_that_cannot_match() {
     }
     let ctx = SessionContext::new();
     s.register(&ctx).unwrap();
-    let q = format!("SELECT count(*) FROM \"DeviceNetworkEvents\" WHERE \"Timestamp\" >= to_timestamp_nanos({})", T0 + 2 * 86_400 * SEC);
+    let q = format!(
+        "SELECT count(*) FROM \"DeviceNetworkEvents\" WHERE \"Timestamp\" >= to_timestamp_nanos({})",
+        T0 + 2 * 86_400 * SEC
+    );
     assert_eq!(count(&ctx, &q).await, 40);
     let plan = ctx.sql(&format!("EXPLAIN {q}")).await.unwrap().collect().await.unwrap();
     let text = datafusion::arrow::util::pretty::pretty_format_batches(&plan).unwrap().to_string();
@@ -275,8 +279,7 @@ async fn time_filters_skip_segments_that_cannot_match() {
 async fn generated_events_query_the_same_from_log_and_segments() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = Store::open(dir.path(), StoreOptions { roll_rows: 5_000, ..Default::default() }).unwrap();
-    let rows: Vec<Record> =
-        generate_network_events(12_000, 3, Timestamp(T0), Duration::from_secs(86_400)).collect();
+    let rows: Vec<Record> = generate_network_events(12_000, 3, Timestamp(T0), Duration::from_secs(86_400)).collect();
     for chunk in rows.chunks(2_000) {
         s.append(Table::DeviceNetworkEvents, chunk).unwrap();
     }
@@ -284,7 +287,8 @@ async fn generated_events_query_the_same_from_log_and_segments() {
     s.register(&ctx).unwrap();
     let q = "SELECT count(*) FROM \"DeviceNetworkEvents\" WHERE \"ActionType\" = 'SslConnectionInspected'";
     let before = count(&ctx, q).await;
-    let expected = rows.iter().filter(|r| r.get("ActionType").and_then(Value::as_str) == Some("SslConnectionInspected")).count();
+    let expected =
+        rows.iter().filter(|r| r.get("ActionType").and_then(Value::as_str) == Some("SslConnectionInspected")).count();
     assert_eq!(before as usize, expected);
     s.roll().unwrap();
     assert!(s.snapshot().tail.is_empty());

@@ -13,16 +13,8 @@ use netward_wire::{ClientHelloInfo, Direction, FlowInspector, FlowKind};
 /// The body of the first ClientHello in tls-sni.pcapng (a Chrome ClientHello).
 fn real_client_hello() -> Vec<u8> {
     let flows = common::run_capture(&common::testdata("ja4/tls-sni.pcapng"));
-    let flow = flows
-        .iter()
-        .find(|f| !f.udp && f.server.port() == 443)
-        .expect("TLS flow");
-    let first = &flow
-        .feeds
-        .iter()
-        .find(|(d, _)| *d == Direction::ToServer)
-        .expect("client bytes")
-        .1;
+    let flow = flows.iter().find(|f| !f.udp && f.server.port() == 443).expect("TLS flow");
+    let first = &flow.feeds.iter().find(|(d, _)| *d == Direction::ToServer).expect("client bytes").1;
     let msg = &first[5..];
     let len = u32::from_be_bytes([0, msg[1], msg[2], msg[3]]) as usize;
     msg[4..4 + len].to_vec()
@@ -37,18 +29,10 @@ fn fingerprints(c: &mut Criterion) {
         })
     });
     let h = ClientHello::parse(&body).expect("valid");
-    c.bench_function("client_hello/ja4", |b| {
-        b.iter(|| tls::ja4(black_box(&h), Transport::Tcp))
-    });
+    c.bench_function("client_hello/ja4", |b| b.iter(|| tls::ja4(black_box(&h), Transport::Tcp)));
     c.bench_function("client_hello/ja3", |b| b.iter(|| tls::ja3(black_box(&h))));
     c.bench_function("client_hello/full_info", |b| {
-        b.iter(|| {
-            ClientHelloInfo::new(
-                &ClientHello::parse(black_box(&body)).expect("valid"),
-                Transport::Tcp,
-                0,
-            )
-        })
+        b.iter(|| ClientHelloInfo::new(&ClientHello::parse(black_box(&body)).expect("valid"), Transport::Tcp, 0))
     });
 }
 
@@ -62,14 +46,8 @@ fn inspector(c: &mut Criterion) {
         "pcaps/sv-cond-log-dns-dig.pcap",
         "pcaps/sv-tls-client-hello-frag-01.pcap",
     ];
-    let flows: Vec<_> = files
-        .iter()
-        .flat_map(|f| common::run_capture(&common::testdata(f)))
-        .collect();
-    let bytes: usize = flows
-        .iter()
-        .flat_map(|f| f.feeds.iter().map(|(_, b)| b.len()))
-        .sum();
+    let flows: Vec<_> = files.iter().flat_map(|f| common::run_capture(&common::testdata(f))).collect();
+    let bytes: usize = flows.iter().flat_map(|f| f.feeds.iter().map(|(_, b)| b.len())).sum();
     let mut g = c.benchmark_group("inspector");
     g.throughput(Throughput::Bytes(bytes as u64));
     g.bench_function(format!("mix_{}_flows", flows.len()), |b| {
@@ -77,11 +55,7 @@ fn inspector(c: &mut Criterion) {
             let mut n = 0;
             for f in &flows {
                 let port = f.server.port();
-                let kind = if f.udp {
-                    FlowKind::Udp { dst_port: port }
-                } else {
-                    FlowKind::Tcp { dst_port: port }
-                };
+                let kind = if f.udp { FlowKind::Udp { dst_port: port } } else { FlowKind::Tcp { dst_port: port } };
                 let mut insp = FlowInspector::new(kind);
                 for (dir, b) in &f.feeds {
                     insp.feed(*dir, b);
@@ -96,7 +70,10 @@ fn inspector(c: &mut Criterion) {
     // A plain-HTTP proxy connection: 100 requests with 16 KiB bodies each.
     let mut stream = Vec::new();
     for i in 0..100 {
-        stream.extend(format!("POST http://h{i}.example/upload HTTP/1.1\r\nHost: h{i}.example\r\nContent-Length: 16384\r\n\r\n").as_bytes());
+        stream.extend(
+            format!("POST http://h{i}.example/upload HTTP/1.1\r\nHost: h{i}.example\r\nContent-Length: 16384\r\n\r\n")
+                .as_bytes(),
+        );
         stream.extend(std::iter::repeat_n(b'x', 16384));
     }
     g.throughput(Throughput::Bytes(stream.len() as u64));

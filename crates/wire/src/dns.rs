@@ -48,10 +48,7 @@ pub enum DnsData {
 /// Parses one DNS message (UDP payload, or a TCP message without its length).
 pub fn parse_message(msg: &[u8]) -> Result<DnsInfo, Error> {
     if msg.len() < 12 {
-        return Err(Error::invalid(
-            msg.len(),
-            "DNS message shorter than its header",
-        ));
+        return Err(Error::invalid(msg.len(), "DNS message shorter than its header"));
     }
     let packet = Packet::parse(msg).map_err(|_| Error::invalid(12, "malformed DNS message"))?;
     let is_response = msg[2] & 0x80 != 0;
@@ -234,10 +231,7 @@ mod tests {
         assert_eq!(d.rcode_name.as_deref(), Some("NOERROR"));
         assert_eq!(d.answers.len(), 2);
         assert_eq!(d.answers[0].data, DnsData::Cname("example.com".into()));
-        assert_eq!(
-            d.answers[1].data,
-            DnsData::A(Ipv4Addr::new(93, 184, 216, 34))
-        );
+        assert_eq!(d.answers[1].data, DnsData::A(Ipv4Addr::new(93, 184, 216, 34)));
         assert_eq!(d.answers[1].ttl, 300);
     }
 
@@ -248,10 +242,7 @@ mod tests {
         framed.extend(&m);
         let mut out = Vec::new();
         assert_eq!(tcp_step(&framed[..10], &mut out).unwrap(), Step::NeedMore);
-        assert_eq!(
-            tcp_step(&framed, &mut out).unwrap(),
-            Step::Consumed(framed.len())
-        );
+        assert_eq!(tcp_step(&framed, &mut out).unwrap(), Step::Consumed(framed.len()));
         assert_eq!(out.len(), 1);
         assert!(parse_message(&m[..20]).is_err());
         assert_eq!(qtype_name(255), "*");

@@ -59,11 +59,7 @@ pub struct DnsCache {
 
 impl DnsCache {
     pub fn new(config: DnsCacheConfig) -> Self {
-        DnsCache {
-            config,
-            entries: HashMap::new(),
-            clock: 0,
-        }
+        DnsCache { config, entries: HashMap::new(), clock: 0 }
     }
 
     pub fn len(&self) -> usize {
@@ -88,8 +84,7 @@ impl DnsCache {
                 _ => continue,
             };
             let (chain, ttl) = chain_to(info, &answer.name, answer.ttl);
-            let ttl =
-                Duration::from_secs(u64::from(ttl)).clamp(self.config.min_ttl, self.config.max_ttl);
+            let ttl = Duration::from_secs(u64::from(ttl)).clamp(self.config.min_ttl, self.config.max_ttl);
             for name in chain.into_iter().rev() {
                 self.insert(client, addr, name, now + ttl);
             }
@@ -99,10 +94,7 @@ impl DnsCache {
 
     fn insert(&mut self, client: IpAddr, addr: IpAddr, name: String, expires: Duration) {
         self.clock += 1;
-        let entry = self.entries.entry((client, addr)).or_insert(Entry {
-            names: Vec::new(),
-            last_used: 0,
-        });
+        let entry = self.entries.entry((client, addr)).or_insert(Entry { names: Vec::new(), last_used: 0 });
         entry.last_used = self.clock;
         entry.names.retain(|n| !n.name.eq_ignore_ascii_case(&name));
         entry.names.insert(0, InferredName { name, expires });
@@ -189,21 +181,11 @@ mod tests {
     }
 
     fn a(name: &str, ip: [u8; 4], ttl: u32) -> DnsAnswer {
-        DnsAnswer {
-            name: name.into(),
-            rtype: 1,
-            ttl,
-            data: DnsData::A(Ipv4Addr::from(ip)),
-        }
+        DnsAnswer { name: name.into(), rtype: 1, ttl, data: DnsData::A(Ipv4Addr::from(ip)) }
     }
 
     fn cname(name: &str, target: &str, ttl: u32) -> DnsAnswer {
-        DnsAnswer {
-            name: name.into(),
-            rtype: 5,
-            ttl,
-            data: DnsData::Cname(target.into()),
-        }
+        DnsAnswer { name: name.into(), rtype: 5, ttl, data: DnsData::Cname(target.into()) }
     }
 
     const C: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
@@ -215,74 +197,36 @@ mod tests {
 
     #[test]
     fn chain_ttl_and_expiry() {
-        let cfg = DnsCacheConfig {
-            min_ttl: secs(0),
-            ..Default::default()
-        };
+        let cfg = DnsCacheConfig { min_ttl: secs(0), ..Default::default() };
         let mut cache = DnsCache::new(cfg);
-        let r = response(
-            "www.x.org",
-            vec![
-                cname("www.x.org", "x.org", 100),
-                a("x.org", [192, 0, 78, 24], 300),
-            ],
-        );
+        let r = response("www.x.org", vec![cname("www.x.org", "x.org", 100), a("x.org", [192, 0, 78, 24], 300)]);
         cache.record(C, &r, secs(1000));
-        let names: Vec<_> = cache
-            .lookup(C, S, secs(1050))
-            .into_iter()
-            .map(|n| n.name)
-            .collect();
+        let names: Vec<_> = cache.lookup(C, S, secs(1050)).into_iter().map(|n| n.name).collect();
         assert_eq!(names, ["www.x.org", "x.org"]);
         // The CNAME's TTL (100 s) bounds the chain.
         assert!(cache.lookup(C, S, secs(1101)).is_empty());
         // Another client asked nothing.
         cache.record(C, &r, secs(2000));
-        assert!(cache
-            .lookup(IpAddr::V4(Ipv4Addr::LOCALHOST), S, secs(2001))
-            .is_empty());
+        assert!(cache.lookup(IpAddr::V4(Ipv4Addr::LOCALHOST), S, secs(2001)).is_empty());
     }
 
     #[test]
     fn several_names_per_address_and_min_ttl() {
         let mut cache = DnsCache::new(DnsCacheConfig::default());
-        cache.record(
-            C,
-            &response("a.cdn.net", vec![a("a.cdn.net", [192, 0, 78, 24], 0)]),
-            secs(0),
-        );
-        cache.record(
-            C,
-            &response("b.cdn.net", vec![a("b.cdn.net", [192, 0, 78, 24], 0)]),
-            secs(1),
-        );
-        let names: Vec<_> = cache
-            .lookup(C, S, secs(30))
-            .into_iter()
-            .map(|n| n.name)
-            .collect();
+        cache.record(C, &response("a.cdn.net", vec![a("a.cdn.net", [192, 0, 78, 24], 0)]), secs(0));
+        cache.record(C, &response("b.cdn.net", vec![a("b.cdn.net", [192, 0, 78, 24], 0)]), secs(1));
+        let names: Vec<_> = cache.lookup(C, S, secs(30)).into_iter().map(|n| n.name).collect();
         assert_eq!(names, ["b.cdn.net", "a.cdn.net"]);
-        assert_eq!(
-            cache.lookup(C, S, secs(60)).len(),
-            1,
-            "a.cdn.net expired at 60 s (min TTL)"
-        );
+        assert_eq!(cache.lookup(C, S, secs(60)).len(), 1, "a.cdn.net expired at 60 s (min TTL)");
     }
 
     #[test]
     fn bounded_size_keeps_recent() {
-        let cfg = DnsCacheConfig {
-            capacity: 64,
-            ..Default::default()
-        };
+        let cfg = DnsCacheConfig { capacity: 64, ..Default::default() };
         let mut cache = DnsCache::new(cfg);
         for i in 0..1000u32 {
             let ip = (0x0a00_0000 + i).to_be_bytes();
-            cache.record(
-                C,
-                &response("n.example", vec![a("n.example", ip, 600)]),
-                secs(u64::from(i)),
-            );
+            cache.record(C, &response("n.example", vec![a("n.example", ip, 600)]), secs(u64::from(i)));
             assert!(cache.len() <= 64);
         }
         let last = IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + 999u32));

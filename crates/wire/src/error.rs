@@ -25,10 +25,7 @@ impl Error {
     /// Shifts the offset of an `Invalid` error by `base` (for a parser nested in another).
     pub(crate) fn shifted(self, base: usize) -> Self {
         match self {
-            Error::Invalid { offset, what } => Error::Invalid {
-                offset: offset + base,
-                what,
-            },
+            Error::Invalid { offset, what } => Error::Invalid { offset: offset + base, what },
             e => e,
         }
     }

@@ -9,11 +9,7 @@ use crate::{Direction, FlowInspector, Observation};
 pub fn feed_chunks(insp: &mut FlowInspector, mut data: &[u8]) -> Vec<Observation> {
     let mut out = Vec::new();
     while let Some((&ctl, rest)) = data.split_first() {
-        let dir = if ctl & 0x80 != 0 {
-            Direction::ToClient
-        } else {
-            Direction::ToServer
-        };
+        let dir = if ctl & 0x80 != 0 { Direction::ToClient } else { Direction::ToServer };
         let n = usize::from(ctl & 0x7f).min(rest.len());
         insp.feed(dir, &rest[..n]);
         data = &rest[n..];

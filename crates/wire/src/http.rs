@@ -75,12 +75,7 @@ pub struct HttpConn {
 
 impl HttpConn {
     pub(crate) fn new(layer: u8) -> Self {
-        HttpConn {
-            client: State::Head,
-            server: State::Head,
-            pending: VecDeque::new(),
-            layer,
-        }
+        HttpConn { client: State::Head, server: State::Head, pending: VecDeque::new(), layer }
     }
 
     /// Bytes of the current direction that can be skipped unseen (body bytes).
@@ -94,30 +89,18 @@ impl HttpConn {
 
     /// Marks `n` body bytes of a direction as skipped (`n <= skippable`).
     pub(crate) fn skip(&mut self, to_server: bool, n: u64) {
-        let st = if to_server {
-            &mut self.client
-        } else {
-            &mut self.server
-        };
+        let st = if to_server { &mut self.client } else { &mut self.server };
         *st = match *st {
             State::Body(Body::Length(r)) if r <= n => State::Head,
             State::Body(Body::Length(r)) => State::Body(Body::Length(r - n)),
-            State::Body(Body::Chunked(Chunk::Data(r))) if r <= n => {
-                State::Body(Body::Chunked(Chunk::DataEnd))
-            }
-            State::Body(Body::Chunked(Chunk::Data(r))) => {
-                State::Body(Body::Chunked(Chunk::Data(r - n)))
-            }
+            State::Body(Body::Chunked(Chunk::Data(r))) if r <= n => State::Body(Body::Chunked(Chunk::DataEnd)),
+            State::Body(Body::Chunked(Chunk::Data(r))) => State::Body(Body::Chunked(Chunk::Data(r - n))),
             s => s,
         };
     }
 
     /// One step over client bytes.
-    pub(crate) fn step_client(
-        &mut self,
-        data: &[u8],
-        ev: &mut Vec<HttpEvent>,
-    ) -> Result<Step, Error> {
+    pub(crate) fn step_client(&mut self, data: &[u8], ev: &mut Vec<HttpEvent>) -> Result<Step, Error> {
         match self.client {
             State::Head => self.request_head(data, ev),
             State::Body(b) => {
@@ -134,11 +117,7 @@ impl HttpConn {
     }
 
     /// One step over server bytes.
-    pub(crate) fn step_server(
-        &mut self,
-        data: &[u8],
-        ev: &mut Vec<HttpEvent>,
-    ) -> Result<Step, Error> {
+    pub(crate) fn step_server(&mut self, data: &[u8], ev: &mut Vec<HttpEvent>) -> Result<Step, Error> {
         match self.server {
             State::Head => self.response_head(data, ev),
             State::Body(b) => {
@@ -153,10 +132,7 @@ impl HttpConn {
 
     fn request_head(&mut self, data: &[u8], ev: &mut Vec<HttpEvent>) -> Result<Step, Error> {
         // RFC 9112 2.2: ignore empty lines before a request line.
-        let blank = data
-            .iter()
-            .take_while(|&&b| b == b'\r' || b == b'\n')
-            .count();
+        let blank = data.iter().take_while(|&&b| b == b'\r' || b == b'\n').count();
         if blank > 0 {
             return Ok(Step::Consumed(blank));
         }
@@ -188,11 +164,7 @@ impl HttpConn {
         } else if let Some((_, t)) = absolute_uri_target(&uri) {
             (Some(uri.clone()), None, Some(t))
         } else {
-            (
-                None,
-                None,
-                host.as_deref().and_then(|h| Target::parse_authority(h, 80)),
-            )
+            (None, None, host.as_deref().and_then(|h| Target::parse_authority(h, 80)))
         };
         ev.push(HttpEvent::Request(Box::new(HttpRequestInfo {
             method: method.clone(),
@@ -318,11 +290,7 @@ fn body_step(body: Body, data: &[u8]) -> Result<(Step, Option<Body>), Error> {
         Body::Chunked(Chunk::Data(r)) => {
             let n = take(r);
             let left = r - n as u64;
-            let next = if left > 0 {
-                Chunk::Data(left)
-            } else {
-                Chunk::DataEnd
-            };
+            let next = if left > 0 { Chunk::Data(left) } else { Chunk::DataEnd };
             (Step::Consumed(n), Some(Body::Chunked(next)))
         }
         Body::Chunked(Chunk::DataEnd) => match data {
@@ -334,20 +302,13 @@ fn body_step(body: Body, data: &[u8]) -> Result<(Step, Option<Body>), Error> {
         Body::Chunked(Chunk::Size) => match line(data)? {
             None => (Step::NeedMore, Some(body)),
             Some((l, n)) => {
-                let digits = l
-                    .split(|&b| b == b';' || b == b' ' || b == b'\t')
-                    .next()
-                    .unwrap_or(&[]);
+                let digits = l.split(|&b| b == b';' || b == b' ' || b == b'\t').next().unwrap_or(&[]);
                 let size = std::str::from_utf8(digits)
                     .ok()
                     .filter(|s| !s.is_empty() && s.len() <= 16)
                     .and_then(|s| u64::from_str_radix(s, 16).ok())
                     .ok_or(Error::invalid(0, "bad chunk size"))?;
-                let next = if size == 0 {
-                    Chunk::Trailers
-                } else {
-                    Chunk::Data(size)
-                };
+                let next = if size == 0 { Chunk::Trailers } else { Chunk::Data(size) };
                 (Step::Consumed(n), Some(Body::Chunked(next)))
             }
         },

@@ -52,13 +52,7 @@ impl FlowInspector {
             },
             FlowKind::Udp { dst_port } => FlowInspector {
                 tcp: None,
-                udp: if is_dns_port(dst_port) {
-                    Udp::Dns {
-                        reported_error: false,
-                    }
-                } else {
-                    Udp::Detect(0)
-                },
+                udp: if is_dns_port(dst_port) { Udp::Dns { reported_error: false } } else { Udp::Detect(0) },
                 out: VecDeque::new(),
             },
         }
@@ -67,11 +61,7 @@ impl FlowInspector {
     /// A TCP inspector that assumes `protocol` instead of detecting it (fuzzing).
     #[doc(hidden)]
     pub fn with_protocol(protocol: Protocol) -> Self {
-        FlowInspector {
-            tcp: Some(Layer::forced(protocol)),
-            udp: Udp::Done,
-            out: VecDeque::new(),
-        }
+        FlowInspector { tcp: Some(Layer::forced(protocol)), udp: Udp::Done, out: VecDeque::new() }
     }
 
     /// Feeds the next bytes of one direction (TCP), or one datagram (UDP).
@@ -96,11 +86,7 @@ impl FlowInspector {
                 Ok(info) => self.out.push_back(Observation::Dns(info)),
                 Err(error) if !*reported_error => {
                     *reported_error = true;
-                    self.out.push_back(Observation::Unparsed {
-                        protocol: Protocol::Dns,
-                        error,
-                        layer: 0,
-                    });
+                    self.out.push_back(Observation::Unparsed { protocol: Protocol::Dns, error, layer: 0 });
                 }
                 Err(_) => {}
             },

@@ -66,15 +66,7 @@ impl Layer {
         } else {
             Proto::Detect
         };
-        Layer {
-            depth,
-            proto,
-            buf: [Vec::new(), Vec::new()],
-            routed: [false; 2],
-            inner: None,
-            tunnel: None,
-            outer_name,
-        }
+        Layer { depth, proto, buf: [Vec::new(), Vec::new()], routed: [false; 2], inner: None, tunnel: None, outer_name }
     }
 
     /// A layer that skips detection (for fuzzing one parser at a time).
@@ -99,12 +91,7 @@ impl Layer {
         matches!(self.proto, Proto::Done)
     }
 
-    pub(crate) fn feed(
-        &mut self,
-        dir: Direction,
-        mut input: &[u8],
-        out: &mut VecDeque<Observation>,
-    ) {
+    pub(crate) fn feed(&mut self, dir: Direction, mut input: &[u8], out: &mut VecDeque<Observation>) {
         let d = dir.index();
         loop {
             if self.routed[d] {
@@ -120,9 +107,7 @@ impl Layer {
             // Body bytes need not be buffered to be skipped.
             if let (Proto::Http(h), true) = (&mut self.proto, self.buf[d].is_empty()) {
                 let to_server = dir == Direction::ToServer;
-                let n = input
-                    .len()
-                    .min(usize::try_from(h.skippable(to_server)).unwrap_or(usize::MAX));
+                let n = input.len().min(usize::try_from(h.skippable(to_server)).unwrap_or(usize::MAX));
                 if n > 0 {
                     h.skip(to_server, n as u64);
                     input = &input[n..];
@@ -141,11 +126,7 @@ impl Layer {
             if self.buf[d].len() >= MAX_BUFFER {
                 let protocol = self.proto.protocol().unwrap_or(Protocol::Tls);
                 let error = Error::invalid(0, "message larger than the inspection buffer");
-                out.push_back(Observation::Unparsed {
-                    protocol,
-                    error,
-                    layer: self.depth,
-                });
+                out.push_back(Observation::Unparsed { protocol, error, layer: self.depth });
                 self.proto = Proto::Done;
                 return;
             }
@@ -154,12 +135,8 @@ impl Layer {
 
     fn inner_layer(&mut self) -> &mut Layer {
         let depth = self.depth + 1;
-        let name = self
-            .tunnel
-            .as_ref()
-            .and_then(|(_, t)| t.host.name().map(str::to_owned));
-        self.inner
-            .get_or_insert_with(|| Box::new(Layer::new(depth, false, name)))
+        let name = self.tunnel.as_ref().and_then(|(_, t)| t.host.name().map(str::to_owned));
+        self.inner.get_or_insert_with(|| Box::new(Layer::new(depth, false, name)))
     }
 
     /// Runs the parser over the buffered bytes of `dir`.
@@ -206,11 +183,7 @@ impl Layer {
                 }
                 Err(error) => {
                     if let Some(protocol) = self.proto.protocol() {
-                        out.push_back(Observation::Unparsed {
-                            protocol,
-                            error,
-                            layer: self.depth,
-                        });
+                        out.push_back(Observation::Unparsed { protocol, error, layer: self.depth });
                     }
                     self.proto = Proto::Done;
                     return;
@@ -221,12 +194,7 @@ impl Layer {
     }
 
     /// One parser step on `buf[dir][pos..]`, turning what it learned into observations.
-    fn step(
-        &mut self,
-        to_server: bool,
-        pos: usize,
-        out: &mut VecDeque<Observation>,
-    ) -> Result<Step, Error> {
+    fn step(&mut self, to_server: bool, pos: usize, out: &mut VecDeque<Observation>) -> Result<Step, Error> {
         let layer = self.depth;
         let data = &self.buf[if to_server { 0 } else { 1 }][pos..];
         match &mut self.proto {
@@ -235,11 +203,7 @@ impl Layer {
                 Ok(Progress::Hello(info, _)) => {
                     let mismatch = match (&self.outer_name, &info.sni) {
                         (Some(outer), Some(sni)) if !same_name(outer, sni) => {
-                            Some(Observation::SniMismatch {
-                                outer: outer.clone(),
-                                sni: sni.clone(),
-                                layer,
-                            })
+                            Some(Observation::SniMismatch { outer: outer.clone(), sni: sni.clone(), layer })
                         }
                         _ => None,
                     };
@@ -253,11 +217,7 @@ impl Layer {
             Proto::Tls(_) => Ok(Step::Finished),
             Proto::Http(h) => {
                 let mut ev = Vec::new();
-                let step = if to_server {
-                    h.step_client(data, &mut ev)
-                } else {
-                    h.step_server(data, &mut ev)
-                };
+                let step = if to_server { h.step_client(data, &mut ev) } else { h.step_server(data, &mut ev) };
                 for e in ev {
                     self.http_event(e, out);
                 }
@@ -265,11 +225,7 @@ impl Layer {
             }
             Proto::Socks(s) => {
                 let mut ev = Vec::new();
-                let step = if to_server {
-                    s.step_client(data, &mut ev)
-                } else {
-                    s.step_server(data, &mut ev)
-                };
+                let step = if to_server { s.step_client(data, &mut ev) } else { s.step_server(data, &mut ev) };
                 for e in ev {
                     self.socks_event(e, out);
                 }
@@ -290,52 +246,28 @@ impl Layer {
         match e {
             HttpEvent::Request(req) => {
                 if let (Some(url), Some(target)) = (&req.absolute_uri, &req.target) {
-                    out.push_back(Observation::HttpForward {
-                        target: target.clone(),
-                        url: url.clone(),
-                        layer,
-                    });
+                    out.push_back(Observation::HttpForward { target: target.clone(), url: url.clone(), layer });
                 }
-                let connect = req
-                    .connect_authority
-                    .is_some()
-                    .then(|| req.target.clone())
-                    .flatten();
+                let connect = req.connect_authority.is_some().then(|| req.target.clone()).flatten();
                 out.push_back(Observation::HttpRequest(*req));
                 if let Some(target) = connect {
                     self.tunnel = Some((TunnelKind::HttpConnect, target.clone()));
                     let status = TunnelStatus::Requested;
-                    out.push_back(Observation::ProxyTunnel {
-                        kind: TunnelKind::HttpConnect,
-                        target,
-                        status,
-                        layer,
-                    });
+                    out.push_back(Observation::ProxyTunnel { kind: TunnelKind::HttpConnect, target, status, layer });
                 }
             }
             HttpEvent::ConnectEstablished => self.tunnel_status(TunnelStatus::Established, out),
-            HttpEvent::ConnectRefused(code) => {
-                self.tunnel_status(TunnelStatus::Refused { code }, out)
-            }
+            HttpEvent::ConnectRefused(code) => self.tunnel_status(TunnelStatus::Refused { code }, out),
             HttpEvent::Upgraded => {}
         }
     }
 
     fn socks_event(&mut self, e: SocksEvent, out: &mut VecDeque<Observation>) {
         match e {
-            SocksEvent::Request {
-                kind,
-                target,
-                connect: _,
-            } => {
+            SocksEvent::Request { kind, target, connect: _ } => {
                 self.tunnel = Some((kind, target.clone()));
                 let (status, layer) = (TunnelStatus::Requested, self.depth);
-                out.push_back(Observation::ProxyTunnel {
-                    kind,
-                    target,
-                    status,
-                    layer,
-                });
+                out.push_back(Observation::ProxyTunnel { kind, target, status, layer });
             }
             SocksEvent::Reply(status) => self.tunnel_status(status, out),
         }
@@ -343,12 +275,7 @@ impl Layer {
 
     fn tunnel_status(&mut self, status: TunnelStatus, out: &mut VecDeque<Observation>) {
         if let Some((kind, target)) = &self.tunnel {
-            out.push_back(Observation::ProxyTunnel {
-                kind: *kind,
-                target: target.clone(),
-                status,
-                layer: self.depth,
-            });
+            out.push_back(Observation::ProxyTunnel { kind: *kind, target: target.clone(), status, layer: self.depth });
         }
     }
 }
@@ -370,6 +297,5 @@ fn detect(data: &[u8], depth: u8) -> Option<Proto> {
 
 /// Names compare case-insensitively and without a trailing dot.
 fn same_name(a: &str, b: &str) -> bool {
-    a.trim_end_matches('.')
-        .eq_ignore_ascii_case(b.trim_end_matches('.'))
+    a.trim_end_matches('.').eq_ignore_ascii_case(b.trim_end_matches('.'))
 }

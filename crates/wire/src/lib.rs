@@ -61,8 +61,6 @@ pub use dns_cache::{DnsCache, DnsCacheConfig, InferredName};
 pub use error::Error;
 pub use inspector::{FlowInspector, FlowKind};
 pub use layer::MAX_BUFFER;
-pub use observation::{
-    Direction, HttpRequestInfo, Observation, Protocol, TunnelKind, TunnelStatus,
-};
+pub use observation::{Direction, HttpRequestInfo, Observation, Protocol, TunnelKind, TunnelStatus};
 pub use target::{absolute_uri_target, Host, Target};
 pub use tls::{ClientHello, ClientHelloInfo, Transport};

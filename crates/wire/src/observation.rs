@@ -86,33 +86,16 @@ pub enum Observation {
     HttpRequest(HttpRequestInfo),
     /// A request in absolute-URI form: the connection is to a forward proxy that
     /// fetches `url` from `target` on the client's behalf.
-    HttpForward {
-        target: Target,
-        url: String,
-        layer: u8,
-    },
+    HttpForward { target: Target, url: String, layer: u8 },
     /// A proxy tunnel was requested, established or refused.
-    ProxyTunnel {
-        kind: TunnelKind,
-        target: Target,
-        status: TunnelStatus,
-        layer: u8,
-    },
+    ProxyTunnel { kind: TunnelKind, target: Target, status: TunnelStatus, layer: u8 },
     /// The TLS SNI inside a tunnel differs from the name the tunnel was opened to
     /// (the CONNECT authority or SOCKS host name): domain fronting or a misdirected
     /// tunnel.
-    SniMismatch {
-        outer: String,
-        sni: String,
-        layer: u8,
-    },
+    SniMismatch { outer: String, sni: String, layer: u8 },
     /// A DNS query or response.
     Dns(DnsInfo),
     /// The inspector gave up on this layer (malformed input or a size cap); it
     /// learns nothing more from it.
-    Unparsed {
-        protocol: Protocol,
-        error: Error,
-        layer: u8,
-    },
+    Unparsed { protocol: Protocol, error: Error, layer: u8 },
 }

@@ -27,14 +27,8 @@ impl<'a> Reader<'a> {
     }
 
     pub(crate) fn bytes(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], Error> {
-        let end = self
-            .pos
-            .checked_add(n)
-            .ok_or(Error::invalid(self.pos, what))?;
-        let out = self
-            .buf
-            .get(self.pos..end)
-            .ok_or(Error::invalid(self.pos, what))?;
+        let end = self.pos.checked_add(n).ok_or(Error::invalid(self.pos, what))?;
+        let out = self.buf.get(self.pos..end).ok_or(Error::invalid(self.pos, what))?;
         self.pos = end;
         Ok(out)
     }

@@ -12,11 +12,7 @@ use crate::Error;
 /// What one step of the SOCKS parser learned.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum SocksEvent {
-    Request {
-        kind: TunnelKind,
-        target: Target,
-        connect: bool,
-    },
+    Request { kind: TunnelKind, target: Target, connect: bool },
     Reply(TunnelStatus),
 }
 
@@ -53,28 +49,15 @@ const MAX_FIELD: usize = 255;
 impl SocksConn {
     /// `version` is the first client byte: 4 or 5.
     pub(crate) fn new(version: u8) -> Self {
-        let server = if version == 4 {
-            Server::Reply
-        } else {
-            Server::MethodChoice
-        };
-        SocksConn {
-            version,
-            client: Client::Greeting,
-            server,
-            connect: true,
-        }
+        let server = if version == 4 { Server::Reply } else { Server::MethodChoice };
+        SocksConn { version, client: Client::Greeting, server, connect: true }
     }
 
     pub(crate) fn is_v4(&self) -> bool {
         self.version == 4
     }
 
-    pub(crate) fn step_client(
-        &mut self,
-        data: &[u8],
-        ev: &mut Vec<SocksEvent>,
-    ) -> Result<Step, Error> {
+    pub(crate) fn step_client(&mut self, data: &[u8], ev: &mut Vec<SocksEvent>) -> Result<Step, Error> {
         match (self.version, self.client) {
             (_, Client::Tunnel) => Ok(Step::Tunnel(0)),
             (_, Client::Done) => Ok(Step::Finished),
@@ -141,11 +124,7 @@ impl SocksConn {
             (TunnelKind::Socks4, Host::Ip(IpAddr::V4(ip)))
         };
         self.connect = cmd == 1;
-        ev.push(SocksEvent::Request {
-            kind,
-            target: Target { host, port },
-            connect: self.connect,
-        });
+        ev.push(SocksEvent::Request { kind, target: Target { host, port }, connect: self.connect });
         Ok(self.after_request(end))
     }
 
@@ -169,11 +148,7 @@ impl SocksConn {
         let port = u16::from_be_bytes([port[0], port[1]]);
         let _ = atyp;
         self.connect = cmd == 1;
-        ev.push(SocksEvent::Request {
-            kind: TunnelKind::Socks5,
-            target: Target { host, port },
-            connect: self.connect,
-        });
+        ev.push(SocksEvent::Request { kind: TunnelKind::Socks5, target: Target { host, port }, connect: self.connect });
         Ok(self.after_request(end + 2))
     }
 
@@ -189,11 +164,7 @@ impl SocksConn {
         }
     }
 
-    pub(crate) fn step_server(
-        &mut self,
-        data: &[u8],
-        ev: &mut Vec<SocksEvent>,
-    ) -> Result<Step, Error> {
+    pub(crate) fn step_server(&mut self, data: &[u8], ev: &mut Vec<SocksEvent>) -> Result<Step, Error> {
         match self.server {
             Server::Tunnel => Ok(Step::Tunnel(0)),
             Server::Done => Ok(Step::Finished),
@@ -217,9 +188,7 @@ impl SocksConn {
                     return Ok(Step::NeedMore);
                 };
                 if status != 0 {
-                    ev.push(SocksEvent::Reply(TunnelStatus::Refused {
-                        code: u16::from(status),
-                    }));
+                    ev.push(SocksEvent::Reply(TunnelStatus::Refused { code: u16::from(status) }));
                     self.server = Server::Done;
                 } else {
                     self.server = Server::Reply;
@@ -249,11 +218,7 @@ impl SocksConn {
     }
 
     fn reply(&mut self, granted: bool, code: u16, used: usize, ev: &mut Vec<SocksEvent>) -> Step {
-        let status = if granted {
-            TunnelStatus::Established
-        } else {
-            TunnelStatus::Refused { code }
-        };
+        let status = if granted { TunnelStatus::Established } else { TunnelStatus::Refused { code } };
         ev.push(SocksEvent::Reply(status));
         if granted && self.connect {
             self.server = Server::Tunnel;
@@ -284,9 +249,7 @@ fn socks5_address(data: &[u8], at: usize) -> Result<Option<(Host, usize)>, Error
         return Ok(None);
     };
     let host = match atyp {
-        1 => Host::Ip(IpAddr::V4(Ipv4Addr::new(
-            addr[0], addr[1], addr[2], addr[3],
-        ))),
+        1 => Host::Ip(IpAddr::V4(Ipv4Addr::new(addr[0], addr[1], addr[2], addr[3]))),
         4 => {
             let mut o = [0u8; 16];
             o.copy_from_slice(addr);
@@ -345,23 +308,15 @@ mod tests {
             ev,
             vec![SocksEvent::Request {
                 kind: TunnelKind::Socks5,
-                target: Target {
-                    host: Host::Name("example.com".into()),
-                    port: 443
-                },
+                target: Target { host: Host::Name("example.com".into()), port: 443 },
                 connect: true
             }]
         );
         let mut ev = Vec::new();
         assert_eq!(c.step_server(&[5, 2], &mut ev).unwrap(), Step::Consumed(2));
         assert_eq!(c.step_server(&[1, 0], &mut ev).unwrap(), Step::Consumed(2));
-        let reply = [
-            5, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 80,
-        ];
-        assert_eq!(
-            c.step_server(&reply[..10], &mut ev).unwrap(),
-            Step::NeedMore
-        );
+        let reply = [5, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 80];
+        assert_eq!(c.step_server(&reply[..10], &mut ev).unwrap(), Step::NeedMore);
         assert_eq!(c.step_server(&reply, &mut ev).unwrap(), Step::Tunnel(22));
         assert_eq!(ev, vec![SocksEvent::Reply(TunnelStatus::Established)]);
     }
@@ -373,34 +328,21 @@ mod tests {
         msg.extend(b"user\0host.example\0");
         let (ev, step) = run_client(&mut c, &msg);
         assert_eq!(step, Step::Tunnel(msg.len()));
-        assert!(
-            matches!(&ev[0], SocksEvent::Request { kind: TunnelKind::Socks4a, target, .. }
-            if target.to_string() == "host.example:80")
-        );
+        assert!(matches!(&ev[0], SocksEvent::Request { kind: TunnelKind::Socks4a, target, .. }
+            if target.to_string() == "host.example:80"));
         let mut ev = Vec::new();
-        assert_eq!(
-            c.step_server(&[0, 0x5b, 0, 0, 0, 0, 0, 0], &mut ev)
-                .unwrap(),
-            Step::Consumed(8)
-        );
-        assert_eq!(
-            ev,
-            vec![SocksEvent::Reply(TunnelStatus::Refused { code: 0x5b })]
-        );
+        assert_eq!(c.step_server(&[0, 0x5b, 0, 0, 0, 0, 0, 0], &mut ev).unwrap(), Step::Consumed(8));
+        assert_eq!(ev, vec![SocksEvent::Reply(TunnelStatus::Refused { code: 0x5b })]);
     }
 
     #[test]
     fn socks4_ipv4_and_bad_input() {
         let mut c = SocksConn::new(4);
         let (ev, _) = run_client(&mut c, b"\x04\x01\x01\xbb\x0a\x00\x00\x01\0");
-        assert!(
-            matches!(&ev[0], SocksEvent::Request { kind: TunnelKind::Socks4, target, .. }
-            if target.to_string() == "10.0.0.1:443")
-        );
+        assert!(matches!(&ev[0], SocksEvent::Request { kind: TunnelKind::Socks4, target, .. }
+            if target.to_string() == "10.0.0.1:443"));
         let mut c = SocksConn::new(4);
-        assert!(c
-            .step_client(&[4, 9, 0, 0, 0, 0, 0, 0, 0], &mut Vec::new())
-            .is_err());
+        assert!(c.step_client(&[4, 9, 0, 0, 0, 0, 0, 0, 0], &mut Vec::new()).is_err());
         let mut c = SocksConn::new(5);
         assert!(c.step_client(&[5, 0], &mut Vec::new()).is_err());
     }

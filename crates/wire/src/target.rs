@@ -82,10 +82,7 @@ impl Target {
             Some("") | None => default_port,
             Some(p) => p.parse().ok()?,
         };
-        Some(Target {
-            host: Host::parse(host),
-            port,
-        })
+        Some(Target { host: Host::parse(host), port })
     }
 }
 
@@ -99,11 +96,7 @@ impl fmt::Display for Target {
 /// Returns `None` when the request target is not in absolute form.
 pub fn absolute_uri_target(uri: &str) -> Option<(String, Target)> {
     let (scheme, rest) = uri.split_once("://")?;
-    if scheme.is_empty()
-        || !scheme
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
-    {
+    if scheme.is_empty() || !scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)) {
         return None;
     }
     let scheme = scheme.to_ascii_lowercase();
@@ -124,20 +117,11 @@ mod tests {
     #[test]
     fn authorities() {
         let t = Target::parse_authority("abc:443", 80).unwrap();
-        assert_eq!(
-            t,
-            Target {
-                host: Host::Name("abc".into()),
-                port: 443
-            }
-        );
+        assert_eq!(t, Target { host: Host::Name("abc".into()), port: 443 });
         let t = Target::parse_authority("[::1]:8080", 80).unwrap();
         assert_eq!(t.host, Host::Ip("::1".parse().unwrap()));
         assert_eq!(t.port, 8080);
-        assert_eq!(
-            Target::parse_authority("1.2.3.4", 80).unwrap().to_string(),
-            "1.2.3.4:80"
-        );
+        assert_eq!(Target::parse_authority("1.2.3.4", 80).unwrap().to_string(), "1.2.3.4:80");
         assert!(Target::parse_authority("abc:99999", 80).is_none());
         assert!(Target::parse_authority(":443", 80).is_none());
         assert!(Target::parse_authority("[::1]x", 80).is_none());

@@ -5,9 +5,7 @@ mod common;
 
 use common::{client_hello, inspect, records};
 use netward_wire::Direction::{ToClient, ToServer};
-use netward_wire::{
-    FlowInspector, FlowKind, Host, Observation, Protocol, Target, TunnelKind, TunnelStatus,
-};
+use netward_wire::{FlowInspector, FlowKind, Host, Observation, Protocol, Target, TunnelKind, TunnelStatus};
 
 fn requests(obs: &[Observation]) -> Vec<(String, String, Option<String>)> {
     obs.iter()
@@ -32,10 +30,7 @@ HTTP/1.1 200 OK\r\nContent-Length: 999\r\n\r\n";
     let reqs = requests(&obs);
     assert_eq!(reqs.len(), 4, "{obs:#?}");
     assert_eq!(reqs[1].1, "http://b.example:8080/x");
-    assert_eq!(
-        reqs[3],
-        ("HEAD".into(), "/d".into(), Some("d.example".into()))
-    );
+    assert_eq!(reqs[3], ("HEAD".into(), "/d".into(), Some("d.example".into())));
     let fwd: Vec<_> = obs
         .iter()
         .filter_map(|o| match o {
@@ -43,23 +38,13 @@ HTTP/1.1 200 OK\r\nContent-Length: 999\r\n\r\n";
             _ => None,
         })
         .collect();
-    assert_eq!(
-        fwd,
-        [(
-            "b.example:8080".to_owned(),
-            "http://b.example:8080/x".to_owned()
-        )]
-    );
+    assert_eq!(fwd, [("b.example:8080".to_owned(), "http://b.example:8080/x".to_owned())]);
     let ua = obs.iter().find_map(|o| match o {
         Observation::HttpRequest(r) if r.user_agent.is_some() => r.user_agent.clone(),
         _ => None,
     });
     assert_eq!(ua.as_deref(), Some("curl/8"));
-    assert!(
-        !obs.iter()
-            .any(|o| matches!(o, Observation::Unparsed { .. })),
-        "{obs:#?}"
-    );
+    assert!(!obs.iter().any(|o| matches!(o, Observation::Unparsed { .. })), "{obs:#?}");
 }
 
 #[test]
@@ -68,35 +53,20 @@ fn connect_refused_then_retried_then_tls_with_fronting() {
     let obs = inspect(
         8080,
         &[
-            (
-                ToServer,
-                b"CONNECT real.example:443 HTTP/1.1\r\nHost: real.example:443\r\n\r\n",
-            ),
-            (
-                ToClient,
-                b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 4\r\n\r\nnope",
-            ),
-            (
-                ToServer,
-                b"CONNECT real.example:443 HTTP/1.1\r\nProxy-Authorization: Basic eA==\r\n\r\n",
-            ),
+            (ToServer, b"CONNECT real.example:443 HTTP/1.1\r\nHost: real.example:443\r\n\r\n"),
+            (ToClient, b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 4\r\n\r\nnope"),
+            (ToServer, b"CONNECT real.example:443 HTTP/1.1\r\nProxy-Authorization: Basic eA==\r\n\r\n"),
             (ToClient, b"HTTP/1.1 200 Connection established\r\n\r\n"),
             (ToServer, &hello),
         ],
     );
-    let target = Target {
-        host: Host::Name("real.example".into()),
-        port: 443,
-    };
+    let target = Target { host: Host::Name("real.example".into()), port: 443 };
     let statuses: Vec<_> = obs
         .iter()
         .filter_map(|o| match o {
-            Observation::ProxyTunnel {
-                kind: TunnelKind::HttpConnect,
-                target: t,
-                status,
-                layer: 0,
-            } if *t == target => Some(*status),
+            Observation::ProxyTunnel { kind: TunnelKind::HttpConnect, target: t, status, layer: 0 } if *t == target => {
+                Some(*status)
+            }
             _ => None,
         })
         .collect();
@@ -113,10 +83,7 @@ fn connect_refused_then_retried_then_tls_with_fronting() {
         Observation::TlsClientHello(h) => Some(h),
         _ => None,
     });
-    assert_eq!(
-        hello.map(|h| (h.sni.as_deref(), h.layer)),
-        Some((Some("front.example"), 1))
-    );
+    assert_eq!(hello.map(|h| (h.sni.as_deref(), h.layer)), Some((Some("front.example"), 1)));
     assert!(obs.contains(&Observation::SniMismatch {
         outer: "real.example".into(),
         sni: "front.example".into(),
@@ -131,16 +98,9 @@ fn tunnel_data_before_the_proxy_answers_and_client_only_feeding() {
     let mut client = b"CONNECT real.example:443 HTTP/1.1\r\n\r\n".to_vec();
     client.extend(&hello);
     let obs = inspect(3128, &[(ToServer, &client)]);
-    let h: Vec<_> = obs
-        .iter()
-        .filter(|o| matches!(o, Observation::TlsClientHello(_)))
-        .collect();
+    let h: Vec<_> = obs.iter().filter(|o| matches!(o, Observation::TlsClientHello(_))).collect();
     assert_eq!(h.len(), 1);
-    assert!(
-        !obs.iter()
-            .any(|o| matches!(o, Observation::SniMismatch { .. })),
-        "case and final dot do not matter"
-    );
+    assert!(!obs.iter().any(|o| matches!(o, Observation::SniMismatch { .. })), "case and final dot do not matter");
 }
 
 #[test]
@@ -173,29 +133,12 @@ fn socks4a_tunnel_with_tls() {
     let hello = records(&client_hello(Some("inner.example"), &[], false), 512);
     let mut req = vec![4, 1, 1, 187, 0, 0, 0, 9];
     req.extend(b"alice\0inner.example\0");
-    let obs = inspect(
-        1080,
-        &[
-            (ToServer, &req),
-            (ToClient, &[0, 0x5a, 0, 0, 0, 0, 0, 0]),
-            (ToServer, &hello),
-        ],
-    );
+    let obs = inspect(1080, &[(ToServer, &req), (ToClient, &[0, 0x5a, 0, 0, 0, 0, 0, 0]), (ToServer, &hello)]);
     assert!(matches!(
         &obs[0],
-        Observation::ProxyTunnel {
-            kind: TunnelKind::Socks4a,
-            status: TunnelStatus::Requested,
-            ..
-        }
+        Observation::ProxyTunnel { kind: TunnelKind::Socks4a, status: TunnelStatus::Requested, .. }
     ));
-    assert!(matches!(
-        &obs[1],
-        Observation::ProxyTunnel {
-            status: TunnelStatus::Established,
-            ..
-        }
-    ));
+    assert!(matches!(&obs[1], Observation::ProxyTunnel { status: TunnelStatus::Established, .. }));
     assert!(matches!(&obs[2], Observation::TlsClientHello(h) if h.layer == 1));
     assert_eq!(obs.len(), 3, "{obs:#?}");
 }
@@ -207,11 +150,7 @@ fn socks5_ipv6_target() {
     req.extend(443u16.to_be_bytes());
     let obs = inspect(9050, &[(ToServer, &req)]);
     match &obs[..] {
-        [Observation::ProxyTunnel {
-            kind: TunnelKind::Socks5,
-            target,
-            ..
-        }] => {
+        [Observation::ProxyTunnel { kind: TunnelKind::Socks5, target, .. }] => {
             assert_eq!(target.to_string(), "[2001:db8::1]:443")
         }
         other => panic!("{other:#?}"),
@@ -224,41 +163,17 @@ fn oversized_inputs_give_up_cleanly() {
     let mut insp = FlowInspector::new(FlowKind::Tcp { dst_port: 80 });
     insp.feed(ToServer, b"GET / HTTP/1.1\r\n");
     for _ in 0..2000 {
-        insp.feed(
-            ToServer,
-            b"X-Filler: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n",
-        );
+        insp.feed(ToServer, b"X-Filler: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n");
     }
     let obs: Vec<_> = std::iter::from_fn(|| insp.poll()).collect();
-    assert!(
-        matches!(
-            &obs[..],
-            [Observation::Unparsed {
-                protocol: Protocol::Http,
-                ..
-            }]
-        ),
-        "{obs:#?}"
-    );
+    assert!(matches!(&obs[..], [Observation::Unparsed { protocol: Protocol::Http, .. }]), "{obs:#?}");
     assert!(insp.is_finished());
 
     // A ClientHello announcing more than 64 KiB.
     let mut insp = FlowInspector::new(FlowKind::Tcp { dst_port: 443 });
-    insp.feed(
-        ToServer,
-        &[0x16, 0x03, 0x01, 0x00, 0x04, 0x01, 0x02, 0x00, 0x00],
-    );
+    insp.feed(ToServer, &[0x16, 0x03, 0x01, 0x00, 0x04, 0x01, 0x02, 0x00, 0x00]);
     let obs: Vec<_> = std::iter::from_fn(|| insp.poll()).collect();
-    assert!(
-        matches!(
-            &obs[..],
-            [Observation::Unparsed {
-                protocol: Protocol::Tls,
-                ..
-            }]
-        ),
-        "{obs:#?}"
-    );
+    assert!(matches!(&obs[..], [Observation::Unparsed { protocol: Protocol::Tls, .. }]), "{obs:#?}");
 
     // Many small records that never complete a ClientHello of 60 KiB: bounded.
     let mut big = client_hello(Some("x"), &[], false);
@@ -270,16 +185,7 @@ fn oversized_inputs_give_up_cleanly() {
         insp.feed(ToServer, &records(&[0u8; 64], 64));
     }
     let obs: Vec<_> = std::iter::from_fn(|| insp.poll()).collect();
-    assert!(
-        matches!(
-            &obs[..],
-            [Observation::Unparsed {
-                protocol: Protocol::Tls,
-                ..
-            }]
-        ),
-        "{obs:#?}"
-    );
+    assert!(matches!(&obs[..], [Observation::Unparsed { protocol: Protocol::Tls, .. }]), "{obs:#?}");
 }
 
 #[test]
@@ -294,8 +200,7 @@ fn unknown_protocols_are_left_alone() {
 #[test]
 fn dns_over_tcp_both_directions() {
     // Query for example.com A, as two length-prefixed messages fed byte by byte.
-    let q =
-        b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x07example\x03com\x00\x00\x01\x00\x01";
+    let q = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x07example\x03com\x00\x00\x01\x00\x01";
     let mut framed = (q.len() as u16).to_be_bytes().to_vec();
     framed.extend(q);
     framed.extend(&framed.clone());
@@ -305,7 +210,5 @@ fn dns_over_tcp_both_directions() {
     }
     let obs: Vec<_> = std::iter::from_fn(|| insp.poll()).collect();
     assert_eq!(obs.len(), 2);
-    assert!(
-        matches!(&obs[0], Observation::Dns(d) if d.query.as_deref() == Some("example.com") && !d.is_response)
-    );
+    assert!(matches!(&obs[0], Observation::Dns(d) if d.query.as_deref() == Some("example.com") && !d.is_response));
 }

@@ -7,8 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use common::{refeed, run_capture, testdata, Flow};
 use netward_wire::{
-    ClientHelloInfo, DnsCache, DnsCacheConfig, DnsData, Observation, Transport, TunnelKind,
-    TunnelStatus,
+    ClientHelloInfo, DnsCache, DnsCacheConfig, DnsData, Observation, Transport, TunnelKind, TunnelStatus,
 };
 
 fn rows(rel: &str) -> Vec<Vec<String>> {
@@ -37,12 +36,7 @@ fn tunnels(flow: &Flow) -> Vec<(TunnelKind, String, TunnelStatus)> {
     flow.observations
         .iter()
         .filter_map(|o| match o {
-            Observation::ProxyTunnel {
-                kind,
-                target,
-                status,
-                ..
-            } => Some((*kind, target.host.to_string(), *status)),
+            Observation::ProxyTunnel { kind, target, status, .. } => Some((*kind, target.host.to_string(), *status)),
             _ => None,
         })
         .collect()
@@ -51,9 +45,7 @@ fn tunnels(flow: &Flow) -> Vec<(TunnelKind, String, TunnelStatus)> {
 fn flows_to(flows: &[Flow], ip: &str, port: &str) -> Vec<usize> {
     let ip: IpAddr = ip.parse().unwrap();
     let port: u16 = port.parse().unwrap();
-    (0..flows.len())
-        .filter(|&i| server_of(&flows[i]) == (ip, port))
-        .collect()
+    (0..flows.len()).filter(|&i| server_of(&flows[i]) == (ip, port)).collect()
 }
 
 #[test]
@@ -77,20 +69,15 @@ fn every_ja4_of_the_corpus() {
             !used[i]
                 && f.udp == udp
                 && hellos(f).iter().any(|h| {
-                    let named = h.sni.as_deref() == Some(name.as_str())
-                        || tunnels(f).iter().any(|(_, host, _)| host == name);
+                    let named =
+                        h.sni.as_deref() == Some(name.as_str()) || tunnels(f).iter().any(|(_, host, _)| host == name);
                     h.ja4 == *ja4 && named && (h.transport == Transport::Quic) == udp
                 })
         });
         let Some(i) = hit else {
             let seen: Vec<_> = flows_to(flows, ip, port)
                 .into_iter()
-                .flat_map(|i| {
-                    hellos(&flows[i])
-                        .into_iter()
-                        .map(|h| (h.sni.clone(), h.ja4.clone()))
-                        .collect::<Vec<_>>()
-                })
+                .flat_map(|i| hellos(&flows[i]).into_iter().map(|h| (h.sni.clone(), h.ja4.clone())).collect::<Vec<_>>())
                 .collect();
             panic!("{file}: no ClientHello {name} {ja4} to {ip}:{port}; seen {seen:?}");
         };
@@ -106,9 +93,10 @@ fn every_name_of_the_public_captures() {
         let (file, proto, ip, port, name, how) = (&r[0], &r[1], &r[2], &r[3], &r[4], &r[5]);
         let flows = run_capture(&testdata(&format!("pcaps/{file}")));
         if how == "dns" {
-            let found = flows.iter().flat_map(|f| &f.observations).any(
-                |o| matches!(o, Observation::Dns(d) if d.query.as_deref() == Some(name.as_str())),
-            );
+            let found = flows
+                .iter()
+                .flat_map(|f| &f.observations)
+                .any(|o| matches!(o, Observation::Dns(d) if d.query.as_deref() == Some(name.as_str())));
             assert!(found, "{file}: no DNS query for {name}");
             continue;
         }
@@ -118,28 +106,19 @@ fn every_name_of_the_public_captures() {
             let f = &flows[i];
             assert_eq!(f.udp, proto == "udp");
             how.split('+').all(|part| match part {
-                "tls-sni" => hellos(f)
-                    .iter()
-                    .any(|h| h.sni.as_deref() == Some(name.as_str())),
-                "quic-sni" => hellos(f).iter().any(|h| {
-                    h.sni.as_deref() == Some(name.as_str()) && h.transport == Transport::Quic
-                }),
-                "http-connect" => tunnels(f)
-                    .iter()
-                    .any(|(k, h, _)| *k == TunnelKind::HttpConnect && h == name),
-                "socks5" => tunnels(f)
-                    .iter()
-                    .any(|(k, h, _)| *k == TunnelKind::Socks5 && h == name),
+                "tls-sni" => hellos(f).iter().any(|h| h.sni.as_deref() == Some(name.as_str())),
+                "quic-sni" => {
+                    hellos(f).iter().any(|h| h.sni.as_deref() == Some(name.as_str()) && h.transport == Transport::Quic)
+                }
+                "http-connect" => tunnels(f).iter().any(|(k, h, _)| *k == TunnelKind::HttpConnect && h == name),
+                "socks5" => tunnels(f).iter().any(|(k, h, _)| *k == TunnelKind::Socks5 && h == name),
                 other => panic!("unknown learned_from {other}"),
             })
         });
         assert!(
             ok,
             "{file}: {name} not learned by {how}: {:#?}",
-            candidates
-                .iter()
-                .map(|&i| &flows[i].observations)
-                .collect::<Vec<_>>()
+            candidates.iter().map(|&i| &flows[i].observations).collect::<Vec<_>>()
         );
     }
 }
@@ -149,26 +128,12 @@ fn connect_tunnel_then_tls_inside() {
     let flows = run_capture(&testdata("pcaps/sv-bug-2430.pcap"));
     let f = flows.iter().find(|f| f.server.port() == 8080).unwrap();
     let t = tunnels(f);
-    assert_eq!(
-        t[0],
-        (
-            TunnelKind::HttpConnect,
-            "qagpublic.qg1.apps.qualys.com".into(),
-            TunnelStatus::Requested
-        )
-    );
-    assert!(t.contains(&(
-        TunnelKind::HttpConnect,
-        "qagpublic.qg1.apps.qualys.com".into(),
-        TunnelStatus::Established
-    )));
+    assert_eq!(t[0], (TunnelKind::HttpConnect, "qagpublic.qg1.apps.qualys.com".into(), TunnelStatus::Requested));
+    assert!(t.contains(&(TunnelKind::HttpConnect, "qagpublic.qg1.apps.qualys.com".into(), TunnelStatus::Established)));
     let h = hellos(f);
     assert_eq!(h.len(), 1);
     assert_eq!(h[0].layer, 1, "the ClientHello is inside the tunnel");
-    assert!(!f
-        .observations
-        .iter()
-        .any(|o| matches!(o, Observation::SniMismatch { .. })));
+    assert!(!f.observations.iter().any(|o| matches!(o, Observation::SniMismatch { .. })));
 }
 
 #[test]
@@ -176,14 +141,7 @@ fn socks5_then_tls_inside() {
     let flows = run_capture(&testdata("pcaps/zeek-socks-with-ssl.pcap"));
     let f = flows.iter().find(|f| f.server.port() == 1080).unwrap();
     let t = tunnels(f);
-    assert!(
-        t.contains(&(
-            TunnelKind::Socks5,
-            "www.google.com".into(),
-            TunnelStatus::Established
-        )),
-        "{t:?}"
-    );
+    assert!(t.contains(&(TunnelKind::Socks5, "www.google.com".into(), TunnelStatus::Established)), "{t:?}");
     assert_eq!(hellos(f)[0].layer, 1);
     assert_eq!(hellos(f)[0].sni.as_deref(), Some("www.google.com"));
 }
@@ -192,10 +150,7 @@ fn socks5_then_tls_inside() {
 fn ech_is_flagged() {
     let flows = run_capture(&testdata("pcaps/zeek-tls13-ech.pcap"));
     let h: Vec<_> = flows.iter().flat_map(hellos).collect();
-    let ech = h
-        .iter()
-        .find(|h| h.sni.as_deref() == Some("cloudflare-ech.com"))
-        .expect("ClientHello");
+    let ech = h.iter().find(|h| h.sni.as_deref() == Some("cloudflare-ech.com")).expect("ClientHello");
     assert!(ech.ech);
     let plain = run_capture(&testdata("pcaps/sv-tls-client-hello-frag-01.pcap"));
     assert!(plain.iter().flat_map(hellos).all(|h| !h.ech));
@@ -215,10 +170,7 @@ fn ja3_of_a_known_client_hello() {
 #[test]
 fn dns_answers_and_cache() {
     let flows = run_capture(&testdata("pcaps/sv-cond-log-dns-dig.pcap"));
-    let f = flows
-        .iter()
-        .find(|f| f.udp && f.server.port() == 53)
-        .expect("DNS flow");
+    let f = flows.iter().find(|f| f.udp && f.server.port() == 53).expect("DNS flow");
     let resp = f
         .observations
         .iter()
@@ -230,10 +182,7 @@ fn dns_answers_and_cache() {
     assert_eq!(resp.query.as_deref(), Some("www.suricata-ids.org"));
     assert_eq!(resp.qtype_name.as_deref(), Some("A"));
     assert_eq!(resp.rcode_name.as_deref(), Some("NOERROR"));
-    assert!(resp
-        .answers
-        .iter()
-        .any(|a| a.data == DnsData::Cname("suricata-ids.org".into())));
+    assert!(resp.answers.iter().any(|a| a.data == DnsData::Cname("suricata-ids.org".into())));
     let addrs: Vec<_> = resp
         .answers
         .iter()
@@ -247,20 +196,14 @@ fn dns_answers_and_cache() {
     let mut cache = DnsCache::new(DnsCacheConfig::default());
     let now = std::time::Duration::from_secs(1_000);
     cache.record(f.client.ip(), resp, now);
-    let names: Vec<_> = cache
-        .lookup(f.client.ip(), "192.0.78.25".parse().unwrap(), now)
-        .into_iter()
-        .map(|n| n.name)
-        .collect();
+    let names: Vec<_> =
+        cache.lookup(f.client.ip(), "192.0.78.25".parse().unwrap(), now).into_iter().map(|n| n.name).collect();
     assert_eq!(names, ["www.suricata-ids.org", "suricata-ids.org"]);
 }
 
 #[test]
 fn quic_draft29_and_v1_out_of_order() {
-    for (file, name) in [
-        ("sv-quic-ietf.pcap", "msquic.net"),
-        ("sv-quic-frag-unordered.pcap", "mastodon.social"),
-    ] {
+    for (file, name) in [("sv-quic-ietf.pcap", "msquic.net"), ("sv-quic-frag-unordered.pcap", "mastodon.social")] {
         let flows = run_capture(&testdata(&format!("pcaps/{file}")));
         let h: Vec<_> = flows.iter().flat_map(hellos).collect();
         assert_eq!(h.len(), 1, "{file}: {h:?}");
@@ -273,25 +216,13 @@ fn quic_draft29_and_v1_out_of_order() {
 /// Every capture fed in 1, 7 and 100-byte pieces gives what feeding it whole gives.
 #[test]
 fn any_split_gives_the_same_observations() {
-    let mut files: Vec<String> = rows("pcaps/EXPECTED.tsv")
-        .into_iter()
-        .map(|r| format!("pcaps/{}", r[0]))
-        .collect();
-    files.extend(
-        rows("ja4/EXPECTED.tsv")
-            .into_iter()
-            .map(|r| format!("ja4/{}", r[0])),
-    );
+    let mut files: Vec<String> = rows("pcaps/EXPECTED.tsv").into_iter().map(|r| format!("pcaps/{}", r[0])).collect();
+    files.extend(rows("ja4/EXPECTED.tsv").into_iter().map(|r| format!("ja4/{}", r[0])));
     files.dedup();
     for file in files {
         for flow in run_capture(&testdata(&file)) {
             for chunk in [1, 7, 100] {
-                assert_eq!(
-                    refeed(&flow, chunk),
-                    flow.observations,
-                    "{file} {:?} in {chunk}-byte pieces",
-                    flow.server
-                );
+                assert_eq!(refeed(&flow, chunk), flow.observations, "{file} {:?} in {chunk}-byte pieces", flow.server);
             }
         }
     }

@@ -26,13 +26,7 @@ pub(super) struct Conv {
 }
 
 impl Conv {
-    fn new(
-        rng: &mut Rng,
-        client: SocketAddr,
-        server: SocketAddr,
-        t: Timestamp,
-        mss: usize,
-    ) -> Self {
+    fn new(rng: &mut Rng, client: SocketAddr, server: SocketAddr, t: Timestamp, mss: usize) -> Self {
         Conv {
             client,
             server,
@@ -102,11 +96,7 @@ impl Conv {
     }
 
     fn udp(&mut self, to_server: bool, payload: &[u8]) {
-        let (s, d) = if to_server {
-            (self.client, self.server)
-        } else {
-            (self.server, self.client)
-        };
+        let (s, d) = if to_server { (self.client, self.server) } else { (self.server, self.client) };
         let u = packet::udp(s.ip(), d.ip(), s.port(), d.port(), payload);
         let ip = packet::ip(s.ip(), d.ip(), 17, &u);
         self.packets.push((self.t, packet::ethernet(&ip)));
@@ -134,11 +124,7 @@ impl Conv {
 /// TLS inside an established connection: hello, server flight, a request and
 /// a response of `response` bytes.
 fn tls_session(rng: &mut Rng, c: &mut Conv, host: &str, response: usize) {
-    let alpn: &[&str] = if rng.next_u64().is_multiple_of(4) {
-        &["http/1.1"]
-    } else {
-        &["h2", "http/1.1"]
-    };
+    let alpn: &[&str] = if rng.next_u64().is_multiple_of(4) { &["http/1.1"] } else { &["h2", "http/1.1"] };
     c.send(true, &tls::client_hello(rng, host, alpn, HelloFor::Tcp));
     c.send(false, &tls::server_flight(rng));
     let mut fin = tls::record(0x14, 0x0303, &[1]);
@@ -259,16 +245,10 @@ pub(super) fn flow(
             let dcid = rng.bytes(8);
             let scid = rng.bytes(8);
             let hello = tls::client_hello(rng, &host, &["h3"], HelloFor::Quic);
-            c.udp(
-                true,
-                &quic::initial_packet(&dcid, &dcid, &scid, 0, &hello, true),
-            );
+            c.udp(true, &quic::initial_packet(&dcid, &dcid, &scid, 0, &hello, true));
             let server_cid = rng.bytes(8);
             let sh = rng.bytes(90);
-            c.udp(
-                false,
-                &quic::initial_packet(&dcid, &scid, &server_cid, 0, &sh, false),
-            );
+            c.udp(false, &quic::initial_packet(&dcid, &scid, &server_cid, 0, &sh, false));
             c.finish(kind, vec![host])
         }
         FlowKind::Bulk => {
@@ -276,7 +256,9 @@ pub(super) fn flow(
             let server = server_addr(rng, v6, 80);
             let mut c = Conv::new(rng, client, server, start, spec.mss);
             c.handshake();
-            let req = format!("GET /download/file.bin HTTP/1.1\r\nHost: {host}\r\nUser-Agent: Wget/1.21\r\nAccept: */*\r\n\r\n");
+            let req = format!(
+                "GET /download/file.bin HTTP/1.1\r\nHost: {host}\r\nUser-Agent: Wget/1.21\r\nAccept: */*\r\n\r\n"
+            );
             c.send(true, req.as_bytes());
             let mut resp = format!(
                 "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n",

@@ -88,15 +88,7 @@ pub struct Mix {
 
 impl Default for Mix {
     fn default() -> Self {
-        Mix {
-            direct_tls: 40,
-            http_connect: 15,
-            proxy_get: 10,
-            socks5: 5,
-            dns: 20,
-            quic: 8,
-            bulk: 2,
-        }
+        Mix { direct_tls: 40, http_connect: 15, proxy_get: 10, socks5: 5, dns: 20, quic: 8, bulk: 2 }
     }
 }
 
@@ -229,39 +221,18 @@ fn client_addr(i: usize, v6: bool) -> SocketAddr {
     let port = 32768 + (i % 28_000) as u16;
     let host = (i / 28_000) as u16 + 2;
     if v6 {
-        SocketAddr::new(
-            IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 1, 0, 0, 0, host)),
-            port,
-        )
+        SocketAddr::new(IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 1, 0, 0, 0, host)), port)
     } else {
-        SocketAddr::new(
-            IpAddr::V4(Ipv4Addr::new(10, 1, (host >> 8) as u8, host as u8)),
-            port,
-        )
+        SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 1, (host >> 8) as u8, host as u8)), port)
     }
 }
 
 fn server_addr(rng: &mut Rng, v6: bool, port: u16) -> SocketAddr {
     let r = rng.next_u64();
     if v6 {
-        SocketAddr::new(
-            IpAddr::V6(Ipv6Addr::new(
-                0x2001,
-                0xdb8,
-                0,
-                0,
-                0,
-                0,
-                (r >> 16) as u16,
-                r as u16,
-            )),
-            port,
-        )
+        SocketAddr::new(IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, (r >> 16) as u16, r as u16)), port)
     } else {
-        SocketAddr::new(
-            IpAddr::V4(Ipv4Addr::new(198, 18, (r >> 8) as u8, r as u8)),
-            port,
-        )
+        SocketAddr::new(IpAddr::V4(Ipv4Addr::new(198, 18, (r >> 8) as u8, r as u8)), port)
     }
 }
 
@@ -276,10 +247,7 @@ pub fn generate(w: impl Write, spec: &GenSpec) -> io::Result<GenSummary> {
     let mut out = pcap::PcapWriter::new(io::BufWriter::new(w), LinkType::ETHERNET)?;
     let mut rng = Rng::new(spec.seed);
     let mut summary = GenSummary::default();
-    let mut pending = Pending {
-        heap: BinaryHeap::new(),
-        order: 0,
-    };
+    let mut pending = Pending { heap: BinaryHeap::new(), order: 0 };
     for i in 0..spec.flows {
         let kind = spec.mix.kind(i);
         let v6 = (rng.next_u64() % 100) < u64::from(spec.ipv6_percent);

@@ -19,27 +19,14 @@ const ETH_IPV6: [u8; 2] = [0x86, 0xdd];
 pub fn ethernet(ip: &[u8]) -> Vec<u8> {
     let mut f = Vec::with_capacity(14 + ip.len());
     f.extend_from_slice(&[0x02, 0, 0, 0, 0, 0x02, 0x02, 0, 0, 0, 0, 0x01]);
-    f.extend_from_slice(if ip.first().map(|b| b >> 4) == Some(6) {
-        &ETH_IPV6
-    } else {
-        &ETH_IPV4
-    });
+    f.extend_from_slice(if ip.first().map(|b| b >> 4) == Some(6) { &ETH_IPV6 } else { &ETH_IPV4 });
     f.extend_from_slice(ip);
     f
 }
 
 /// A TCP segment (header + payload) with its checksum for `src` → `dst`.
 #[allow(clippy::too_many_arguments)]
-pub fn tcp(
-    src: IpAddr,
-    dst: IpAddr,
-    sport: u16,
-    dport: u16,
-    seq: u32,
-    ack: u32,
-    flags: u8,
-    payload: &[u8],
-) -> Vec<u8> {
+pub fn tcp(src: IpAddr, dst: IpAddr, sport: u16, dport: u16, seq: u32, ack: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
     let mut t = Vec::with_capacity(20 + payload.len());
     t.extend_from_slice(&sport.to_be_bytes());
     t.extend_from_slice(&dport.to_be_bytes());
@@ -74,9 +61,7 @@ pub fn udp(src: IpAddr, dst: IpAddr, sport: u16, dport: u16, payload: &[u8]) -> 
 /// An IP packet carrying `proto` bytes `body` (IPv4 or IPv6 by the addresses).
 pub fn ip(src: IpAddr, dst: IpAddr, proto: u8, body: &[u8]) -> Vec<u8> {
     match (src, dst) {
-        (IpAddr::V4(s), IpAddr::V4(d)) => {
-            ipv4_raw(s.octets(), d.octets(), proto, 0, 0, false, body)
-        }
+        (IpAddr::V4(s), IpAddr::V4(d)) => ipv4_raw(s.octets(), d.octets(), proto, 0, 0, false, body),
         _ => ipv6_raw(v6(src), v6(dst), proto, body),
     }
 }
@@ -89,15 +74,7 @@ fn v6(a: IpAddr) -> [u8; 16] {
 }
 
 /// An IPv4 packet with explicit fragment fields (`frag_off` in bytes, multiple of 8).
-pub fn ipv4_raw(
-    src: [u8; 4],
-    dst: [u8; 4],
-    proto: u8,
-    id: u16,
-    frag_off: u16,
-    more: bool,
-    body: &[u8],
-) -> Vec<u8> {
+pub fn ipv4_raw(src: [u8; 4], dst: [u8; 4], proto: u8, id: u16, frag_off: u16, more: bool, body: &[u8]) -> Vec<u8> {
     let mut p = Vec::with_capacity(20 + body.len());
     p.push(0x45);
     p.push(0);
@@ -132,14 +109,7 @@ pub fn ipv6_raw(src: [u8; 16], dst: [u8; 16], next: u8, body: &[u8]) -> Vec<u8> 
 
 /// Split an upper-layer `body` of protocol `proto` into IP fragments whose
 /// payloads are at most `max_payload` bytes (rounded down to a multiple of 8).
-pub fn fragments(
-    src: IpAddr,
-    dst: IpAddr,
-    proto: u8,
-    id: u32,
-    body: &[u8],
-    max_payload: usize,
-) -> Vec<Vec<u8>> {
+pub fn fragments(src: IpAddr, dst: IpAddr, proto: u8, id: u32, body: &[u8], max_payload: usize) -> Vec<Vec<u8>> {
     let step = (max_payload / 8).max(1) * 8;
     let mut out = Vec::new();
     let mut off = 0;
@@ -148,15 +118,9 @@ pub fn fragments(
         let more = end < body.len();
         let part = &body[off..end];
         match (src, dst) {
-            (IpAddr::V4(s), IpAddr::V4(d)) => out.push(ipv4_raw(
-                s.octets(),
-                d.octets(),
-                proto,
-                id as u16,
-                off as u16,
-                more,
-                part,
-            )),
+            (IpAddr::V4(s), IpAddr::V4(d)) => {
+                out.push(ipv4_raw(s.octets(), d.octets(), proto, id as u16, off as u16, more, part))
+            }
             _ => {
                 let mut fh = Vec::with_capacity(8 + part.len());
                 fh.push(proto);

@@ -24,11 +24,7 @@ impl<W: Write> PcapWriter<W> {
         h.extend_from_slice(&262_144u32.to_le_bytes());
         h.extend_from_slice(&link.0.to_le_bytes());
         out.write_all(&h)?;
-        Ok(PcapWriter {
-            out,
-            bytes: 24,
-            packets: 0,
-        })
+        Ok(PcapWriter { out, bytes: 24, packets: 0 })
     }
 
     /// Write one packet.

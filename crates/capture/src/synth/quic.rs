@@ -9,8 +9,8 @@ use hkdf::Hkdf;
 use sha2::Sha256;
 
 const INITIAL_SALT_V1: [u8; 20] = [
-    0x38, 0x76, 0x2c, 0xf7, 0xf5, 0x59, 0x34, 0xb3, 0x4d, 0x17, 0x9a, 0xe6, 0xa4, 0xc8, 0x0c, 0xad,
-    0xcc, 0xbb, 0x7f, 0x0a,
+    0x38, 0x76, 0x2c, 0xf7, 0xf5, 0x59, 0x34, 0xb3, 0x4d, 0x17, 0x9a, 0xe6, 0xa4, 0xc8, 0x0c, 0xad, 0xcc, 0xbb, 0x7f,
+    0x0a,
 ];
 
 /// Smallest UDP payload of a client Initial (RFC 9000 §14.1).
@@ -40,8 +40,7 @@ impl InitialKeys {
     /// Keys for `dcid`; `client` picks "client in" or "server in".
     pub fn derive(dcid: &[u8], client: bool) -> InitialKeys {
         let (_, initial) = Hkdf::<Sha256>::extract(Some(&INITIAL_SALT_V1), dcid);
-        let secret: [u8; 32] =
-            expand_label(&initial, if client { "client in" } else { "server in" });
+        let secret: [u8; 32] = expand_label(&initial, if client { "client in" } else { "server in" });
         let side = Hkdf::<Sha256>::from_prk(&secret).unwrap_or(initial);
         InitialKeys {
             key: expand_label(&side, "quic key"),
@@ -64,14 +63,7 @@ fn varint(out: &mut Vec<u8>, v: u64) {
 /// A protected Initial packet carrying `crypto` (TLS handshake bytes) in one
 /// CRYPTO frame at offset 0; a client's is padded to 1200 bytes. Both sides'
 /// keys come from the client's first Destination Connection ID, `original_dcid`.
-pub fn initial_packet(
-    original_dcid: &[u8],
-    dcid: &[u8],
-    scid: &[u8],
-    pn: u32,
-    crypto: &[u8],
-    client: bool,
-) -> Vec<u8> {
+pub fn initial_packet(original_dcid: &[u8], dcid: &[u8], scid: &[u8], pn: u32, crypto: &[u8], client: bool) -> Vec<u8> {
     let keys = InitialKeys::derive(original_dcid, client);
     let pn_len = 4usize;
     let mut frames = Vec::with_capacity(MIN_CLIENT_DATAGRAM);
@@ -141,29 +133,17 @@ mod tests {
         let c = InitialKeys::derive(&dcid, true);
         assert_eq!(
             c.key,
-            [
-                0x1f, 0x36, 0x96, 0x13, 0xdd, 0x76, 0xd5, 0x46, 0x77, 0x30, 0xef, 0xcb, 0xe3, 0xb1,
-                0xa2, 0x2d
-            ]
+            [0x1f, 0x36, 0x96, 0x13, 0xdd, 0x76, 0xd5, 0x46, 0x77, 0x30, 0xef, 0xcb, 0xe3, 0xb1, 0xa2, 0x2d]
         );
-        assert_eq!(
-            c.iv,
-            [0xfa, 0x04, 0x4b, 0x2f, 0x42, 0xa3, 0xfd, 0x3b, 0x46, 0xfb, 0x25, 0x5c]
-        );
+        assert_eq!(c.iv, [0xfa, 0x04, 0x4b, 0x2f, 0x42, 0xa3, 0xfd, 0x3b, 0x46, 0xfb, 0x25, 0x5c]);
         assert_eq!(
             c.hp,
-            [
-                0x9f, 0x50, 0x44, 0x9e, 0x04, 0xa0, 0xe8, 0x10, 0x28, 0x3a, 0x1e, 0x99, 0x33, 0xad,
-                0xed, 0xd2
-            ]
+            [0x9f, 0x50, 0x44, 0x9e, 0x04, 0xa0, 0xe8, 0x10, 0x28, 0x3a, 0x1e, 0x99, 0x33, 0xad, 0xed, 0xd2]
         );
         let s = InitialKeys::derive(&dcid, false);
         assert_eq!(
             s.key,
-            [
-                0xcf, 0x3a, 0x53, 0x31, 0x65, 0x3c, 0x36, 0x4c, 0x88, 0xf0, 0xf3, 0x79, 0xb6, 0x06,
-                0x7e, 0x37
-            ]
+            [0xcf, 0x3a, 0x53, 0x31, 0x65, 0x3c, 0x36, 0x4c, 0x88, 0xf0, 0xf3, 0x79, 0xb6, 0x06, 0x7e, 0x37]
         );
     }
 
@@ -181,8 +161,7 @@ mod tests {
         // Header: flags, version, dcid len+8, scid len 0, token len 0, length (2).
         let pn_offset = 1 + 4 + 1 + 8 + 1 + 1 + 2;
         let keys = InitialKeys::derive(&dcid, true);
-        let mut block =
-            Array::from(<[u8; 16]>::try_from(&p[pn_offset + 4..pn_offset + 20]).unwrap());
+        let mut block = Array::from(<[u8; 16]>::try_from(&p[pn_offset + 4..pn_offset + 20]).unwrap());
         Aes128::new(&Array::from(keys.hp)).encrypt_block(&mut block);
         let mask: [u8; 16] = block.into();
         p[0] ^= mask[0] & 0x0f;
@@ -197,8 +176,7 @@ mod tests {
         nonce[11] ^= 2;
         let aead = Aes128Gcm::new(&Array::from(keys.key));
         let tag = Array::try_from(&tag[..]).unwrap();
-        aead.decrypt_inout_detached(&Array::from(nonce), header, msg.into(), &tag)
-            .unwrap();
+        aead.decrypt_inout_detached(&Array::from(nonce), header, msg.into(), &tag).unwrap();
         assert_eq!(&msg[..3], &[0x06, 0x00, hello.len() as u8]);
         assert_eq!(&msg[3..3 + hello.len()], hello);
     }

@@ -6,8 +6,8 @@ use std::net::IpAddr;
 
 use netward_capture::synth::packet;
 use netward_capture::{
-    CaptureEvent, Decoded, Direction, EndReason, FlowId, FlowKey, FlowStats, FlowTable, Outcome,
-    PacketDecoder, Timestamp,
+    CaptureEvent, Decoded, Direction, EndReason, FlowId, FlowKey, FlowStats, FlowTable, Outcome, PacketDecoder,
+    Timestamp,
 };
 
 #[derive(Debug, Default, Clone)]
@@ -41,33 +41,19 @@ impl Collector {
     pub fn push(&mut self, ev: CaptureEvent<'_>) {
         let id = ev.flow_id();
         match ev {
-            CaptureEvent::FlowStart {
-                key, mid_stream, ..
-            } => {
+            CaptureEvent::FlowStart { key, mid_stream, .. } => {
                 assert!(!self.flows.contains_key(&id), "flow {id} started twice");
-                self.flows.insert(
-                    id,
-                    FlowRec {
-                        key: Some(key),
-                        mid_stream,
-                        ..Default::default()
-                    },
-                );
+                self.flows.insert(id, FlowRec { key: Some(key), mid_stream, ..Default::default() });
             }
             other => {
-                let rec = self
-                    .flows
-                    .get_mut(&id)
-                    .expect("event for a flow that never started");
+                let rec = self.flows.get_mut(&id).expect("event for a flow that never started");
                 assert!(rec.end.is_none(), "event after FlowEnd: {other:?}");
                 match other {
                     CaptureEvent::Established { .. } => {
                         assert!(!rec.established, "Established twice");
                         rec.established = true;
                     }
-                    CaptureEvent::Data {
-                        dir, offset, bytes, ..
-                    } => {
+                    CaptureEvent::Data { dir, offset, bytes, .. } => {
                         assert_eq!(offset, rec.next[di(dir)], "data offset out of order");
                         rec.next[di(dir)] += bytes.len() as u64;
                         match dir {
@@ -75,25 +61,14 @@ impl Collector {
                             Direction::ToClient => rec.to_client.extend_from_slice(&bytes),
                         }
                     }
-                    CaptureEvent::Gap {
-                        dir, offset, len, ..
-                    } => {
+                    CaptureEvent::Gap { dir, offset, len, .. } => {
                         assert_eq!(offset, rec.next[di(dir)], "gap offset out of order");
                         rec.next[di(dir)] += len;
                         rec.gaps.push((dir, offset, len));
                     }
-                    CaptureEvent::OverlapConflict {
-                        dir, offset, len, ..
-                    } => rec.conflicts.push((dir, offset, len)),
-                    CaptureEvent::Datagram { dir, payload, .. } => {
-                        rec.datagrams.push((dir, payload.into_owned()))
-                    }
-                    CaptureEvent::FlowEnd {
-                        outcome,
-                        reason,
-                        stats,
-                        ..
-                    } => rec.end = Some((outcome, reason, stats)),
+                    CaptureEvent::OverlapConflict { dir, offset, len, .. } => rec.conflicts.push((dir, offset, len)),
+                    CaptureEvent::Datagram { dir, payload, .. } => rec.datagrams.push((dir, payload.into_owned())),
+                    CaptureEvent::FlowEnd { outcome, reason, stats, .. } => rec.end = Some((outcome, reason, stats)),
                     CaptureEvent::FlowStart { .. } => unreachable!(),
                 }
             }
@@ -101,24 +76,13 @@ impl Collector {
     }
 
     pub fn only(&self) -> &FlowRec {
-        assert_eq!(
-            self.flows.len(),
-            1,
-            "expected one flow: {:?}",
-            self.flows.keys().collect::<Vec<_>>()
-        );
+        assert_eq!(self.flows.len(), 1, "expected one flow: {:?}", self.flows.keys().collect::<Vec<_>>());
         self.flows.values().next().unwrap()
     }
 }
 
 /// Feed one IP packet (as bytes) to a table through a decoder.
-pub fn feed(
-    dec: &mut PacketDecoder,
-    table: &mut FlowTable,
-    ts: Timestamp,
-    ip: &[u8],
-    c: &mut Collector,
-) {
+pub fn feed(dec: &mut PacketDecoder, table: &mut FlowTable, ts: Timestamp, ip: &[u8], c: &mut Collector) {
     match dec.decode_ip(ts, ip).expect("decodes") {
         Decoded::Ip(p) => table.process(ts, &p, &mut |e| c.push(e)),
         Decoded::FragmentHeld | Decoded::NotIp(_) => {}
@@ -131,23 +95,9 @@ pub fn addr(s: &str) -> IpAddr {
 
 /// A TCP packet as IP bytes.
 #[allow(clippy::too_many_arguments)]
-pub fn tcp_ip(
-    src: &str,
-    sport: u16,
-    dst: &str,
-    dport: u16,
-    seq: u32,
-    ack: u32,
-    flags: u8,
-    payload: &[u8],
-) -> Vec<u8> {
+pub fn tcp_ip(src: &str, sport: u16, dst: &str, dport: u16, seq: u32, ack: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
     let (s, d) = (addr(src), addr(dst));
-    packet::ip(
-        s,
-        d,
-        6,
-        &packet::tcp(s, d, sport, dport, seq, ack, flags, payload),
-    )
+    packet::ip(s, d, 6, &packet::tcp(s, d, sport, dport, seq, ack, flags, payload))
 }
 
 pub fn udp_ip(src: &str, sport: u16, dst: &str, dport: u16, payload: &[u8]) -> Vec<u8> {

@@ -110,7 +110,10 @@ pub fn dyn_get(args: &[ColumnarValue], n: usize) -> Result<ColumnarValue> {
     let base = strs(arg(args, 0, "dynamic access")?)?;
     let mut steps = Vec::new();
     for a in args.iter().skip(1) {
-        let is_int = matches!(a.data_type(), DataType::Int64 | DataType::Int32 | DataType::Int16 | DataType::Int8 | DataType::UInt64 | DataType::UInt32);
+        let is_int = matches!(
+            a.data_type(),
+            DataType::Int64 | DataType::Int32 | DataType::Int16 | DataType::Int8 | DataType::UInt64 | DataType::UInt32
+        );
         if is_int {
             let v = ints(a)?;
             steps.push(Step::Index(Box::new(move |i| v.at(i))));

@@ -2,7 +2,9 @@
 
 use super::dynamic::quote;
 use super::{arg, ints, strs, utf8s};
-use datafusion::arrow::array::{Array, AsArray, DurationNanosecondArray, Float64Array, Int64Array, TimestampNanosecondArray};
+use datafusion::arrow::array::{
+    Array, AsArray, DurationNanosecondArray, Float64Array, Int64Array, TimestampNanosecondArray,
+};
 use datafusion::arrow::datatypes::{DataType, DurationNanosecondType, Float64Type, TimeUnit, TimestampNanosecondType};
 use datafusion::common::{exec_err, Result};
 use datafusion::logical_expr::ColumnarValue;
@@ -176,8 +178,7 @@ pub fn bin_real(args: &[ColumnarValue], n: usize) -> Result<ColumnarValue> {
 /// `todatetime(string)`: the formats of datetime literals; else null.
 pub fn todatetime(args: &[ColumnarValue], n: usize) -> Result<ColumnarValue> {
     let s = strs(arg(args, 0, "todatetime")?)?;
-    let out: TimestampNanosecondArray =
-        (0..n).map(|i| crate::parse::parse_datetime(s.at(i)?)).collect();
+    let out: TimestampNanosecondArray = (0..n).map(|i| crate::parse::parse_datetime(s.at(i)?)).collect();
     Ok(ColumnarValue::Array(Arc::new(out.with_timezone("UTC"))))
 }
 

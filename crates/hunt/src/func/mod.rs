@@ -146,7 +146,12 @@ fn registry() -> &'static HashMap<String, Arc<ScalarUDF>> {
                 false,
                 misc::bin_timespan,
             ),
-            udf("kql_todatetime", Timestamp(datafusion::arrow::datatypes::TimeUnit::Nanosecond, Some("UTC".into())), false, misc::todatetime),
+            udf(
+                "kql_todatetime",
+                Timestamp(datafusion::arrow::datatypes::TimeUnit::Nanosecond, Some("UTC".into())),
+                false,
+                misc::todatetime,
+            ),
         ];
         list.into_iter().map(|u| (u.name().to_string(), u)).collect()
     })

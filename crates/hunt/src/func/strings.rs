@@ -164,8 +164,7 @@ fn has_many(args: &[ColumnarValue], n: usize, all: bool) -> Result<ColumnarValue
     let needles: Vec<Strs> = args.iter().skip(1).map(strs).collect::<Result<_>>()?;
     let mut buf = String::new();
     if needles.iter().all(|s| s.scalar().is_some()) {
-        let nds: Vec<Needle> =
-            needles.iter().map(|s| Needle::new(s.scalar().flatten().unwrap_or(""), false)).collect();
+        let nds: Vec<Needle> = needles.iter().map(|s| Needle::new(s.scalar().flatten().unwrap_or(""), false)).collect();
         return Ok(bools(n, |i| {
             let h = hay.at(i).unwrap_or("");
             if all {

@@ -121,7 +121,11 @@ pub enum BinOp {
     /// `!~`
     NotEqCi,
     /// The string operators; `cs` = case-sensitive, `neg` = `!`-form.
-    Str { op: StrOp, cs: bool, neg: bool },
+    Str {
+        op: StrOp,
+        cs: bool,
+        neg: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,24 +152,60 @@ pub enum ExprKind {
     /// `*` as an argument: `arg_max(T, *)`, `count(*)`.
     Star,
     Neg(Box<Expr>),
-    Binary { op: BinOp, lhs: Box<Expr>, rhs: Box<Expr> },
+    Binary {
+        op: BinOp,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
     /// `x in (a, b)`, `x !in~ (T)`. The list may be one tabular expression.
-    In { expr: Box<Expr>, list: Vec<Expr>, neg: bool, ci: bool },
+    In {
+        expr: Box<Expr>,
+        list: Vec<Expr>,
+        neg: bool,
+        ci: bool,
+    },
     /// `x has_any (a, b)` / `has_all`; `cs` for `has_any_cs`-like forms.
-    HasAny { expr: Box<Expr>, list: Vec<Expr>, all: bool },
+    HasAny {
+        expr: Box<Expr>,
+        list: Vec<Expr>,
+        all: bool,
+    },
     /// `x between (lo .. hi)`.
-    Between { expr: Box<Expr>, lo: Box<Expr>, hi: Box<Expr>, neg: bool },
-    Call { name: Ident, args: Vec<Expr> },
+    Between {
+        expr: Box<Expr>,
+        lo: Box<Expr>,
+        hi: Box<Expr>,
+        neg: bool,
+    },
+    Call {
+        name: Ident,
+        args: Vec<Expr>,
+    },
     /// `x.name`
-    Member { expr: Box<Expr>, name: Ident },
+    Member {
+        expr: Box<Expr>,
+        name: Ident,
+    },
     /// `x[i]`
-    Index { expr: Box<Expr>, index: Box<Expr> },
+    Index {
+        expr: Box<Expr>,
+        index: Box<Expr>,
+    },
     /// `source | op | op ...`
-    Pipe { source: Box<Expr>, ops: Vec<Operator> },
+    Pipe {
+        source: Box<Expr>,
+        ops: Vec<Operator>,
+    },
     /// `datatable(a:string, b:long) [ "x", 1, ... ]`
-    Datatable { columns: Vec<(Ident, Ident)>, values: Vec<Expr> },
+    Datatable {
+        columns: Vec<(Ident, Ident)>,
+        values: Vec<Expr>,
+    },
     /// `union A, B` as the start of a pipeline.
-    Union { opts: Vec<(Ident, Expr)>, operands: Vec<Expr> },
+    Union {
+        opts: Vec<(Ident, Expr)>,
+        operands: Vec<Expr>,
+    },
 }
 
 /// `Name = expr`, `(A, B) = expr`, or a bare `expr`.
@@ -214,18 +254,38 @@ pub enum OpKind {
     ProjectKeep(Vec<NamePattern>),
     ProjectRename(Vec<(Ident, Ident)>),
     ProjectReorder(Vec<NamePattern>),
-    Summarize { aggs: Vec<NamedExpr>, by: Vec<NamedExpr> },
+    Summarize {
+        aggs: Vec<NamedExpr>,
+        by: Vec<NamedExpr>,
+    },
     Count,
     Take(Expr),
-    Top { n: Expr, key: SortKey },
+    Top {
+        n: Expr,
+        key: SortKey,
+    },
     TopNested(Vec<TopNestedLevel>),
     Sort(Vec<SortKey>),
     /// `distinct *` is an empty list.
     Distinct(Vec<Expr>),
-    Join { opts: Vec<(Ident, Expr)>, right: Expr, on: Vec<Expr> },
-    Lookup { opts: Vec<(Ident, Expr)>, right: Expr, on: Vec<Expr> },
-    Union { opts: Vec<(Ident, Expr)>, operands: Vec<Expr> },
-    Render { kind: Ident, props: Vec<(Ident, Expr)> },
+    Join {
+        opts: Vec<(Ident, Expr)>,
+        right: Expr,
+        on: Vec<Expr>,
+    },
+    Lookup {
+        opts: Vec<(Ident, Expr)>,
+        right: Expr,
+        on: Vec<Expr>,
+    },
+    Union {
+        opts: Vec<(Ident, Expr)>,
+        operands: Vec<Expr>,
+    },
+    Render {
+        kind: Ident,
+        props: Vec<(Ident, Expr)>,
+    },
     Invoke(Expr),
     /// `as Name`
     As(Ident),

@@ -91,7 +91,10 @@ impl Parser<'_> {
                         }
                         _ => {
                             let sp = self.peek_span()?;
-                            return Err(SpannedError::syntax("`!` must be followed by an operator such as `!in` or `!has`", sp));
+                            return Err(SpannedError::syntax(
+                                "`!` must be followed by an operator such as `!in` or `!has`",
+                                sp,
+                            ));
                         }
                     }
                 }
@@ -107,7 +110,10 @@ impl Parser<'_> {
             match word.as_str() {
                 "matches" => {
                     if neg {
-                        return Err(SpannedError::syntax("`!matches` is not KQL; use `not(x matches regex y)`", op_span));
+                        return Err(SpannedError::syntax(
+                            "`!matches` is not KQL; use `not(x matches regex y)`",
+                            op_span,
+                        ));
                     }
                     self.next()?;
                     self.expect_word("regex")?;
@@ -324,9 +330,10 @@ impl Parser<'_> {
                 let l = if text == "null" {
                     Lit::TypedNull(ScalarType::DateTime)
                 } else {
-                    Lit::DateTime(parse_datetime(&text).ok_or_else(|| {
-                        SpannedError::syntax(format!("bad datetime literal `{text}`"), tspan)
-                    })?)
+                    Lit::DateTime(
+                        parse_datetime(&text)
+                            .ok_or_else(|| SpannedError::syntax(format!("bad datetime literal `{text}`"), tspan))?,
+                    )
                 };
                 return Ok(Expr { kind: ExprKind::Lit(l), span: span.to(end) });
             }
@@ -343,10 +350,8 @@ impl Parser<'_> {
                     span,
                 ))
             }
-            "materialized_view" | "cluster" | "database" | "external_table" | "evaluate" | "toscalar"
-            | "range" | "print" => {
-                return Err(SpannedError::unsupported(format!("`{name}` is not supported"), span))
-            }
+            "materialized_view" | "cluster" | "database" | "external_table" | "evaluate" | "toscalar" | "range"
+            | "print" => return Err(SpannedError::unsupported(format!("`{name}` is not supported"), span)),
             _ => {}
         }
         if let Some(ty) = ScalarType::from_name(&name) {
@@ -509,7 +514,9 @@ pub fn parse_datetime(text: &str) -> Option<i64> {
     if let Ok(dt) = chrono::DateTime::parse_from_rfc3339(text.trim()) {
         return dt.timestamp_nanos_opt();
     }
-    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S%.f"] {
+    for fmt in
+        ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S%.f"]
+    {
         if let Ok(dt) = NaiveDateTime::parse_from_str(t, fmt) {
             return dt.and_utc().timestamp_nanos_opt();
         }

@@ -252,10 +252,7 @@ pub fn next_token(src: &str, mut pos: usize) -> PResult<Token> {
         (b'~', _) => one(Tok::Tilde),
         _ => {
             let ch = src.get(pos..).and_then(|s| s.chars().next()).unwrap_or('?');
-            Err(SpannedError::syntax(
-                format!("unexpected character `{ch}`"),
-                Span::new(start, pos + ch.len_utf8()),
-            ))
+            Err(SpannedError::syntax(format!("unexpected character `{ch}`"), Span::new(start, pos + ch.len_utf8())))
         }
     }
 }
@@ -293,18 +290,16 @@ fn lex_quoted(src: &str, start: usize, q: usize, verbatim: bool) -> PResult<Toke
                 b'\'' => '\'',
                 b'u' => {
                     let hex = src.get(i + 2..i + 6).ok_or_else(unterminated)?;
-                    let v = u32::from_str_radix(hex, 16).ok().and_then(char::from_u32).ok_or_else(|| {
-                        SpannedError::syntax("bad \\u escape", Span::new(i, i + 6))
-                    })?;
+                    let v = u32::from_str_radix(hex, 16)
+                        .ok()
+                        .and_then(char::from_u32)
+                        .ok_or_else(|| SpannedError::syntax("bad \\u escape", Span::new(i, i + 6)))?;
                     out.push(v);
                     i += 6;
                     continue;
                 }
                 _ => {
-                    return Err(SpannedError::syntax(
-                        format!("unknown escape `\\{}`", e as char),
-                        Span::new(i, i + 2),
-                    ))
+                    return Err(SpannedError::syntax(format!("unknown escape `\\{}`", e as char), Span::new(i, i + 2)))
                 }
             };
             out.push(esc);
@@ -364,8 +359,8 @@ fn lex_number(src: &str, start: usize) -> PResult<Token> {
         }
         let unit = &src[i..e];
         let span = Span::new(start, e);
-        let per = timespan_unit(unit)
-            .ok_or_else(|| SpannedError::syntax(format!("unknown timespan unit `{unit}`"), span))?;
+        let per =
+            timespan_unit(unit).ok_or_else(|| SpannedError::syntax(format!("unknown timespan unit `{unit}`"), span))?;
         let v: f64 = num.parse().map_err(|_| SpannedError::syntax("bad number", span))?;
         let nanos = v * per as f64;
         if !nanos.is_finite() || nanos.abs() > i64::MAX as f64 {
@@ -424,32 +419,25 @@ mod tests {
                 Str("y".into())
             ]
         );
-        assert_eq!(all("1d 5m 30s 100ms 1.5h"), vec![
-            Timespan(86_400_000_000_000),
-            Timespan(300_000_000_000),
-            Timespan(30_000_000_000),
-            Timespan(100_000_000),
-            Timespan(5_400_000_000_000)
-        ]);
-        assert_eq!(all(r#"@'c:\x' "a\\b\"" h@"q""q""#), vec![
-            Str(r"c:\x".into()),
-            Str("a\\b\"".into()),
-            Str("q\"q".into())
-        ]);
-        assert_eq!(all("project-away a-b"), vec![
-            Ident("project-away".into()),
-            Ident("a".into()),
-            Minus,
-            Ident("b".into())
-        ]);
-        assert_eq!(all("1..2 $left.x"), vec![
-            Int(1),
-            DotDot,
-            Int(2),
-            Ident("$left".into()),
-            Dot,
-            Ident("x".into())
-        ]);
+        assert_eq!(
+            all("1d 5m 30s 100ms 1.5h"),
+            vec![
+                Timespan(86_400_000_000_000),
+                Timespan(300_000_000_000),
+                Timespan(30_000_000_000),
+                Timespan(100_000_000),
+                Timespan(5_400_000_000_000)
+            ]
+        );
+        assert_eq!(
+            all(r#"@'c:\x' "a\\b\"" h@"q""q""#),
+            vec![Str(r"c:\x".into()), Str("a\\b\"".into()), Str("q\"q".into())]
+        );
+        assert_eq!(
+            all("project-away a-b"),
+            vec![Ident("project-away".into()), Ident("a".into()), Minus, Ident("b".into())]
+        );
+        assert_eq!(all("1..2 $left.x"), vec![Int(1), DotDot, Int(2), Ident("$left".into()), Dot, Ident("x".into())]);
     }
 
     #[test]

@@ -7,9 +7,32 @@ use crate::error::{PResult, Span, SpannedError};
 
 /// Operators KQL has that netward does not run; named in the error.
 const UNSUPPORTED_OPERATORS: &[&str] = &[
-    "mv-expand", "mv-apply", "parse", "parse-where", "parse-kv", "make-series", "evaluate", "serialize",
-    "scan", "search", "find", "sample", "sample-distinct", "fork", "facet", "partition", "reduce", "getschema",
-    "top-hitters", "range", "print", "consume", "as", "execute", "graph-match", "make-graph",
+    "mv-expand",
+    "mv-apply",
+    "parse",
+    "parse-where",
+    "parse-kv",
+    "make-series",
+    "evaluate",
+    "serialize",
+    "scan",
+    "search",
+    "find",
+    "sample",
+    "sample-distinct",
+    "fork",
+    "facet",
+    "partition",
+    "reduce",
+    "getschema",
+    "top-hitters",
+    "range",
+    "print",
+    "consume",
+    "as",
+    "execute",
+    "graph-match",
+    "make-graph",
 ];
 
 impl Parser<'_> {
@@ -239,7 +262,10 @@ impl Parser<'_> {
             }
             if text.is_empty() {
                 let t = self.next()?;
-                return Err(SpannedError::syntax(format!("expected a column name, found {}", t.tok.describe()), t.span));
+                return Err(SpannedError::syntax(
+                    format!("expected a column name, found {}", t.tok.describe()),
+                    t.span,
+                ));
             }
             out.push(NamePattern { pattern: text, span: Span::new(first.start, end) });
             if !self.eat(&Tok::Comma)? {

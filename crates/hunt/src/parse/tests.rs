@@ -6,7 +6,8 @@ fn q(src: &str) -> Query {
 
 #[test]
 fn parses_lets_pipes_and_operators() {
-    let query = q("let n = 10;\nT | where a == 1 and b has 'x' | summarize c = count() by bin(Timestamp, 5m) | top 3 by c");
+    let query =
+        q("let n = 10;\nT | where a == 1 and b has 'x' | summarize c = count() by bin(Timestamp, 5m) | top 3 by c");
     assert_eq!(query.lets.len(), 1);
     let ExprKind::Pipe { ops, .. } = &query.body.kind else { panic!() };
     assert_eq!(ops.len(), 3);
@@ -38,7 +39,9 @@ fn literals() {
 
 #[test]
 fn functions_and_tuples() {
-    let query = q("let f = (T:(a:string), n:long = 3) { T | take n };\nX | invoke f() | summarize (t, v) = arg_max(ts, v) by k");
+    let query = q(
+        "let f = (T:(a:string), n:long = 3) { T | take n };\nX | invoke f() | summarize (t, v) = arg_max(ts, v) by k",
+    );
     let LetValue::Function(f) = &query.lets[0].value else { panic!() };
     assert_eq!(f.params.len(), 2);
     assert!(f.params[1].default.is_some());

@@ -15,17 +15,40 @@ use std::sync::Arc;
 
 /// The column `name` of `schema`, qualified as the schema has it.
 pub fn find_column(schema: &DFSchema, name: &str) -> Option<DfExpr> {
-    schema
-        .iter()
-        .find(|(_, f)| f.name() == name)
-        .map(|(q, _)| DfExpr::Column(Column::new(q.cloned(), name)))
+    schema.iter().find(|(_, f)| f.name() == name).map(|(q, _)| DfExpr::Column(Column::new(q.cloned(), name)))
 }
 
 /// Aggregate function names: using one outside `summarize` is an error.
 pub const AGGREGATES: &[&str] = &[
-    "count", "countif", "dcount", "dcountif", "sum", "sumif", "avg", "avgif", "min", "max", "minif", "maxif",
-    "make_set", "makeset", "make_list", "makelist", "make_set_if", "make_list_if", "arg_max", "arg_min", "any",
-    "take_any", "percentile", "percentiles", "stdev", "variance", "make_bag", "hll", "tdigest",
+    "count",
+    "countif",
+    "dcount",
+    "dcountif",
+    "sum",
+    "sumif",
+    "avg",
+    "avgif",
+    "min",
+    "max",
+    "minif",
+    "maxif",
+    "make_set",
+    "makeset",
+    "make_list",
+    "makelist",
+    "make_set_if",
+    "make_list_if",
+    "arg_max",
+    "arg_min",
+    "any",
+    "take_any",
+    "percentile",
+    "percentiles",
+    "stdev",
+    "variance",
+    "make_bag",
+    "hll",
+    "tdigest",
 ];
 
 fn binary(l: DfExpr, op: Operator, r: DfExpr) -> DfExpr {
@@ -276,10 +299,7 @@ impl Planner<'_> {
             }
             (x, y) if x.is_numeric() && y.is_numeric() => (a, b),
             (x, y) => {
-                return Err(SpannedError::semantic(
-                    format!("cannot compare {} with {}", x.name(), y.name()),
-                    span,
-                ))
+                return Err(SpannedError::semantic(format!("cannot compare {} with {}", x.name(), y.name()), span))
             }
         })
     }
@@ -289,10 +309,22 @@ impl Planner<'_> {
         Ok(binary(a.expr, op, b.expr))
     }
 
-    fn binary(&mut self, op: BinOp, lhs: &Expr, rhs: &Expr, env: &Env, schema: &DFSchema, span: Span) -> PResult<Typed> {
+    fn binary(
+        &mut self,
+        op: BinOp,
+        lhs: &Expr,
+        rhs: &Expr,
+        env: &Env,
+        schema: &DFSchema,
+        span: Span,
+    ) -> PResult<Typed> {
         // Constant arithmetic folds (`ago(1d) - 2h`, `7d * 2`).
         if matches!(op, BinOp::Add | BinOp::Sub | BinOp::Mul) {
-            if let Some(l) = self.const_value(&Expr { kind: ExprKind::Binary { op, lhs: Box::new(lhs.clone()), rhs: Box::new(rhs.clone()) }, span }, env, schema) {
+            if let Some(l) = self.const_value(
+                &Expr { kind: ExprKind::Binary { op, lhs: Box::new(lhs.clone()), rhs: Box::new(rhs.clone()) }, span },
+                env,
+                schema,
+            ) {
                 return Ok(lit_typed(&l));
             }
         }
@@ -346,7 +378,9 @@ impl Planner<'_> {
                 };
                 let ok = match (a.ty, b.ty) {
                     (x, y) if x.is_numeric() && y.is_numeric() => true,
-                    (DateTime, Timespan) | (Timespan, DateTime) => matches!(op, BinOp::Add) || (a.ty == DateTime && op == BinOp::Sub),
+                    (DateTime, Timespan) | (Timespan, DateTime) => {
+                        matches!(op, BinOp::Add) || (a.ty == DateTime && op == BinOp::Sub)
+                    }
                     (DateTime, DateTime) => op == BinOp::Sub,
                     (Timespan, Timespan) => matches!(op, BinOp::Add | BinOp::Sub),
                     (Null, _) | (_, Null) => true,
@@ -396,7 +430,16 @@ impl Planner<'_> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn in_list(&mut self, x: &Expr, list: &[Expr], neg: bool, ci: bool, env: &Env, schema: &DFSchema, span: Span) -> PResult<Typed> {
+    fn in_list(
+        &mut self,
+        x: &Expr,
+        list: &[Expr],
+        neg: bool,
+        ci: bool,
+        env: &Env,
+        schema: &DFSchema,
+        span: Span,
+    ) -> PResult<Typed> {
         let xt = self.scalar(x, env, schema)?;
         // `x in (T)`: the first column of a table.
         if let [single] = list {
@@ -417,8 +460,8 @@ impl Planner<'_> {
             return Ok(Typed { expr: lit(neg), ty: KType::Bool });
         }
         // Compare as strings when either side is a string or dynamic.
-        let as_string = matches!(xt.ty, KType::String | KType::Dynamic)
-            || items.iter().any(|i| matches!(i.ty, KType::String));
+        let as_string =
+            matches!(xt.ty, KType::String | KType::Dynamic) || items.iter().any(|i| matches!(i.ty, KType::String));
         let (xe, list): (DfExpr, Vec<DfExpr>) = if as_string {
             (to_str(xt, span)?, items.into_iter().map(|i| to_str(i, span)).collect::<PResult<_>>()?)
         } else {
@@ -466,22 +509,45 @@ impl Planner<'_> {
     }
 
     /// A scalar function call.
-    fn call(&mut self, name: &str, name_span: Span, args: &[Expr], env: &Env, schema: &DFSchema, span: Span) -> PResult<Typed> {
+    fn call(
+        &mut self,
+        name: &str,
+        name_span: Span,
+        args: &[Expr],
+        env: &Env,
+        schema: &DFSchema,
+        span: Span,
+    ) -> PResult<Typed> {
         // User functions shadow built-ins.
         if let Some(Binding::Function { def, env: fenv }) = env.get(name) {
             let (def, fenv) = (def.clone(), fenv.clone());
             return match self.call_function(&def, &fenv, args, env, None, Some(schema), span)? {
                 FnResult::Scalar(t) => Ok(t),
-                FnResult::Table(_) => Err(SpannedError::semantic(format!("function `{name}` returns a table"), name_span)),
+                FnResult::Table(_) => {
+                    Err(SpannedError::semantic(format!("function `{name}` returns a table"), name_span))
+                }
             };
         }
-        if let Some(l) = self.const_value(&Expr { kind: ExprKind::Call { name: crate::parse::ast::Ident { name: name.to_string(), span: name_span }, args: args.to_vec() }, span }, env, schema) {
+        if let Some(l) = self.const_value(
+            &Expr {
+                kind: ExprKind::Call {
+                    name: crate::parse::ast::Ident { name: name.to_string(), span: name_span },
+                    args: args.to_vec(),
+                },
+                span,
+            },
+            env,
+            schema,
+        ) {
             return Ok(lit_typed(&l));
         }
         let arity = |lo: usize, hi: usize| -> PResult<()> {
             if args.len() < lo || args.len() > hi {
                 let want = if lo == hi { format!("{lo}") } else { format!("{lo} to {hi}") };
-                return Err(SpannedError::semantic(format!("`{name}` takes {want} arguments, got {}", args.len()), span));
+                return Err(SpannedError::semantic(
+                    format!("`{name}` takes {want} arguments, got {}", args.len()),
+                    span,
+                ));
             }
             Ok(())
         };
@@ -507,7 +573,8 @@ impl Planner<'_> {
                 let t = self.scalar(&args[0], env, schema)?;
                 Ok(Typed { expr: to_str(t, span)?, ty: KType::String })
             }
-            "toint" | "tolong" | "todouble" | "toreal" | "tobool" | "toboolean" | "todatetime" | "totimespan" | "todecimal" => {
+            "toint" | "tolong" | "todouble" | "toreal" | "tobool" | "toboolean" | "todatetime" | "totimespan"
+            | "todecimal" => {
                 arity(1, 1)?;
                 let t = self.scalar(&args[0], env, schema)?;
                 let target = match name {
@@ -542,7 +609,9 @@ impl Planner<'_> {
                 let a = self.args(args, env, schema)?;
                 let mut it = a.into_iter();
                 let (s, d) = (it.next(), it.next());
-                let (Some(s), Some(d)) = (s, d) else { return Err(SpannedError::semantic("split needs 2 arguments", span)) };
+                let (Some(s), Some(d)) = (s, d) else {
+                    return Err(SpannedError::semantic("split needs 2 arguments", span));
+                };
                 let mut v = vec![to_str(s, span)?, to_str(d, span)?];
                 if let Some(i) = it.next() {
                     v.push(cast(i.expr, DataType::Int64));
@@ -572,8 +641,12 @@ impl Planner<'_> {
                 arity(1, 1)?;
                 let t = self.scalar(&args[0], env, schema)?;
                 match name {
-                    "tolower" => Ok(Typed { expr: ufn("kql_tolower", vec![to_str(t, span)?], span)?, ty: KType::String }),
-                    "toupper" => Ok(Typed { expr: ufn("kql_toupper", vec![to_str(t, span)?], span)?, ty: KType::String }),
+                    "tolower" => {
+                        Ok(Typed { expr: ufn("kql_tolower", vec![to_str(t, span)?], span)?, ty: KType::String })
+                    }
+                    "toupper" => {
+                        Ok(Typed { expr: ufn("kql_toupper", vec![to_str(t, span)?], span)?, ty: KType::String })
+                    }
                     "strlen" => Ok(Typed { expr: ufn("kql_strlen", vec![to_str(t, span)?], span)?, ty: KType::Long }),
                     _ => {
                         let e = match t.ty {
@@ -622,7 +695,8 @@ impl Planner<'_> {
                 let a = self.args(args, env, schema)?;
                 let mut it = a.into_iter();
                 let (Some(r), Some(g), Some(t)) = (it.next(), it.next(), it.next()) else { unreachable_args(span)? };
-                let e = ufn("kql_extract", vec![to_str(r, span)?, cast(g.expr, DataType::Int64), to_str(t, span)?], span)?;
+                let e =
+                    ufn("kql_extract", vec![to_str(r, span)?, cast(g.expr, DataType::Int64), to_str(t, span)?], span)?;
                 Ok(Typed { expr: e, ty: KType::String })
             }
             "extractjson" | "extract_json" => {
@@ -633,7 +707,10 @@ impl Planner<'_> {
                 let a = self.args(args, env, schema)?;
                 let mut it = a.into_iter();
                 let (Some(p), Some(j)) = (it.next(), it.next()) else { unreachable_args(span)? };
-                Ok(Typed { expr: ufn("kql_extractjson", vec![to_str(p, span)?, to_json_text(j, span)?], span)?, ty: KType::String })
+                Ok(Typed {
+                    expr: ufn("kql_extractjson", vec![to_str(p, span)?, to_json_text(j, span)?], span)?,
+                    ty: KType::String,
+                })
             }
             "countof" => {
                 arity(2, 3)?;
@@ -770,7 +847,8 @@ impl Planner<'_> {
             }
         }
         let ty = unify_types(&vals, span)?;
-        let vals: Vec<DfExpr> = vals.into_iter().map(|t| convert(t, ty, span).map(|t| t.expr)).collect::<PResult<_>>()?;
+        let vals: Vec<DfExpr> =
+            vals.into_iter().map(|t| convert(t, ty, span).map(|t| t.expr)).collect::<PResult<_>>()?;
         let mut vit = vals.into_iter();
         let mut cit = conds.into_iter();
         let (Some(c0), Some(v0)) = (cit.next(), vit.next()) else { unreachable_args(span)? };
@@ -793,9 +871,7 @@ impl Planner<'_> {
             (Timespan, Timespan) => ("kql_bin_timespan", Timespan),
             (Int | Long, Int | Long) => ("kql_bin_long", Long),
             (a, b) if a.is_numeric() && b.is_numeric() => ("kql_bin_real", Real),
-            (a, b) => {
-                return Err(SpannedError::semantic(format!("cannot bin {} by {}", a.name(), b.name()), span))
-            }
+            (a, b) => return Err(SpannedError::semantic(format!("cannot bin {} by {}", a.name(), b.name()), span)),
         };
         Ok(Typed { expr: ufn(f, vec![x.expr, size.expr], span)?, ty })
     }
@@ -850,4 +926,3 @@ fn scalar_lit(sv: &ScalarValue, ty: KType) -> Option<Lit> {
         _ => return None,
     })
 }
-

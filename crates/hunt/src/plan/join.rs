@@ -89,7 +89,9 @@ impl Planner<'_> {
             match k.name.as_str() {
                 "kind" => kind = opt_text(v).ok_or_else(|| SpannedError::semantic("bad join kind", v.span))?,
                 h if h.starts_with("hint.") => {} // execution hints: no effect on results
-                other => return Err(SpannedError::unsupported(format!("join option `{other}` is not supported"), k.span)),
+                other => {
+                    return Err(SpannedError::unsupported(format!("join option `{other}` is not supported"), k.span))
+                }
             }
         }
         let kind_span = opts.iter().find(|(k, _)| k.name == "kind").map(|(_, v)| v.span).unwrap_or(span);
@@ -121,7 +123,8 @@ impl Planner<'_> {
         // innerunique: one left row per key.
         let left = if kind == "innerunique" && !lookup {
             let on: Vec<DfExpr> = keys.iter().map(|(l, _, _)| self.col(&left, l)).collect();
-            let all: Vec<DfExpr> = left.schema().iter().map(|(q, f)| DfExpr::Column(Column::new(q.cloned(), f.name()))).collect();
+            let all: Vec<DfExpr> =
+                left.schema().iter().map(|(q, f)| DfExpr::Column(Column::new(q.cloned(), f.name()))).collect();
             LogicalPlanBuilder::from(left).distinct_on(on, all, None).and_then(|b| b.build()).map_err(err)?
         } else {
             left
@@ -132,9 +135,7 @@ impl Planner<'_> {
         let r = LogicalPlanBuilder::from(right).alias(RIGHT).and_then(|b| b.build()).map_err(err)?;
         let eqs: Vec<DfExpr> = keys
             .iter()
-            .map(|(a, b, _)| {
-                DfExpr::Column(Column::new(Some(LEFT), a)).eq(DfExpr::Column(Column::new(Some(RIGHT), b)))
-            })
+            .map(|(a, b, _)| DfExpr::Column(Column::new(Some(LEFT), a)).eq(DfExpr::Column(Column::new(Some(RIGHT), b))))
             .collect();
         let joined = LogicalPlanBuilder::from(l).join_on(r, jt, eqs).and_then(|b| b.build()).map_err(err)?;
         let schema = joined.schema().clone();
@@ -192,7 +193,11 @@ impl Planner<'_> {
                     Some((_, ty)) if *ty == KType::Null => *ty = t.ty,
                     Some((_, ty)) if *ty != t.ty && t.ty != KType::Null => {
                         return Err(SpannedError::unsupported(
-                            format!("union of column `{n}` with types {} and {} is not supported", ty.name(), t.ty.name()),
+                            format!(
+                                "union of column `{n}` with types {} and {} is not supported",
+                                ty.name(),
+                                t.ty.name()
+                            ),
                             span,
                         ))
                     }
@@ -210,7 +215,9 @@ impl Planner<'_> {
             let mut proj = Vec::new();
             for (n, ty) in &names {
                 let t = match cols.iter().find(|(_, m)| m == n) {
-                    Some((t, _)) if t.ty == KType::Null => Typed { expr: datafusion::logical_expr::cast(t.expr.clone(), ty.arrow()), ty: *ty },
+                    Some((t, _)) if t.ty == KType::Null => {
+                        Typed { expr: datafusion::logical_expr::cast(t.expr.clone(), ty.arrow()), ty: *ty }
+                    }
                     Some((t, _)) => t.clone(),
                     None if *ty == KType::String => Typed { expr: datafusion::prelude::lit(""), ty: KType::String },
                     None => null_of(*ty),

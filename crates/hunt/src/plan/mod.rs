@@ -39,8 +39,14 @@ const MAX_CALL_DEPTH: usize = 32;
 #[derive(Clone)]
 pub(crate) enum Binding {
     /// `let x = <expr>`: scalar or tabular, decided where it is used.
-    Expr { expr: Rc<Expr>, env: Env },
-    Function { def: Rc<FunctionDef>, env: Env },
+    Expr {
+        expr: Rc<Expr>,
+        env: Env,
+    },
+    Function {
+        def: Rc<FunctionDef>,
+        env: Env,
+    },
     /// A tabular function parameter.
     Plan(LogicalPlan),
     /// A scalar function parameter, already planned.
@@ -167,11 +173,8 @@ impl<'a> Planner<'a> {
         };
         let scan = LogicalPlanBuilder::scan(src, provider_as_source(p.clone()), None).map_err(|e| df_err(e, span))?;
         let action = DfExpr::Column(Column::new_unqualified("ActionType"));
-        let filter = types::ufn(
-            "kql_startswith_cs",
-            vec![action, datafusion::prelude::lit(DEVICE_EVENTS_ACTION_PREFIX)],
-            span,
-        )?;
+        let filter =
+            types::ufn("kql_startswith_cs", vec![action, datafusion::prelude::lit(DEVICE_EVENTS_ACTION_PREFIX)], span)?;
         let plan = scan.filter(filter).and_then(|b| b.build()).map_err(|e| df_err(e, span))?;
         let mut cols = Vec::new();
         for c in Table::DeviceEvents.columns() {
@@ -222,12 +225,12 @@ impl<'a> Planner<'a> {
         let mut env = env.clone();
         for p in &def.params {
             let b = match &p.ty {
-                ParamType::Tabular(_) => Binding::Plan(LogicalPlan::EmptyRelation(
-                    datafusion::logical_expr::EmptyRelation {
+                ParamType::Tabular(_) => {
+                    Binding::Plan(LogicalPlan::EmptyRelation(datafusion::logical_expr::EmptyRelation {
                         produce_one_row: false,
                         schema: Arc::new(DFSchema::empty()),
-                    },
-                )),
+                    }))
+                }
                 ParamType::Scalar(_) => Binding::Scalar(types::null_of(KType::Null)),
             };
             env = env.bind(&p.name.name, b);
@@ -258,9 +261,7 @@ impl<'a> Planner<'a> {
                     )),
                 });
             }
-            Some(_) => {
-                return Err(SpannedError::semantic(format!("`{}` is not a function", name.name), name.span))
-            }
+            Some(_) => return Err(SpannedError::semantic(format!("`{}` is not a function", name.name), name.span)),
             None => {}
         }
         if name.name == "materialize" && input.is_none() {

@@ -74,7 +74,8 @@ impl Planner<'_> {
 
     pub fn operator(&mut self, op: &Operator, plan: LogicalPlan, env: &Env) -> PResult<LogicalPlan> {
         let span = op.span;
-        let build = |b: datafusion::error::Result<LogicalPlanBuilder>| b.and_then(|b| b.build()).map_err(|e| df_err(e, span));
+        let build =
+            |b: datafusion::error::Result<LogicalPlanBuilder>| b.and_then(|b| b.build()).map_err(|e| df_err(e, span));
         match &op.kind {
             OpKind::Where(e) => {
                 let t = self.scalar(e, env, plan.schema())?;
@@ -116,7 +117,10 @@ impl Planner<'_> {
                         None => expr_name(&ne.expr).unwrap_or_else(|| fresh_name(&used)),
                     };
                     if ne.names.len() > 1 {
-                        return Err(SpannedError::semantic("tuple names are only allowed in `summarize`", ne.expr.span));
+                        return Err(SpannedError::semantic(
+                            "tuple names are only allowed in `summarize`",
+                            ne.expr.span,
+                        ));
                     }
                     match cols.iter_mut().find(|(_, n)| *n == name) {
                         Some(slot) => slot.0 = t,
@@ -178,7 +182,8 @@ impl Planner<'_> {
             OpKind::Summarize { aggs, by } => self.summarize(plan, aggs, by, env, span),
             OpKind::TopNested(levels) => self.top_nested(plan, levels, env, span),
             OpKind::Count => {
-                let count = datafusion::functions_aggregate::expr_fn::count(datafusion::prelude::lit(1i64)).alias("Count");
+                let count =
+                    datafusion::functions_aggregate::expr_fn::count(datafusion::prelude::lit(1i64)).alias("Count");
                 build(LogicalPlanBuilder::from(plan).aggregate(Vec::<DfExpr>::new(), vec![count]))
             }
             OpKind::Take(n) => {
@@ -358,7 +363,8 @@ impl Planner<'_> {
             .collect::<datafusion::error::Result<Vec<_>>>()
             .map_err(|e| df_err(e, span))?;
         let batch = RecordBatch::try_new(schema.clone(), arrays).map_err(|e| df_err(e.into(), span))?;
-        let table = datafusion::datasource::MemTable::try_new(schema, vec![vec![batch]]).map_err(|e| df_err(e, span))?;
+        let table =
+            datafusion::datasource::MemTable::try_new(schema, vec![vec![batch]]).map_err(|e| df_err(e, span))?;
         LogicalPlanBuilder::scan("datatable", datafusion::datasource::provider_as_source(Arc::new(table)), None)
             .and_then(|b| b.build())
             .map_err(|e| df_err(e, span))

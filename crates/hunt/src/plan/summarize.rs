@@ -130,9 +130,7 @@ impl Planner<'_> {
             let t = p.scalar(&args[i], env, schema)?;
             Ok(convert(t, KType::Bool, args[i].span)?.expr)
         };
-        let only_if = |cond: DfExpr, x: DfExpr| -> PResult<DfExpr> {
-            when(cond, x).end().map_err(|e| df_err(e, span))
-        };
+        let only_if = |cond: DfExpr, x: DfExpr| -> PResult<DfExpr> { when(cond, x).end().map_err(|e| df_err(e, span)) };
         match f {
             "count" => {
                 arity(0, 1)?;
@@ -144,7 +142,11 @@ impl Planner<'_> {
                 one(agg::count(only_if(c, lit(1i64))?), KType::Long, "countif_".into())
             }
             "dcount" | "dcountif" => {
-                let x = self.scalar(&args.first().cloned().ok_or_else(|| SpannedError::semantic("missing argument", span))?, env, schema)?;
+                let x = self.scalar(
+                    &args.first().cloned().ok_or_else(|| SpannedError::semantic("missing argument", span))?,
+                    env,
+                    schema,
+                )?;
                 let x = if f == "dcountif" {
                     arity(2, 3)?;
                     let c = pred(self, 1)?;
@@ -164,7 +166,10 @@ impl Planner<'_> {
                 let x = self.scalar(&args[0], env, schema)?;
                 let numeric = x.ty.is_numeric();
                 if matches!(base, "sum" | "avg") && !numeric {
-                    return Err(SpannedError::semantic(format!("`{f}` needs a number, not {}", x.ty.name()), args[0].span));
+                    return Err(SpannedError::semantic(
+                        format!("`{f}` needs a number, not {}", x.ty.name()),
+                        args[0].span,
+                    ));
                 }
                 let (mut xe, ty) = match (base, x.ty) {
                     ("sum", KType::Int | KType::Long) => (cast(x.expr, DataType::Int64), KType::Long),
@@ -192,7 +197,9 @@ impl Planner<'_> {
                 let max = match args.get(base_args) {
                     Some(m) => match self.const_value(m, env, schema) {
                         Some(Lit::Long(n)) if n > 0 => usize::try_from(n).unwrap_or(DEFAULT_MAX),
-                        _ => return Err(SpannedError::semantic("the maximum size must be a positive constant", m.span)),
+                        _ => {
+                            return Err(SpannedError::semantic("the maximum size must be a positive constant", m.span))
+                        }
                     },
                     None => DEFAULT_MAX,
                 };
@@ -207,13 +214,18 @@ impl Planner<'_> {
             }
             "any" | "take_any" => {
                 if args.len() != 1 || matches!(args[0].kind, ExprKind::Star) {
-                    return Err(SpannedError::unsupported(format!("`{f}` with other than one argument is not supported"), span));
+                    return Err(SpannedError::unsupported(
+                        format!("`{f}` with other than one argument is not supported"),
+                        span,
+                    ));
                 }
                 let x = self.scalar(&args[0], env, schema)?;
                 one(agg::first_value(x.expr, vec![]), x.ty, format!("any_{}", argname(0)))
             }
             "arg_max" | "arg_min" => self.arg_extreme(f == "arg_max", args, env, schema, by_cols, span),
-            other => Err(SpannedError::unsupported(format!("aggregate function `{other}` is not supported"), name.span)),
+            other => {
+                Err(SpannedError::unsupported(format!("aggregate function `{other}` is not supported"), name.span))
+            }
         }
     }
 
@@ -266,7 +278,13 @@ impl Planner<'_> {
     /// level 1 keeps the top N1 values of X1 by Agg1; level k keeps, within
     /// each kept (X1..Xk-1) group, the top Nk values of Xk by Aggk. One row
     /// per leaf: X1, aggregated_X1, X2, aggregated_X2, ...
-    pub fn top_nested(&mut self, plan: LogicalPlan, levels: &[TopNestedLevel], env: &Env, span: Span) -> PResult<LogicalPlan> {
+    pub fn top_nested(
+        &mut self,
+        plan: LogicalPlan,
+        levels: &[TopNestedLevel],
+        env: &Env,
+        span: Span,
+    ) -> PResult<LogicalPlan> {
         use datafusion::functions_window::expr_fn::row_number;
         use datafusion::logical_expr::ExprFunctionExt;
         let err = |e| df_err(e, span);
@@ -305,7 +323,10 @@ impl Planner<'_> {
         for (level, (of_name, of_ty, agg_name)) in levels.iter().zip(names_types) {
             let mut outs = self.aggregate(&level.by.expr, env, &base_schema, &HashSet::new())?;
             if outs.len() != 1 {
-                return Err(SpannedError::unsupported("`top-nested` needs a single-value aggregate", level.by.expr.span));
+                return Err(SpannedError::unsupported(
+                    "`top-nested` needs a single-value aggregate",
+                    level.by.expr.span,
+                ));
             }
             let o = outs.remove(0);
             let n = match &level.n {
@@ -340,25 +361,43 @@ impl Planner<'_> {
             }
             let mut proj: Vec<DfExpr> = (0..=i).map(of_col).collect();
             proj.push(agg_col);
-            let level = b.project(proj).and_then(|b| b.alias(format!("__tn{i}"))).and_then(|b| b.build()).map_err(err)?;
+            let level =
+                b.project(proj).and_then(|b| b.alias(format!("__tn{i}"))).and_then(|b| b.build()).map_err(err)?;
             joined = Some(match joined {
                 None => level,
                 Some(prev) => {
-                    let lk: Vec<Column> = (0..i).map(|k| Column::new(Some(format!("__tn{}", i - 1)), format!("__tn_of{k}"))).collect();
-                    let rk: Vec<Column> = (0..i).map(|k| Column::new(Some(format!("__tn{i}")), format!("__tn_of{k}"))).collect();
+                    let lk: Vec<Column> =
+                        (0..i).map(|k| Column::new(Some(format!("__tn{}", i - 1)), format!("__tn_of{k}"))).collect();
+                    let rk: Vec<Column> =
+                        (0..i).map(|k| Column::new(Some(format!("__tn{i}")), format!("__tn_of{k}"))).collect();
                     // Null group values match each other, as groups do.
                     let j = LogicalPlanBuilder::from(prev)
-                        .join_detailed(level, datafusion::common::JoinType::Inner, (lk, rk), None, datafusion::common::NullEquality::NullEqualsNull)
+                        .join_detailed(
+                            level,
+                            datafusion::common::JoinType::Inner,
+                            (lk, rk),
+                            None,
+                            datafusion::common::NullEquality::NullEqualsNull,
+                        )
                         .map_err(err)?;
                     // Keep the parent's aggregates and this level's columns.
                     let mut keep = Vec::new();
                     for k in 0..i {
-                        keep.push(DfExpr::Column(Column::new(Some(format!("__tn{}", i - 1)), format!("__tn_agg{k}"))).alias(format!("__tn_agg{k}")));
+                        keep.push(
+                            DfExpr::Column(Column::new(Some(format!("__tn{}", i - 1)), format!("__tn_agg{k}")))
+                                .alias(format!("__tn_agg{k}")),
+                        );
                     }
                     for k in 0..=i {
-                        keep.push(DfExpr::Column(Column::new(Some(format!("__tn{i}")), format!("__tn_of{k}"))).alias(format!("__tn_of{k}")));
+                        keep.push(
+                            DfExpr::Column(Column::new(Some(format!("__tn{i}")), format!("__tn_of{k}")))
+                                .alias(format!("__tn_of{k}")),
+                        );
                     }
-                    keep.push(DfExpr::Column(Column::new(Some(format!("__tn{i}")), format!("__tn_agg{i}"))).alias(format!("__tn_agg{i}")));
+                    keep.push(
+                        DfExpr::Column(Column::new(Some(format!("__tn{i}")), format!("__tn_agg{i}")))
+                            .alias(format!("__tn_agg{i}")),
+                    );
                     j.project(keep).and_then(|b| b.alias(format!("__tn{i}"))).and_then(|b| b.build()).map_err(err)?
                 }
             });
@@ -381,10 +420,15 @@ impl Planner<'_> {
         let result = LogicalPlanBuilder::from(result).sort(order).and_then(|b| b.build()).map_err(err)?;
         let mut fin = Vec::new();
         for (i, (of_name, of_ty, agg_name, agg_ty)) in out_names.into_iter().enumerate() {
-            fin.push((Typed { expr: DfExpr::Column(Column::new(Some(q.clone()), format!("__tn_of{i}"))), ty: of_ty }, of_name));
-            fin.push((Typed { expr: DfExpr::Column(Column::new(Some(q.clone()), format!("__tn_agg{i}"))), ty: agg_ty }, agg_name));
+            fin.push((
+                Typed { expr: DfExpr::Column(Column::new(Some(q.clone()), format!("__tn_of{i}"))), ty: of_ty },
+                of_name,
+            ));
+            fin.push((
+                Typed { expr: DfExpr::Column(Column::new(Some(q.clone()), format!("__tn_agg{i}"))), ty: agg_ty },
+                agg_name,
+            ));
         }
         self.project(result, fin, span)
     }
 }
-

@@ -30,7 +30,9 @@ pub fn run(ctx: &Ctx, a: &EvaluateArgs) -> CliResult<()> {
                     COLUMNS.iter().map(|c| obj.get(*c).cloned().unwrap_or(json!(null))).collect();
                 if ctx.format == Format::Table {
                     // Tables show the winner only; JSON carries every match.
-                    cells[6] = obj["matched"].get(0).map_or(json!(""), |m| json!(format!("{} {}", m["id"].as_str().unwrap_or(""), m["value"].as_str().unwrap_or(""))));
+                    cells[6] = obj["matched"].get(0).map_or(json!(""), |m| {
+                        json!(format!("{} {}", m["id"].as_str().unwrap_or(""), m["value"].as_str().unwrap_or("")))
+                    });
                 }
                 w.write_row(&cells)?;
             }

@@ -71,8 +71,9 @@ pub fn run(ctx: &Ctx, a: &HuntArgs) -> CliResult<()> {
 fn read_query(a: &HuntArgs) -> CliResult<String> {
     let q = match (&a.query, &a.file) {
         (Some(q), None) => q.clone(),
-        (None, Some(f)) => std::fs::read_to_string(f)
-            .map_err(|e| CliError::bad_input(format!("cannot read {}: {e}", f.display())))?,
+        (None, Some(f)) => {
+            std::fs::read_to_string(f).map_err(|e| CliError::bad_input(format!("cannot read {}: {e}", f.display())))?
+        }
         (None, None) if !std::io::stdin().is_terminal() => {
             let mut s = String::new();
             std::io::stdin()
@@ -92,8 +93,8 @@ fn read_query(a: &HuntArgs) -> CliResult<String> {
 fn register_tables(ctx: &Ctx, session: &SessionContext) -> CliResult<Option<Store>> {
     let dir = ctx.data_dir.file(crate::cmd::import::STORE_DIR);
     if dir.join("MANIFEST").exists() {
-        let store = Store::open(&dir, StoreOptions::read_only())
-            .map_err(|e| CliError::failure(format!("event store: {e}")))?;
+        let store =
+            Store::open(&dir, StoreOptions::read_only()).map_err(|e| CliError::failure(format!("event store: {e}")))?;
         store.register(session).map_err(|e| CliError::failure(format!("event store: {e}")))?;
         return Ok(Some(store));
     }
@@ -136,9 +137,15 @@ fn cell(field: &Field, col: &dyn Array, row: usize) -> J {
         DataType::Timestamp(unit, _) => {
             use datafusion::arrow::datatypes as t;
             let n = match unit {
-                TimeUnit::Second => col.as_primitive::<t::TimestampSecondType>().value(row).saturating_mul(1_000_000_000),
-                TimeUnit::Millisecond => col.as_primitive::<t::TimestampMillisecondType>().value(row).saturating_mul(1_000_000),
-                TimeUnit::Microsecond => col.as_primitive::<t::TimestampMicrosecondType>().value(row).saturating_mul(1_000),
+                TimeUnit::Second => {
+                    col.as_primitive::<t::TimestampSecondType>().value(row).saturating_mul(1_000_000_000)
+                }
+                TimeUnit::Millisecond => {
+                    col.as_primitive::<t::TimestampMillisecondType>().value(row).saturating_mul(1_000_000)
+                }
+                TimeUnit::Microsecond => {
+                    col.as_primitive::<t::TimestampMicrosecondType>().value(row).saturating_mul(1_000)
+                }
                 TimeUnit::Nanosecond => col.as_primitive::<t::TimestampNanosecondType>().value(row),
             };
             json!(Timestamp::from_unix_nanos(n).to_string())

@@ -21,8 +21,7 @@ const SHOWN_ERRORS: usize = 20;
 
 pub fn open_store(ctx: &Ctx) -> CliResult<Store> {
     let dir = ctx.data_dir.file(STORE_DIR);
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| CliError::failure(format!("cannot create {}: {e}", dir.display())))?;
+    std::fs::create_dir_all(&dir).map_err(|e| CliError::failure(format!("cannot create {}: {e}", dir.display())))?;
     Store::open(&dir, StoreOptions::default()).map_err(|e| CliError::failure(format!("event store: {e}")))
 }
 
@@ -51,10 +50,8 @@ impl Appender {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let ack = self
-            .store
-            .append(self.table, &self.pending)
-            .map_err(|e| CliError::failure(format!("event store: {e}")))?;
+        let ack =
+            self.store.append(self.table, &self.pending).map_err(|e| CliError::failure(format!("event store: {e}")))?;
         self.stored += ack.rows as u64;
         self.pending.clear();
         Ok(())

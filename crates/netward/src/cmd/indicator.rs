@@ -25,8 +25,9 @@ pub fn open_store(ctx: &Ctx) -> CliResult<PolicyStore> {
 /// rest are failures of the work (1).
 pub fn store_error(e: StoreError) -> CliError {
     match &e {
-        StoreError::Duplicate { existing_id } => CliError::bad_input(e.to_string())
-            .with_hint(format!("use --replace to overwrite indicator {existing_id}")),
+        StoreError::Duplicate { existing_id } => {
+            CliError::bad_input(e.to_string()).with_hint(format!("use --replace to overwrite indicator {existing_id}"))
+        }
         StoreError::Indicator(_) | StoreError::InvalidSource(_) | StoreError::Feed(_) => {
             CliError::bad_input(e.to_string())
         }

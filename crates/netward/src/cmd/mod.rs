@@ -1,11 +1,11 @@
 //! One module per command; each takes the shared context and its arguments.
 
 pub mod config;
+pub mod evaluate;
 pub mod events;
+pub mod gen_capture;
+pub mod hunt;
+pub mod import;
+pub mod indicator;
 pub mod info;
 pub mod replay;
-pub mod evaluate;
-pub mod indicator;
-pub mod gen_capture;
-pub mod import;
-pub mod hunt;

@@ -5,10 +5,10 @@
 //! still replayed, and the exit code is 2.
 
 use crate::cli::ReplayArgs;
-use crate::context::Ctx;
-use crate::error::{CliError, CliResult};
 use crate::cmd::import::{open_store, Appender};
+use crate::context::Ctx;
 use crate::device::ReportIds;
+use crate::error::{CliError, CliResult};
 use crate::oplog::OperationalEvent;
 use crate::output::{Format, RowWriter};
 use netward_capture::{CaptureEvent, Direction as CapDir, Outcome, Proto, Replayer};
@@ -109,11 +109,7 @@ impl<W: std::io::Write> Sink for Outputs<'_, W> {
 
 pub fn run(ctx: &Ctx, args: &ReplayArgs) -> CliResult<()> {
     let device = ctx.device()?;
-    let mut sensor = Sensor::new(SensorConfig {
-        device_id: device.id,
-        device_name: device.name,
-        ..Default::default()
-    });
+    let mut sensor = Sensor::new(SensorConfig { device_id: device.id, device_name: device.name, ..Default::default() });
     if args.policy {
         sensor.set_policy(Some(policy_context(ctx, args)?));
     }
@@ -240,4 +236,3 @@ fn policy_context(ctx: &Ctx, args: &ReplayArgs) -> CliResult<PolicyContext> {
         .map_err(|e| CliError::failure(format!("cannot open the policy in {}: {e}", ctx.data_dir.path.display())))?;
     Ok(PolicyContext { matcher: store.snapshot(), level })
 }
-

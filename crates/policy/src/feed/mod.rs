@@ -75,7 +75,11 @@ impl FromStr for FeedFormat {
             "adblock" | "abp" => Ok(FeedFormat::Adblock),
             "urlhaus" | "urlhaus-csv" | "csv" => Ok(FeedFormat::Urlhaus),
             "stix" | "stix2" | "stix21" => Ok(FeedFormat::Stix),
-            _ => Err(UnknownWord { what: "feed format", word: s.into(), expected: "hosts, domains, adblock, urlhaus, stix" }),
+            _ => Err(UnknownWord {
+                what: "feed format",
+                word: s.into(),
+                expected: "hosts, domains, adblock, urlhaus, stix",
+            }),
         }
     }
 }

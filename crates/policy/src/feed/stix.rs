@@ -47,7 +47,10 @@ impl<R: Read> Read for Counting<R> {
         let since = self.pos.since_mark.get() + n as u64;
         self.pos.since_mark.set(since);
         if since > MAX_OBJECT {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, format!("STIX object larger than {MAX_OBJECT} bytes")));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("STIX object larger than {MAX_OBJECT} bytes"),
+            ));
         }
         Ok(n)
     }
@@ -119,7 +122,9 @@ pub fn parse<R: BufRead>(r: R, report: &mut ImportReport, sink: &mut dyn FnMut(F
         Ok(true) => Ok(()),
         Ok(false) => Err(FeedError::Malformed { line: 1, reason: "not a STIX bundle: no \"objects\" array".into() }),
         Err(e) if e.is_io() => match e.io_error_kind() {
-            Some(io::ErrorKind::InvalidData) => Err(FeedError::Malformed { line: e.line() as u64, reason: e.to_string() }),
+            Some(io::ErrorKind::InvalidData) => {
+                Err(FeedError::Malformed { line: e.line() as u64, reason: e.to_string() })
+            }
             _ => Err(FeedError::Io(io::Error::other(e.to_string()))),
         },
         Err(e) => Err(FeedError::Malformed { line: e.line() as u64, reason: format!("invalid JSON: {e}") }),
@@ -215,7 +220,9 @@ impl<'a> Cursor<'a> {
     }
     fn word(&mut self) -> &'a str {
         let r = self.rest();
-        let n = r.find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':' | '.' | '\'' | '[' | ']'))).unwrap_or(r.len());
+        let n = r
+            .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':' | '.' | '\'' | '[' | ']')))
+            .unwrap_or(r.len());
         // Stop before a closing bracket that ends the observation.
         let n = r[..n].find(']').unwrap_or(n);
         self.i += n;
@@ -291,13 +298,22 @@ mod tests {
 
     #[test]
     fn patterns() {
-        assert_eq!(parse_pattern("[domain-name:value = 'evil.example']").unwrap(), [("domain-name", "evil.example".into())]);
         assert_eq!(
-            parse_pattern("[url:value = 'http://x/it''s'] OR [ipv4-addr:value='10.0.0.0/8' OR ipv6-addr:value = '::1']").unwrap_err(),
+            parse_pattern("[domain-name:value = 'evil.example']").unwrap(),
+            [("domain-name", "evil.example".into())]
+        );
+        assert_eq!(
+            parse_pattern(
+                "[url:value = 'http://x/it''s'] OR [ipv4-addr:value='10.0.0.0/8' OR ipv6-addr:value = '::1']"
+            )
+            .unwrap_err(),
             "expected OR or ] at byte 26"
         );
         assert_eq!(
-            parse_pattern(r"[url:value = 'http://x/it\'s'] OR [ipv4-addr:value='10.0.0.0/8' OR ipv6-addr:value = '::1']").unwrap(),
+            parse_pattern(
+                r"[url:value = 'http://x/it\'s'] OR [ipv4-addr:value='10.0.0.0/8' OR ipv6-addr:value = '::1']"
+            )
+            .unwrap(),
             [("url", "http://x/it's".into()), ("ipv4-addr", "10.0.0.0/8".into()), ("ipv6-addr", "::1".into())]
         );
         assert!(parse_pattern("[domain-name:value = 'a' AND url:value = 'b']").unwrap_err().contains("expected OR"));

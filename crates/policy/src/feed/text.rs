@@ -23,8 +23,18 @@ pub enum Kind {
 
 /// Names every hosts file maps to itself; not indicators.
 const LOCAL_NAMES: &[&str] = &[
-    "localhost", "localhost.localdomain", "local", "broadcasthost", "ip6-localhost", "ip6-loopback", "ip6-localnet",
-    "ip6-mcastprefix", "ip6-allnodes", "ip6-allrouters", "ip6-allhosts", "0.0.0.0",
+    "localhost",
+    "localhost.localdomain",
+    "local",
+    "broadcasthost",
+    "ip6-localhost",
+    "ip6-loopback",
+    "ip6-localnet",
+    "ip6-mcastprefix",
+    "ip6-allnodes",
+    "ip6-allrouters",
+    "ip6-allhosts",
+    "0.0.0.0",
 ];
 
 /// A domain, or failing that an IP address.
@@ -49,7 +59,12 @@ pub(crate) fn item(target: Target, line: u64) -> FeedItem {
     FeedItem { target, category: None, details: Details::default(), line }
 }
 
-pub fn parse<R: BufRead>(r: R, kind: Kind, report: &mut ImportReport, sink: &mut dyn FnMut(FeedItem)) -> Result<(), FeedError> {
+pub fn parse<R: BufRead>(
+    r: R,
+    kind: Kind,
+    report: &mut ImportReport,
+    sink: &mut dyn FnMut(FeedItem),
+) -> Result<(), FeedError> {
     let lines = for_each_line(r, |n, line| {
         if !unusable(report, n, &line) {
             return;

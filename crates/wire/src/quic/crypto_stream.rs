@@ -22,9 +22,7 @@ impl CryptoStream {
 
     /// Stores the bytes of a CRYPTO frame at `offset`.
     pub fn insert(&mut self, offset: u64, bytes: &[u8]) -> Result<(), Error> {
-        let end = offset
-            .checked_add(bytes.len() as u64)
-            .filter(|&e| e <= MAX_END);
+        let end = offset.checked_add(bytes.len() as u64).filter(|&e| e <= MAX_END);
         let Some(end) = end else {
             return Err(Error::invalid(0, "CRYPTO data beyond 64 KiB"));
         };

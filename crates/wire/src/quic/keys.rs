@@ -61,11 +61,7 @@ pub enum PacketType {
 
 pub fn packet_type(version: u32, first: u8) -> PacketType {
     let bits = (first >> 4) & 3;
-    let v1_bits = if version == VERSION_2 {
-        (bits + 3) & 3
-    } else {
-        bits
-    };
+    let v1_bits = if version == VERSION_2 { (bits + 3) & 3 } else { bits };
     match v1_bits {
         0 => PacketType::Initial,
         1 => PacketType::ZeroRtt,
@@ -109,19 +105,12 @@ impl InitialKeys {
         let (_, initial) = Hkdf::<Sha256>::extract(Some(salt), dcid);
         let client_secret: [u8; 32] = expand_label(&initial, "client in");
         let secret = Hkdf::<Sha256>::from_prk(&client_secret).ok()?;
-        let (k, iv, hp) = if v2 {
-            ("quicv2 key", "quicv2 iv", "quicv2 hp")
-        } else {
-            ("quic key", "quic iv", "quic hp")
-        };
+        let (k, iv, hp) =
+            if v2 { ("quicv2 key", "quicv2 iv", "quicv2 hp") } else { ("quic key", "quic iv", "quic hp") };
         let key: [u8; 16] = expand_label(&secret, k);
         let iv: [u8; 12] = expand_label(&secret, iv);
         let hp: [u8; 16] = expand_label(&secret, hp);
-        Some(InitialKeys {
-            aead: Aes128Gcm::new(&Array::from(key)),
-            iv,
-            hp: Aes128::new(&Array::from(hp)),
-        })
+        Some(InitialKeys { aead: Aes128Gcm::new(&Array::from(key)), iv, hp: Aes128::new(&Array::from(hp)) })
     }
 
     /// The header protection mask for a 16-byte sample.
@@ -141,9 +130,7 @@ impl InitialKeys {
         for (n, p) in nonce[4..].iter_mut().zip(pn.to_be_bytes()) {
             *n ^= p;
         }
-        self.aead
-            .decrypt_inout_detached(&Array::from(nonce), header, msg.into(), &tag)
-            .ok()?;
+        self.aead.decrypt_inout_detached(&Array::from(nonce), header, msg.into(), &tag).ok()?;
         Some(len)
     }
 }
@@ -173,14 +160,8 @@ mod tests {
     fn rfc9001_header_protection_mask() {
         let dcid = [0x83, 0x94, 0xc8, 0xf0, 0x3e, 0x51, 0x57, 0x08];
         let keys = InitialKeys::client(VERSION_1, &dcid).unwrap();
-        assert_eq!(
-            keys.iv,
-            [0xfa, 0x04, 0x4b, 0x2f, 0x42, 0xa3, 0xfd, 0x3b, 0x46, 0xfb, 0x25, 0x5c]
-        );
-        let sample = [
-            0xd1, 0xb1, 0xc9, 0x8d, 0xd7, 0x68, 0x9f, 0xb8, 0xec, 0x11, 0xd2, 0x42, 0xb1, 0x23,
-            0xdc, 0x9b,
-        ];
+        assert_eq!(keys.iv, [0xfa, 0x04, 0x4b, 0x2f, 0x42, 0xa3, 0xfd, 0x3b, 0x46, 0xfb, 0x25, 0x5c]);
+        let sample = [0xd1, 0xb1, 0xc9, 0x8d, 0xd7, 0x68, 0x9f, 0xb8, 0xec, 0x11, 0xd2, 0x42, 0xb1, 0x23, 0xdc, 0x9b];
         assert_eq!(keys.mask(&sample)[..5], [0x43, 0x7b, 0x9a, 0xec, 0x36]);
     }
 
@@ -189,14 +170,8 @@ mod tests {
     fn rfc9369_v2_keys() {
         let dcid = [0x83, 0x94, 0xc8, 0xf0, 0x3e, 0x51, 0x57, 0x08];
         let keys = InitialKeys::client(VERSION_2, &dcid).unwrap();
-        assert_eq!(
-            keys.iv,
-            [0x91, 0xf7, 0x3e, 0x23, 0x51, 0xd8, 0xfa, 0x91, 0x66, 0x0e, 0x90, 0x9f]
-        );
-        let sample = [
-            0xff, 0xe6, 0x7b, 0x6a, 0xbc, 0xdb, 0x42, 0x98, 0xb4, 0x85, 0xdd, 0x04, 0xde, 0x80,
-            0x60, 0x71,
-        ];
+        assert_eq!(keys.iv, [0x91, 0xf7, 0x3e, 0x23, 0x51, 0xd8, 0xfa, 0x91, 0x66, 0x0e, 0x90, 0x9f]);
+        let sample = [0xff, 0xe6, 0x7b, 0x6a, 0xbc, 0xdb, 0x42, 0x98, 0xb4, 0x85, 0xdd, 0x04, 0xde, 0x80, 0x60, 0x71];
         assert_eq!(keys.mask(&sample)[..5], [0x94, 0xa0, 0xc9, 0x5e, 0x80]);
         assert_eq!(packet_type(VERSION_2, 0xd3), PacketType::Initial);
         assert_eq!(packet_type(VERSION_1, 0xc3), PacketType::Initial);

@@ -10,9 +10,7 @@ use std::collections::VecDeque;
 
 use crate::observation::{Direction, Observation, Protocol};
 use crate::reader::Reader;
-use crate::tls::{
-    handshake_header, ClientHelloInfo, Transport, HANDSHAKE_CLIENT_HELLO, MAX_CLIENT_HELLO,
-};
+use crate::tls::{handshake_header, ClientHelloInfo, Transport, HANDSHAKE_CLIENT_HELLO, MAX_CLIENT_HELLO};
 use crate::Error;
 use crypto_stream::CryptoStream;
 use keys::{InitialKeys, PacketType};
@@ -39,8 +37,7 @@ impl QuicClient {
         match d {
             [first, v0, v1, v2, v3, ..] if first & 0xc0 == 0xc0 => {
                 let version = u32::from_be_bytes([*v0, *v1, *v2, *v3]);
-                keys::is_supported(version)
-                    && keys::packet_type(version, *first) == PacketType::Initial
+                keys::is_supported(version) && keys::packet_type(version, *first) == PacketType::Initial
             }
             _ => false,
         }
@@ -69,21 +66,12 @@ impl QuicClient {
     }
 
     fn fail(&mut self, error: Error, out: &mut VecDeque<Observation>) {
-        out.push_back(Observation::Unparsed {
-            protocol: Protocol::Quic,
-            error,
-            layer: 0,
-        });
+        out.push_back(Observation::Unparsed { protocol: Protocol::Quic, error, layer: 0 });
         self.done = true;
     }
 
     /// One (possibly coalesced) long-header packet; returns its length.
-    fn packet(
-        &mut self,
-        dir: Direction,
-        d: &[u8],
-        out: &mut VecDeque<Observation>,
-    ) -> Result<usize, Error> {
+    fn packet(&mut self, dir: Direction, d: &[u8], out: &mut VecDeque<Observation>) -> Result<usize, Error> {
         let mut r = Reader::new(d);
         let first = r.u8("empty packet")?;
         if first & 0x80 == 0 {
@@ -111,10 +99,7 @@ impl QuicClient {
         }
         if ty == PacketType::Initial {
             let token_len = r.varint("truncated token length")?;
-            r.bytes(
-                usize::try_from(token_len).unwrap_or(usize::MAX),
-                "truncated token",
-            )?;
+            r.bytes(usize::try_from(token_len).unwrap_or(usize::MAX), "truncated token")?;
         }
         let length = r.varint("truncated length")?;
         let pn_offset = r.pos();
@@ -128,10 +113,7 @@ impl QuicClient {
         }
         self.packets += 1;
         if self.packets > MAX_PACKETS {
-            self.fail(
-                Error::invalid(0, "no ClientHello in the first Initial packets"),
-                out,
-            );
+            self.fail(Error::invalid(0, "no ClientHello in the first Initial packets"), out);
             return Ok(end);
         }
         let payload = self.decrypt(version, dcid, &d[..end], pn_offset)?;
@@ -141,17 +123,10 @@ impl QuicClient {
     }
 
     /// Removes header protection and decrypts an Initial packet; returns its frames.
-    fn decrypt(
-        &mut self,
-        version: u32,
-        dcid: &[u8],
-        pkt: &[u8],
-        pn_offset: usize,
-    ) -> Result<Vec<u8>, Error> {
+    fn decrypt(&mut self, version: u32, dcid: &[u8], pkt: &[u8], pn_offset: usize) -> Result<Vec<u8>, Error> {
         let fresh = !matches!(&self.keys, Some((v, c, _)) if *v == version && c == dcid);
         if fresh {
-            let k = InitialKeys::client(version, dcid)
-                .ok_or(Error::invalid(1, "unsupported QUIC version"))?;
+            let k = InitialKeys::client(version, dcid).ok_or(Error::invalid(1, "unsupported QUIC version"))?;
             self.keys = Some((version, dcid.to_vec(), k));
         }
         let Some((_, _, keys)) = &self.keys else {
@@ -160,10 +135,7 @@ impl QuicClient {
         let sample: &[u8; 16] = pkt
             .get(pn_offset + 4..pn_offset + 20)
             .and_then(|s| s.try_into().ok())
-            .ok_or(Error::invalid(
-                pn_offset,
-                "packet too short for a header sample",
-            ))?;
+            .ok_or(Error::invalid(pn_offset, "packet too short for a header sample"))?;
         let mask = keys.mask(sample);
         let mut header = pkt[..pn_offset].to_vec();
         header[0] ^= mask[0] & 0x0f;
@@ -210,21 +182,11 @@ impl QuicClient {
                     let offset = r.varint("CRYPTO offset")?;
                     let len = r.varint("CRYPTO length")?;
                     let at = r.pos();
-                    let data = r.bytes(
-                        usize::try_from(len).unwrap_or(usize::MAX),
-                        "truncated CRYPTO frame",
-                    )?;
-                    self.crypto
-                        .insert(offset, data)
-                        .map_err(|e| e.shifted(at))?;
+                    let data = r.bytes(usize::try_from(len).unwrap_or(usize::MAX), "truncated CRYPTO frame")?;
+                    self.crypto.insert(offset, data).map_err(|e| e.shifted(at))?;
                 }
                 0x1c | 0x1d => return Ok(()), // CONNECTION_CLOSE
-                _ => {
-                    return Err(Error::invalid(
-                        r.pos(),
-                        "frame not allowed in an Initial packet",
-                    ))
-                }
+                _ => return Err(Error::invalid(r.pos(), "frame not allowed in an Initial packet")),
             }
         }
         Ok(())
@@ -236,10 +198,7 @@ impl QuicClient {
             return;
         };
         if ty != HANDSHAKE_CLIENT_HELLO || len > MAX_CLIENT_HELLO {
-            self.fail(
-                Error::invalid(0, "CRYPTO stream does not start with a ClientHello"),
-                out,
-            );
+            self.fail(Error::invalid(0, "CRYPTO stream does not start with a ClientHello"), out);
             return;
         }
         if stream.len() < 4 + len {
@@ -300,13 +259,7 @@ mod tests {
     }
 
     fn crypto_frame(offset: u64, data: &[u8]) -> Vec<u8> {
-        let mut f = vec![
-            0x06,
-            0x80 | (offset >> 24) as u8,
-            (offset >> 16) as u8,
-            (offset >> 8) as u8,
-            offset as u8,
-        ];
+        let mut f = vec![0x06, 0x80 | (offset >> 24) as u8, (offset >> 16) as u8, (offset >> 8) as u8, offset as u8];
         f.extend([0x40 | (data.len() >> 8) as u8, data.len() as u8]);
         f.extend(data);
         f
@@ -351,9 +304,7 @@ mod tests {
     fn sni_of(obs: &[Observation]) -> Vec<(Option<String>, String)> {
         obs.iter()
             .filter_map(|o| match o {
-                Observation::TlsClientHello(ClientHelloInfo { sni, ja4, .. }) => {
-                    Some((sni.clone(), ja4.clone()))
-                }
+                Observation::TlsClientHello(ClientHelloInfo { sni, ja4, .. }) => Some((sni.clone(), ja4.clone())),
                 _ => None,
             })
             .collect()
@@ -385,11 +336,7 @@ mod tests {
         retry.extend(b"token");
         retry.extend([0; 16]);
         let second = initial(keys::VERSION_1, &[2; 8], 1, &crypto_frame(0, &ch));
-        let obs = run(&[
-            (Direction::ToServer, first),
-            (Direction::ToClient, retry),
-            (Direction::ToServer, second),
-        ]);
+        let obs = run(&[(Direction::ToServer, first), (Direction::ToClient, retry), (Direction::ToServer, second)]);
         assert_eq!(sni_of(&obs)[0].0.as_deref(), Some("after-retry.example"));
     }
 
@@ -399,16 +346,7 @@ mod tests {
         let last = d.len() - 1;
         d[last] ^= 1; // break the tag
         let obs = run(&vec![(Direction::ToServer, d); 40]);
-        assert!(
-            matches!(
-                &obs[..],
-                [Observation::Unparsed {
-                    protocol: Protocol::Quic,
-                    ..
-                }]
-            ),
-            "{obs:?}"
-        );
+        assert!(matches!(&obs[..], [Observation::Unparsed { protocol: Protocol::Quic, .. }]), "{obs:?}");
     }
 
     #[test]

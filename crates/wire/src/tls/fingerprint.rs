@@ -7,10 +7,7 @@ use std::fmt::Write as _;
 use md5::{Digest as _, Md5};
 use sha2::Sha256;
 
-use super::hello::{
-    is_grease, ClientHello, EXT_ALPN, EXT_SERVER_NAME, EXT_SIGNATURE_ALGORITHMS,
-    EXT_SUPPORTED_GROUPS,
-};
+use super::hello::{is_grease, ClientHello, EXT_ALPN, EXT_SERVER_NAME, EXT_SIGNATURE_ALGORITHMS, EXT_SUPPORTED_GROUPS};
 
 /// The transport that carried the ClientHello; it is JA4's first character.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -26,25 +23,11 @@ pub fn ja3(hello: &ClientHello<'_>) -> (String, String) {
     let _ = write!(s, "{},", hello.legacy_version);
     join_dec(&mut s, hello.cipher_suites().filter(|&c| !is_grease(c)));
     s.push(',');
-    join_dec(
-        &mut s,
-        hello
-            .extensions()
-            .map(|(t, _)| t)
-            .filter(|&t| !is_grease(t)),
-    );
+    join_dec(&mut s, hello.extensions().map(|(t, _)| t).filter(|&t| !is_grease(t)));
     s.push(',');
-    join_dec(
-        &mut s,
-        hello
-            .u16_list(EXT_SUPPORTED_GROUPS)
-            .filter(|&g| !is_grease(g)),
-    );
+    join_dec(&mut s, hello.u16_list(EXT_SUPPORTED_GROUPS).filter(|&g| !is_grease(g)));
     s.push(',');
-    join_dec(
-        &mut s,
-        hello.ec_point_formats().iter().map(|&f| u16::from(f)),
-    );
+    join_dec(&mut s, hello.ec_point_formats().iter().map(|&f| u16::from(f)));
     let md5 = hex(&Md5::digest(s.as_bytes()));
     (s, md5)
 }
@@ -61,11 +44,7 @@ fn join_dec(s: &mut String, it: impl Iterator<Item = u16>) {
 /// JA4 TLS client fingerprint: `{t|q}{version}{d|i}{nciphers}{nexts}{alpn}_{b}_{c}`.
 pub fn ja4(hello: &ClientHello<'_>, transport: Transport) -> String {
     let mut ciphers: Vec<u16> = hello.cipher_suites().filter(|&c| !is_grease(c)).collect();
-    let mut exts: Vec<u16> = hello
-        .extensions()
-        .map(|(t, _)| t)
-        .filter(|&t| !is_grease(t))
-        .collect();
+    let mut exts: Vec<u16> = hello.extensions().map(|(t, _)| t).filter(|&t| !is_grease(t)).collect();
     let has_sni = exts.contains(&EXT_SERVER_NAME);
     let (ncipher, next) = (ciphers.len().min(99), exts.len().min(99));
 
@@ -99,11 +78,7 @@ pub fn ja4(hello: &ClientHello<'_>, transport: Transport) -> String {
 /// The version JA4 reports: the highest non-GREASE supported_versions entry, else
 /// the ClientHello's legacy version.
 fn ja4_version(hello: &ClientHello<'_>) -> u16 {
-    hello
-        .supported_versions()
-        .filter(|&v| !is_grease(v))
-        .max()
-        .unwrap_or(hello.legacy_version)
+    hello.supported_versions().filter(|&v| !is_grease(v)).max().unwrap_or(hello.legacy_version)
 }
 
 fn version_code(v: u16) -> &'static str {
@@ -138,12 +113,7 @@ fn alpn_code(first: Option<&[u8]>) -> String {
     } else if !a.is_ascii() || !z.is_ascii() {
         "99".to_owned()
     } else {
-        [
-            HEX[usize::from(a >> 4)] as char,
-            HEX[usize::from(z & 0xf)] as char,
-        ]
-        .iter()
-        .collect()
+        [HEX[usize::from(a >> 4)] as char, HEX[usize::from(z & 0xf)] as char].iter().collect()
     }
 }
 

@@ -52,39 +52,24 @@ impl<'a> ClientHello<'a> {
             (r.vec16("truncated extensions")?, base)
         };
         if !r.is_empty() {
-            return Err(Error::invalid(
-                r.pos(),
-                "bytes after ClientHello extensions",
-            ));
+            return Err(Error::invalid(r.pos(), "bytes after ClientHello extensions"));
         }
         let mut ext = Reader::new(extensions);
         while !ext.is_empty() {
-            ext.u16("truncated extension type")
-                .map_err(|e| e.shifted(ext_base))?;
-            ext.vec16("truncated extension")
-                .map_err(|e| e.shifted(ext_base))?;
+            ext.u16("truncated extension type").map_err(|e| e.shifted(ext_base))?;
+            ext.vec16("truncated extension").map_err(|e| e.shifted(ext_base))?;
         }
-        Ok(ClientHello {
-            legacy_version,
-            session_id,
-            cipher_suites,
-            compression_methods,
-            extensions,
-        })
+        Ok(ClientHello { legacy_version, session_id, cipher_suites, compression_methods, extensions })
     }
 
     /// Cipher suites in wire order, GREASE included.
     pub fn cipher_suites(&self) -> impl Iterator<Item = u16> + 'a {
-        self.cipher_suites
-            .chunks_exact(2)
-            .map(|c| u16::from_be_bytes([c[0], c[1]]))
+        self.cipher_suites.chunks_exact(2).map(|c| u16::from_be_bytes([c[0], c[1]]))
     }
 
     /// Extensions `(type, data)` in wire order, GREASE included.
     pub fn extensions(&self) -> Extensions<'a> {
-        Extensions {
-            r: Reader::new(self.extensions),
-        }
+        Extensions { r: Reader::new(self.extensions) }
     }
 
     /// The data of the first extension of type `ty`.
@@ -108,39 +93,26 @@ impl<'a> ClientHello<'a> {
 
     /// ALPN protocol names in order, raw.
     pub fn alpn(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
-        let list = self
-            .extension(EXT_ALPN)
-            .and_then(|d| Reader::new(d).vec16("").ok())
-            .unwrap_or(&[]);
+        let list = self.extension(EXT_ALPN).and_then(|d| Reader::new(d).vec16("").ok()).unwrap_or(&[]);
         let mut r = Reader::new(list);
         std::iter::from_fn(move || if r.is_empty() { None } else { r.vec8("").ok() })
     }
 
     /// Versions of the supported_versions extension in order, GREASE included.
     pub fn supported_versions(&self) -> impl Iterator<Item = u16> + 'a {
-        let list = self
-            .extension(EXT_SUPPORTED_VERSIONS)
-            .and_then(|d| Reader::new(d).vec8("").ok())
-            .unwrap_or(&[]);
-        list.chunks_exact(2)
-            .map(|c| u16::from_be_bytes([c[0], c[1]]))
+        let list = self.extension(EXT_SUPPORTED_VERSIONS).and_then(|d| Reader::new(d).vec8("").ok()).unwrap_or(&[]);
+        list.chunks_exact(2).map(|c| u16::from_be_bytes([c[0], c[1]]))
     }
 
     /// A u16 list extension with a two-byte length prefix (groups, signature algorithms).
     pub fn u16_list(&self, ty: u16) -> impl Iterator<Item = u16> + 'a {
-        let list = self
-            .extension(ty)
-            .and_then(|d| Reader::new(d).vec16("").ok())
-            .unwrap_or(&[]);
-        list.chunks_exact(2)
-            .map(|c| u16::from_be_bytes([c[0], c[1]]))
+        let list = self.extension(ty).and_then(|d| Reader::new(d).vec16("").ok()).unwrap_or(&[]);
+        list.chunks_exact(2).map(|c| u16::from_be_bytes([c[0], c[1]]))
     }
 
     /// EC point formats (one-byte list).
     pub fn ec_point_formats(&self) -> &'a [u8] {
-        self.extension(EXT_EC_POINT_FORMATS)
-            .and_then(|d| Reader::new(d).vec8("").ok())
-            .unwrap_or(&[])
+        self.extension(EXT_EC_POINT_FORMATS).and_then(|d| Reader::new(d).vec8("").ok()).unwrap_or(&[])
     }
 
     /// Whether the Encrypted Client Hello extension is offered (outer ClientHello).

@@ -5,9 +5,7 @@ mod fingerprint;
 mod hello;
 
 pub use fingerprint::{ja3, ja4, Transport};
-pub use hello::{
-    handshake_header, is_grease, ClientHello, Extensions, EXT_ECH, HANDSHAKE_CLIENT_HELLO,
-};
+pub use hello::{handshake_header, is_grease, ClientHello, Extensions, EXT_ECH, HANDSHAKE_CLIENT_HELLO};
 
 use crate::Error;
 
@@ -46,15 +44,9 @@ impl ClientHelloInfo {
         let (ja3, ja3_md5) = ja3(hello);
         ClientHelloInfo {
             sni: hello.sni().map(|s| String::from_utf8_lossy(s).into_owned()),
-            alpn: hello
-                .alpn()
-                .map(|a| String::from_utf8_lossy(a).into_owned())
-                .collect(),
+            alpn: hello.alpn().map(|a| String::from_utf8_lossy(a).into_owned()).collect(),
             legacy_version: hello.legacy_version,
-            versions: hello
-                .supported_versions()
-                .filter(|&v| !is_grease(v))
-                .collect(),
+            versions: hello.supported_versions().filter(|&v| !is_grease(v)).collect(),
             ja3,
             ja3_md5,
             ja4: ja4(hello, transport),
@@ -71,11 +63,7 @@ impl ClientHelloInfo {
             return Err(Error::invalid(0, "handshake message is not a ClientHello"));
         }
         let body = msg.get(4..4 + len).ok_or(Error::Incomplete)?;
-        Ok(ClientHelloInfo::new(
-            &ClientHello::parse(body).map_err(|e| e.shifted(4))?,
-            transport,
-            layer,
-        ))
+        Ok(ClientHelloInfo::new(&ClientHello::parse(body).map_err(|e| e.shifted(4))?, transport, layer))
     }
 }
 
@@ -109,10 +97,7 @@ impl ClientHelloAssembler {
             return Err(Error::Incomplete);
         };
         if ty != CONTENT_HANDSHAKE {
-            return Err(Error::invalid(
-                base,
-                "TLS record before the ClientHello is not a handshake",
-            ));
+            return Err(Error::invalid(base, "TLS record before the ClientHello is not a handshake"));
         }
         if major != 3 {
             return Err(Error::invalid(base + 1, "TLS record version is not 3.x"));
@@ -125,11 +110,7 @@ impl ClientHelloAssembler {
         let used = 5 + len;
         self.consumed += used;
         // Common case: the whole ClientHello sits in this one record, parse in place.
-        let msg: &[u8] = if self.handshake.is_empty() {
-            fragment
-        } else {
-            &[]
-        };
+        let msg: &[u8] = if self.handshake.is_empty() { fragment } else { &[] };
         if !msg.is_empty() {
             if let Some(p) = self.try_hello(msg, base + 5, layer)? {
                 return Ok(Progress::Hello(Box::new(p), used));
@@ -149,21 +130,13 @@ impl ClientHelloAssembler {
     }
 
     /// `Ok(None)` while the handshake message is still incomplete.
-    fn try_hello(
-        &self,
-        msg: &[u8],
-        at: usize,
-        layer: u8,
-    ) -> Result<Option<ClientHelloInfo>, Error> {
+    fn try_hello(&self, msg: &[u8], at: usize, layer: u8) -> Result<Option<ClientHelloInfo>, Error> {
         let (ty, len) = match handshake_header(msg) {
             Ok(h) => h,
             Err(_) => return Ok(None),
         };
         if ty != HANDSHAKE_CLIENT_HELLO {
-            return Err(Error::invalid(
-                at,
-                "first handshake message is not a ClientHello",
-            ));
+            return Err(Error::invalid(at, "first handshake message is not a ClientHello"));
         }
         if len > MAX_CLIENT_HELLO {
             return Err(Error::invalid(at + 1, "ClientHello larger than 64 KiB"));

@@ -36,16 +36,12 @@ pub fn read_packets(path: &str) -> Vec<Packet> {
                 match block {
                     PcapBlockOwned::LegacyHeader(h) => linktypes = vec![h.network.0],
                     PcapBlockOwned::Legacy(b) => out.extend(decode(linktypes[0], b.data)),
-                    PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
-                        linktypes.push(idb.linktype.0)
-                    }
+                    PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => linktypes.push(idb.linktype.0),
                     PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
                         let lt = linktypes[epb.if_id as usize];
                         out.extend(decode(lt, &epb.data[..epb.caplen as usize]));
                     }
-                    PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
-                        out.extend(decode(linktypes[0], spb.data))
-                    }
+                    PcapBlockOwned::NG(Block::SimplePacket(spb)) => out.extend(decode(linktypes[0], spb.data)),
                     PcapBlockOwned::NG(_) => {}
                 }
                 reader.consume(offset);
@@ -95,12 +91,7 @@ fn decode(linktype: i32, d: &[u8]) -> Option<Packet> {
                 off += (usize::from(ip[off + 1]) + 1) * 8;
             }
             let end = (40 + plen).min(ip.len());
-            (
-                IpAddr::V6(Ipv6Addr::from(s)),
-                IpAddr::V6(Ipv6Addr::from(t)),
-                nh,
-                &ip[off..end],
-            )
+            (IpAddr::V6(Ipv6Addr::from(s)), IpAddr::V6(Ipv6Addr::from(t)), nh, &ip[off..end])
         }
         _ => return None,
     };
@@ -171,8 +162,7 @@ impl Dir {
             out.extend_from_slice(&data[skip..]);
             next = next.wrapping_add((data.len() - skip) as u32);
             // Drop segments now wholly old.
-            self.pending
-                .retain(|&s, d| (s.wrapping_sub(next) as i32) + d.len() as i32 > 0);
+            self.pending.retain(|&s, d| (s.wrapping_sub(next) as i32) + d.len() as i32 > 0);
         }
         self.next = Some(next);
         out
@@ -194,48 +184,20 @@ pub fn run_capture(path: &str) -> Vec<Flow> {
         } else {
             // The first packet's sender is the client, unless it is a SYN-ACK.
             let reversed = p.syn && p.ack;
-            let (client, server) = if reversed {
-                (p.dst, p.src)
-            } else {
-                (p.src, p.dst)
-            };
+            let (client, server) = if reversed { (p.dst, p.src) } else { (p.src, p.dst) };
             let kind = if p.udp {
-                FlowKind::Udp {
-                    dst_port: server.port(),
-                }
+                FlowKind::Udp { dst_port: server.port() }
             } else {
-                FlowKind::Tcp {
-                    dst_port: server.port(),
-                }
+                FlowKind::Tcp { dst_port: server.port() }
             };
-            let flow = Flow {
-                client,
-                server,
-                udp: p.udp,
-                feeds: Vec::new(),
-                observations: Vec::new(),
-            };
-            flows.push((
-                flow,
-                FlowInspector::new(kind),
-                [Dir::default(), Dir::default()],
-            ));
+            let flow = Flow { client, server, udp: p.udp, feeds: Vec::new(), observations: Vec::new() };
+            flows.push((flow, FlowInspector::new(kind), [Dir::default(), Dir::default()]));
             index.insert((p.udp, client, server), flows.len() - 1);
-            (
-                flows.len() - 1,
-                if reversed {
-                    Direction::ToClient
-                } else {
-                    Direction::ToServer
-                },
-            )
+            (flows.len() - 1, if reversed { Direction::ToClient } else { Direction::ToServer })
         };
         let (flow, insp, dirs) = &mut flows[i];
-        let bytes = if p.udp {
-            p.payload.clone()
-        } else {
-            dirs[if dir == Direction::ToServer { 0 } else { 1 }].push(p)
-        };
+        let bytes =
+            if p.udp { p.payload.clone() } else { dirs[if dir == Direction::ToServer { 0 } else { 1 }].push(p) };
         if bytes.is_empty() {
             continue;
         }
@@ -251,13 +213,9 @@ pub fn run_capture(path: &str) -> Vec<Flow> {
 /// Feeds `feeds` again, each piece cut in `chunk`-byte pieces, and returns what is observed.
 pub fn refeed(flow: &Flow, chunk: usize) -> Vec<Observation> {
     let kind = if flow.udp {
-        FlowKind::Udp {
-            dst_port: flow.server.port(),
-        }
+        FlowKind::Udp { dst_port: flow.server.port() }
     } else {
-        FlowKind::Tcp {
-            dst_port: flow.server.port(),
-        }
+        FlowKind::Tcp { dst_port: flow.server.port() }
     };
     let mut insp = FlowInspector::new(kind);
     let mut out = Vec::new();
