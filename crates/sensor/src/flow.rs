@@ -63,6 +63,11 @@ pub(crate) struct FlowState {
     pub pending_targets: Vec<(u8, Tunnel)>,
     /// Destinations already judged by policy on this flow.
     pub judged: HashSet<String>,
+    /// The remote address was judged (on the first client bytes).
+    pub address_judged: bool,
+    /// An enforced verdict fell on this flow: the datapath drops the packet
+    /// that carried the name and resets the connection.
+    pub blocked: bool,
     pub overlap_conflict: bool,
 }
 
@@ -79,6 +84,8 @@ impl FlowState {
             targets_done: HashSet::new(),
             pending_targets: Vec::new(),
             judged: HashSet::new(),
+            address_judged: false,
+            blocked: false,
             overlap_conflict: false,
         }
     }

@@ -30,4 +30,4 @@ mod flow;
 mod sensor;
 
 pub use flow::FlowMeta;
-pub use sensor::{PolicyContext, Sensor, SensorConfig, SensorStats};
+pub use sensor::{FlowDecision, PolicyContext, Sensor, SensorConfig, SensorStats};

@@ -43,6 +43,20 @@ pub struct PolicyContext {
     pub level: EnforcementLevel,
 }
 
+/// What a live datapath does with a flow's packets after the sensor has seen
+/// one: the verdict lands on the very packet that completed a name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlowDecision {
+    /// More bytes may name (another) destination: keep sending the flow's
+    /// packets (a plain-HTTP proxy connection, DNS, a tunnel not yet open).
+    Inspect,
+    /// Nothing more to learn and nothing enforced: later packets may bypass
+    /// the sensor.
+    Pass,
+    /// An enforced verdict: drop this packet and reset the connection.
+    Block,
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SensorStats {
     pub flows: u64,
@@ -137,8 +151,36 @@ impl Sensor {
         }
     }
 
+    /// What the datapath should do with flow `id` now; `None` for a flow the
+    /// sensor does not follow (unknown, or over its flow bound).
+    pub fn decision(&self, id: u64) -> Option<FlowDecision> {
+        let flow = self.flows.get(&id)?;
+        Some(if flow.blocked {
+            FlowDecision::Block
+        } else if flow.inspector.is_finished() && flow.pending_targets.is_empty() {
+            FlowDecision::Pass
+        } else {
+            FlowDecision::Inspect
+        })
+    }
+
+    /// A socket event that needs no inspection (`InboundConnectionAccepted`,
+    /// `ListeningConnectionCreated`): `meta.local` is this device's side.
+    pub fn socket_event(&mut self, meta: FlowMeta, action: ActionType, ts: Timestamp) {
+        let ev = self.base_event(&meta, ts, action);
+        self.push(ev);
+    }
+
     /// Bytes of one direction, in order (TCP), or one datagram (UDP).
     pub fn data(&mut self, id: u64, dir: Direction, bytes: &[u8], ts: Timestamp) {
+        let Some(flow) = self.flows.get_mut(&id) else { return };
+        // The verdict point is the first client bytes (after the handshake):
+        // IP and CIDR indicators apply there whatever name follows.
+        if dir == Direction::ToServer && !flow.address_judged {
+            flow.address_judged = true;
+            let remote = flow.meta.remote.ip().to_string();
+            self.judge(id, &remote, ts, None);
+        }
         let Some(flow) = self.flows.get_mut(&id) else { return };
         // Even when the client side can teach nothing more, the server's
         // answer can (a proxy accepting a tunnel), so every byte is fed.
@@ -478,6 +520,7 @@ impl Sensor {
         let action = match verdict.action {
             VerdictAction::Block | VerdictAction::Warn | VerdictAction::Audit => {
                 if verdict.enforced {
+                    flow.blocked = true;
                     ActionType::ExploitGuardNetworkProtectionBlocked
                 } else {
                     ActionType::ExploitGuardNetworkProtectionAudited
