@@ -166,3 +166,13 @@ fn long_and_binary_lines_are_errors() {
     assert_eq!(n, 2);
     assert_eq!(error_lines(&report), [2, 3]);
 }
+
+#[test]
+fn hosts_local_names_are_skipped_after_canonicalising() {
+    // Each spelling canonicalises to a name every hosts file maps to itself
+    // (`0` is `0.0.0.0` in inet_aton spelling); none is an indicator.
+    let input = "0.0.0.0 local.\n0.0.0.0 LOCALHOST.\n127.0.0.1 localhost.localdomain.\n::1 IP6-Localhost. ip6-loopback.\n0.0.0.0 BroadcastHost\n0.0.0.0 0\n0.0.0.0 evil.example. local.evil.example\n";
+    let (items, r) = run(FeedFormat::Hosts, input);
+    assert_eq!(items, ["domain:evil.example@7", "domain:local.evil.example@7"]);
+    assert_eq!((r.imported, r.errors, r.ignored), (2, 0, 7));
+}

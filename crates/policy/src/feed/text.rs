@@ -21,7 +21,8 @@ pub enum Kind {
     Domains,
 }
 
-/// Names every hosts file maps to itself; not indicators.
+/// Names every hosts file maps to itself, canonical; not indicators (nor is
+/// `0.0.0.0` written as a name).
 const LOCAL_NAMES: &[&str] = &[
     "localhost",
     "localhost.localdomain",
@@ -34,8 +35,16 @@ const LOCAL_NAMES: &[&str] = &[
     "ip6-allnodes",
     "ip6-allrouters",
     "ip6-allhosts",
-    "0.0.0.0",
 ];
+
+/// Whether a canonical hosts-file target is one of [`LOCAL_NAMES`].
+fn is_local_name(t: &Target) -> bool {
+    match t {
+        Target::Domain(d) => LOCAL_NAMES.contains(&d.as_str()),
+        Target::Ip(ip) => ip.is_unspecified() && ip.is_ipv4(),
+        _ => false,
+    }
+}
 
 /// A domain, or failing that an IP address.
 pub(crate) fn host_target(tok: &str) -> Result<Target, String> {
@@ -100,11 +109,10 @@ pub fn parse<R: BufRead>(
             }
         };
         for name in names {
-            if kind == Kind::Hosts && LOCAL_NAMES.contains(&name.to_ascii_lowercase().as_str()) {
-                report.ignored += 1;
-                continue;
-            }
             match host_target(name) {
+                // Checked on the canonical form, so `LOCALHOST.`, `local.` or
+                // `0` (inet_aton for 0.0.0.0) are recognised as well.
+                Ok(t) if kind == Kind::Hosts && is_local_name(&t) => report.ignored += 1,
                 Ok(t) => {
                     report.imported += 1;
                     sink(item(t, n));
