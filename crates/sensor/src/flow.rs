@@ -65,6 +65,11 @@ pub(crate) struct FlowState {
     pub judged: HashSet<String>,
     /// The remote address was judged (on the first client bytes).
     pub address_judged: bool,
+    /// The outer layer carried a proxy-form request (absolute URI): every
+    /// later request may name another host, so the flow is followed to
+    /// its end. An origin-form request names the flow once.
+    pub proxy_form: bool,
+    pub origin_form: bool,
     /// An enforced verdict fell on this flow: the datapath drops the packet
     /// that carried the name and resets the connection.
     pub blocked: bool,
@@ -85,6 +90,8 @@ impl FlowState {
             pending_targets: Vec::new(),
             judged: HashSet::new(),
             address_judged: false,
+            proxy_form: false,
+            origin_form: false,
             blocked: false,
             overlap_conflict: false,
         }

@@ -47,9 +47,12 @@ pub struct PolicyContext {
 /// one: the verdict lands on the very packet that completed a name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FlowDecision {
-    /// More bytes may name (another) destination: keep sending the flow's
-    /// packets (a plain-HTTP proxy connection, DNS, a tunnel not yet open).
+    /// The destination is not known yet (no name, a tunnel not yet open):
+    /// keep sending the flow's first packets.
     Inspect,
+    /// Every later client request may name another host (plain HTTP to a
+    /// proxy): keep sending the client's packets for the flow's whole life.
+    Follow,
     /// Nothing more to learn and nothing enforced: later packets may bypass
     /// the sensor.
     Pass,
@@ -158,6 +161,12 @@ impl Sensor {
         Some(if flow.blocked {
             FlowDecision::Block
         } else if flow.inspector.is_finished() && flow.pending_targets.is_empty() {
+            FlowDecision::Pass
+        } else if flow.proxy_form {
+            FlowDecision::Follow
+        } else if flow.origin_form {
+            // Direct plain HTTP: the first request named the server; the
+            // rest of a keep-alive connection (and a bulk body) passes.
             FlowDecision::Pass
         } else {
             FlowDecision::Inspect
@@ -384,6 +393,15 @@ impl Sensor {
         let outer = flow.tunnel_of(req.layer).cloned();
         let Some(target) = &req.target else { return };
         let Some(host) = canon_target(target) else { return };
+        if req.layer == 0 {
+            if let Some(flow) = self.flows.get_mut(&id) {
+                match (&req.absolute_uri, &req.connect_authority) {
+                    (Some(_), _) => flow.proxy_form = true,
+                    (None, None) => flow.origin_form = true,
+                    (None, Some(_)) => {}
+                }
+            }
+        }
         let (source, proxy_field) = if let Some(auth) = &req.connect_authority {
             ("connect", Some(fields::proxy("http-connect", auth)))
         } else if req.absolute_uri.is_some() {
