@@ -116,7 +116,7 @@ pub struct DataDirLock {
 /// the old or the new content (temporary file, fsync, rename, fsync of the
 /// directory). One implementation serves all of netward: the policy store's.
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    netward_policy::store::write_atomic(path, |w| w.write_all(bytes))
+    netward_policy_store::write_atomic(path, |w| w.write_all(bytes))
 }
 
 #[cfg(test)]

@@ -2,28 +2,38 @@
 //! 10M-entry build does not fit criterion's repeat-and-sample model).
 //!
 //! Run: `cargo bench -p netward-policy --bench matcher` (env `NW_DOMAINS`
-//! changes the count; `NW_QUICK=1` stops after the matcher lookups). Prints one table of measured figures:
+//! changes the number of listed domains, `NW_QUERIES` the number of
+//! queries). Prints measured figures:
 //! * build time and resident memory per domain (RSS from /proc/self/statm
 //!   before/after, beside the table's exact allocation), for the matcher and
 //!   for a plain `HashSet<String>` holding the same names;
-//! * single-core lookups/s for hosts of 2-6 labels, half hits (a listed
-//!   domain, possibly below extra labels) and half misses, for the matcher's
-//!   fast path, for the full `evaluate` (canonicalisation + verdict), and
-//!   for the `HashSet` suffix walk;
-//! * the store path: streaming import of the 10M-line feed (parse,
-//!   canonicalise, write, fsync, compile), reopen from disk, then a 10k-entry
-//!   update imported while a reader thread keeps looking up: time until the
-//!   reader sees it, and the reader's max lookup latency during the swap.
+//! * the headline: `Matcher::evaluate(input, level, now_secs)` exactly as
+//!   the sensor calls it, from raw input (host names, URLs with a path,
+//!   `host:port`, upper case with a trailing dot, in turn) to a verdict,
+//!   beside canonicalisation + the `HashSet` suffix walk on the same input;
+//! * `decide_domain` on canonical names, beside the `HashSet` suffix walk on
+//!   the same names;
+//! * a 10k-entry feed update (parse + canonicalise + compile + atomic swap,
+//!   in memory: the file store's write and fsync are not included) while a
+//!   reader thread keeps looking up: time until the reader sees it, and the
+//!   reader's slowest lookup meanwhile.
+//!
+//! The bench fails (exit code 1) when any answer of `evaluate` or
+//! `decide_domain` differs from the `HashSet` baseline's for the same query
+//! in the same run, or when the update never becomes visible to the reader.
 
 use std::collections::HashSet;
-use std::io::{BufRead, Read};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use netward_canon::canonical_destination;
+use netward_policy::feed::parse_feed;
 use netward_policy::hash::Seed;
 use netward_policy::segment::SegmentBuilder;
-use netward_policy::{Action, EnforcementLevel, FeedFormat, FeedOptions, Matcher, Origin, PolicyStore, Target};
+use netward_policy::{
+    Action, EnforcementLevel, FeedFormat, ImportReport, Matcher, MatcherHandle, Origin, Target, VerdictAction,
+};
 
 fn mix(mut x: u64) -> u64 {
     x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
@@ -99,42 +109,6 @@ fn rss_bytes() -> u64 {
     pages * 4096
 }
 
-/// A feed file generated on the fly: `domain(0..n)`, one per line.
-struct GenFeed {
-    next: u64,
-    n: u64,
-    buf: Vec<u8>,
-    pos: usize,
-}
-
-impl Read for GenFeed {
-    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        let avail = self.fill_buf()?;
-        let k = avail.len().min(out.len());
-        out[..k].copy_from_slice(&avail[..k]);
-        self.consume(k);
-        Ok(k)
-    }
-}
-
-impl BufRead for GenFeed {
-    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
-        if self.pos == self.buf.len() {
-            self.buf.clear();
-            self.pos = 0;
-            while self.buf.len() < 1 << 16 && self.next < self.n {
-                self.buf.extend_from_slice(domain(self.next).as_bytes());
-                self.buf.push(b'\n');
-                self.next += 1;
-            }
-        }
-        Ok(&self.buf[self.pos..])
-    }
-    fn consume(&mut self, amt: usize) {
-        self.pos = (self.pos + amt).min(self.buf.len());
-    }
-}
-
 fn per_sec(n: usize, d: Duration) -> f64 {
     n as f64 / d.as_secs_f64()
 }
@@ -158,9 +132,62 @@ fn rate(what: &str, n: usize, f: impl FnOnce() -> String) {
     );
 }
 
+/// Stop the bench with a failure (exit code 1).
+fn fail(msg: String) -> ! {
+    eprintln!("FAIL: {msg}");
+    std::process::exit(1);
+}
+
+/// Compare per-query answers with the baseline's.
+fn check_answers(what: &str, inputs: &[String], got: &[bool], want: &[bool]) {
+    if got.len() != want.len() {
+        fail(format!("{what}: {} answers for {} queries", got.len(), want.len()));
+    }
+    let diff: Vec<usize> = (0..got.len()).filter(|&i| got[i] != want[i]).collect();
+    if let Some(&i) = diff.first() {
+        fail(format!(
+            "{what}: {} of {} answers differ from the HashSet baseline; first: query {i} {:?}: matcher {}, HashSet {}",
+            diff.len(),
+            got.len(),
+            inputs[i],
+            got[i],
+            want[i]
+        ));
+    }
+    println!("  answers checked: all {} equal to the HashSet baseline's", got.len());
+}
+
+/// The raw form the sensor may be handed for a host: a bare name (SNI), a
+/// URL with a path (HTTP), `host:port` (CONNECT), or an unusual spelling.
+fn raw_input(i: usize, host: &str) -> String {
+    // (i / 2: even queries hit, odd ones miss; every form gets both.)
+    match (i / 2) % 4 {
+        0 => host.to_string(),
+        1 => format!("http://{host}/path/{i}?q=1"),
+        2 => format!("{host}:443"),
+        _ => format!("{}.", host.to_ascii_uppercase()),
+    }
+}
+
+/// The `HashSet` baseline: is the name or one of its parent domains listed?
+fn set_walk(set: &HashSet<String>, name: &str) -> bool {
+    let mut s = name;
+    loop {
+        if set.contains(s) {
+            return true;
+        }
+        match s.find('.') {
+            Some(i) => s = &s[i + 1..],
+            None => return false,
+        }
+    }
+}
+
 fn main() {
-    let n: u64 = std::env::var("NW_DOMAINS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000_000);
-    let qs = queries(n, 2_000_000);
+    let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
+    let n = env("NW_DOMAINS").unwrap_or(10_000_000);
+    let qs = queries(n, env("NW_QUERIES").unwrap_or(2_000_000) as usize);
+    let raw: Vec<String> = qs.iter().enumerate().map(|(i, q)| raw_input(i, q)).collect();
     println!("netward-policy matcher bench: {n} domains, {} queries (2-6 labels, 50% hits)", qs.len());
 
     // --- in-memory build ---
@@ -183,42 +210,7 @@ fn main() {
     );
     println!("process memory in 2 MB pages: {:.1} MB", huge_page_bytes() as f64 / 1e6);
 
-    // --- lookups, matcher fast path ---
-    let mut hits = 0usize;
-    rate("matcher decide_domain lookups", qs.len(), || {
-        for q in &qs {
-            hits += usize::from(matcher.decide_domain(q, 0).is_some());
-        }
-        format!("({hits} hits of {})", qs.len())
-    });
-    assert!(hits >= qs.len() / 2, "every even query must hit");
-
-    rate("  of which suffix hashing alone", qs.len(), || {
-        let mut x = 0u64;
-        for q in &qs {
-            for s in netward_policy::hash::SuffixIter::new(Seed::FIXED, q, 4) {
-                x ^= s.key.key;
-            }
-        }
-        format!("(checksum {:x})", x & 0xff)
-    });
-
-    let few = &qs[..200_000];
-    rate("matcher evaluate (canonicalise + verdict)", few.len(), || {
-        let mut blocked = 0usize;
-        for q in few {
-            if let Ok(v) = matcher.evaluate(q, EnforcementLevel::Block, 0) {
-                blocked += usize::from(v.enforced);
-            }
-        }
-        format!("({blocked} blocked)")
-    });
-
-    if std::env::var_os("NW_QUICK").is_some() {
-        return;
-    }
-
-    // --- HashSet<String> baseline ---
+    // --- HashSet<String> baseline: build, and its answers ---
     let rss2 = rss_bytes();
     let t = Instant::now();
     let mut set: HashSet<String> = HashSet::with_capacity(n as usize);
@@ -233,50 +225,70 @@ fn main() {
         (rss3 - rss2) as f64 / 1e6,
         (rss3 - rss2) as f64 / n as f64
     );
-    let mut set_hits = 0usize;
-    rate("HashSet<String> suffix-walk lookups", qs.len(), || {
-        for q in &qs {
-            let mut s: &str = q;
-            loop {
-                if set.contains(s) {
-                    set_hits += 1;
-                    break;
-                }
-                match s.find('.') {
-                    Some(i) => s = &s[i + 1..],
-                    None => break,
+    let mut want: Vec<bool> = Vec::with_capacity(qs.len());
+    rate("HashSet<String> suffix-walk lookups (canonical names)", qs.len(), || {
+        want.extend(qs.iter().map(|q| set_walk(&set, q)));
+        format!("({} hits)", want.iter().filter(|&&h| h).count())
+    });
+    if want.iter().filter(|&&h| h).count() < qs.len() / 2 {
+        fail("every even query must hit".into());
+    }
+
+    // --- headline: evaluate from raw input to a verdict, as the sensor calls it ---
+    let mut got: Vec<bool> = Vec::with_capacity(raw.len());
+    let mut errors = 0usize;
+    rate("HEADLINE matcher evaluate(raw input, Block, now) -> verdict", raw.len(), || {
+        for input in &raw {
+            match matcher.evaluate(input, EnforcementLevel::Block, 0) {
+                Ok(v) => got.push(v.action == VerdictAction::Block && v.enforced),
+                Err(_) => {
+                    errors += 1;
+                    got.push(false);
                 }
             }
         }
-        format!("({set_hits} hits)")
+        format!("({} blocked, {errors} canonicalisation errors)", got.iter().filter(|&&b| b).count())
     });
-    assert_eq!(set_hits, hits, "both must agree");
-    drop(set);
+    check_answers("evaluate", &raw, &got, &want);
+    let mut base: Vec<bool> = Vec::with_capacity(raw.len());
+    rate("  baseline: canonical_destination + HashSet suffix walk", raw.len(), || {
+        for input in &raw {
+            let hit = match canonical_destination(input) {
+                Ok(d) => d.host().as_domain().is_some_and(|h| set_walk(&set, h)),
+                Err(_) => false,
+            };
+            base.push(hit);
+        }
+        format!("({} hits)", base.iter().filter(|&&b| b).count())
+    });
+    check_answers("canonicalise + HashSet", &raw, &base, &want);
+
+    // --- decide_domain on canonical names ---
+    let mut fast: Vec<bool> = Vec::with_capacity(qs.len());
+    rate("matcher decide_domain lookups (canonical names)", qs.len(), || {
+        fast.extend(qs.iter().map(|q| matcher.decide_domain(q, 0).is_some()));
+        format!("({} hits of {})", fast.iter().filter(|&&h| h).count(), qs.len())
+    });
+    check_answers("decide_domain", &qs, &fast, &want);
+
+    rate("  of which suffix hashing alone", qs.len(), || {
+        let mut x = 0u64;
+        for q in &qs {
+            for s in netward_policy::hash::SuffixIter::new(Seed::FIXED, q, 4) {
+                x ^= s.key.key;
+            }
+        }
+        format!("(checksum {:x})", x & 0xff)
+    });
     drop(matcher);
-    drop(seg);
 
-    // --- store: import, reopen, 10k update under load ---
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut store = PolicyStore::open_with_seed(dir.path(), Seed::FIXED).expect("open");
-    let t = Instant::now();
-    let feed = GenFeed { next: 0, n, buf: Vec::new(), pos: 0 };
-    let r = store.import_feed(feed, FeedFormat::Domains, "big", FeedOptions::default(), 0).expect("import");
-    println!(
-        "store import of {} domains (parse, canonicalise, write+fsync, compile): {:.2} s",
-        r.imported,
-        t.elapsed().as_secs_f64()
-    );
-    drop(store);
-    let t = Instant::now();
-    let mut store = PolicyStore::open_with_seed(dir.path(), Seed::FIXED).expect("reopen");
-    println!("store reopen (read + verify + compile {n}): {:.2} s", t.elapsed().as_secs_f64());
-
-    let handle = store.handle();
+    // --- a 10k-entry update, swapped in while a reader thread looks up ---
+    let handle = MatcherHandle::new(Matcher::new(Seed::FIXED, vec![seg.clone()]));
     let stop = Arc::new(AtomicBool::new(false));
     let seen_at_ns = Arc::new(AtomicU64::new(0));
     let origin = Instant::now();
     let reader = {
-        let (stop, seen, qs) = (stop.clone(), seen_at_ns.clone(), qs[..100_000].to_vec());
+        let (stop, seen, qs, handle) = (stop.clone(), seen_at_ns.clone(), qs[..100_000].to_vec(), handle.clone());
         std::thread::spawn(move || {
             let mut max = Duration::ZERO;
             let mut count = 0u64;
@@ -299,7 +311,7 @@ fn main() {
                 count += 1;
                 i += 1;
                 if fresh && seen.load(Ordering::Relaxed) == 0 {
-                    seen.store(origin.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                    seen.store(origin.elapsed().as_nanos().max(1) as u64, Ordering::Relaxed);
                 }
             }
             (max, count, slow)
@@ -307,21 +319,37 @@ fn main() {
     };
     std::thread::sleep(Duration::from_millis(200));
     let mut update = String::from("marker.update.example\n");
-    for i in 0..9_999u64 {
-        update.push_str(&domain(u64::MAX / 2 + i));
+    let fresh_names: Vec<String> = (0..9_999u64).map(|i| domain(u64::MAX / 2 + i)).collect();
+    for d in &fresh_names {
+        update.push_str(d);
         update.push('\n');
     }
     let t0 = origin.elapsed();
-    let r =
-        store.import_feed(update.as_bytes(), FeedFormat::Domains, "update", FeedOptions::default(), 1).expect("update");
+    let mut report = ImportReport::default();
+    let mut ub = SegmentBuilder::new(Seed::FIXED, "update", Origin::ThreatFeed);
+    let parsed = parse_feed(update.as_bytes(), FeedFormat::Domains, &mut report, &mut |item| {
+        ub.add(&item.target, Action::Block, None);
+    });
+    if let Err(e) = parsed {
+        fail(format!("update feed: {e}"));
+    }
+    handle.publish(Arc::new(Matcher::new(Seed::FIXED, vec![seg.clone(), Arc::new(ub.build())])));
     let t1 = origin.elapsed();
+    // Wait (at most 5 s) for the reader to see it.
+    while seen_at_ns.load(Ordering::Relaxed) == 0 && origin.elapsed() < t1 + Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(1));
+    }
     std::thread::sleep(Duration::from_millis(200));
     stop.store(true, Ordering::Relaxed);
     let (max, count, slow) = reader.join().expect("reader");
-    let seen = Duration::from_nanos(seen_at_ns.load(Ordering::Relaxed));
+    let seen = seen_at_ns.load(Ordering::Relaxed);
+    if seen == 0 {
+        fail(format!("the update was published but the reader thread never saw it ({count} reader iterations)"));
+    }
+    let seen = Duration::from_nanos(seen);
     println!(
-        "update of {} entries: import+swap {:.1} ms, visible to the reader {:.1} ms after the update started",
-        r.imported,
+        "update of {} entries (parse + compile + atomic swap, in memory): {:.1} ms, visible to the reader {:.1} ms after the update started",
+        report.imported,
         (t1 - t0).as_secs_f64() * 1e3,
         seen.saturating_sub(t0).as_secs_f64() * 1e3
     );
@@ -329,4 +357,15 @@ fn main() {
         "reader during the update: {count} iterations (2 lookups each), max latency {:.1} us; slower than 10us/100us/1ms/10ms: {slow:?}",
         max.as_secs_f64() * 1e6
     );
+    // The updated snapshot answers for the new entries and as before for the rest.
+    let m = handle.snapshot();
+    let missing: Vec<&String> = fresh_names.iter().filter(|d| m.decide_domain(d, 0).is_none()).collect();
+    if report.imported != 10_000 || !missing.is_empty() {
+        fail(format!("update: {} imported, {} of its names not matched", report.imported, missing.len()));
+    }
+    let sample = &qs[..100_000];
+    let after: Vec<bool> = sample.iter().map(|q| m.decide_domain(q, 0).is_some()).collect();
+    let fresh_set: HashSet<String> = fresh_names.iter().cloned().chain(["marker.update.example".into()]).collect();
+    let want_after: Vec<bool> = sample.iter().map(|q| set_walk(&set, q) || set_walk(&fresh_set, q)).collect();
+    check_answers("after the update", sample, &after, &want_after);
 }

@@ -74,6 +74,7 @@ fn advise_huge_pages<T>(ptr: *const T, bytes: usize) {
             // SAFETY: madvise(MADV_HUGEPAGE) on whole pages inside a live
             // allocation we own changes only how the kernel backs them,
             // never their contents; nothing is dereferenced.
+            #[allow(unsafe_code)]
             unsafe {
                 libc::madvise(a as *mut libc::c_void, b - a, libc::MADV_HUGEPAGE);
             }

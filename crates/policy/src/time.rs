@@ -1,69 +1,32 @@
-//! RFC 3339 timestamps (as STIX writes them) to unix seconds, without a
-//! clock and without a date crate.
+//! Feed timestamps (STIX `valid_until`) to unix seconds, through netward's
+//! one RFC 3339 parser, [`netward_events::Timestamp::parse`].
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
-/// `days_from_civil`).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
+use netward_events::Timestamp;
 
-fn num(s: &str, range: std::ops::Range<usize>) -> Option<i64> {
-    let part = s.get(range)?;
-    if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
+const NANOS: i64 = 1_000_000_000;
+
+/// Parse a timestamp to unix seconds (the fraction is dropped); `None` if
+/// malformed. Accepts what [`Timestamp::parse`] accepts: RFC 3339 with any
+/// offset, and the offset-less forms (taken as UTC).
+///
+/// [`Timestamp`] holds nanoseconds, so it covers 1677-09-21 to 2262-04-11.
+/// Feeds write far-future expiries (`9999-12-31T23:59:59Z`); a date that is
+/// valid but outside that range is clamped to its end: it expires at the
+/// last instant netward can represent (or has always expired).
+pub fn unix_seconds(s: &str) -> Option<i64> {
+    if let Ok(t) = Timestamp::parse(s) {
+        return Some(t.unix_nanos().div_euclid(NANOS));
     }
-    part.parse().ok()
-}
-
-/// Parse `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)` to unix seconds (the
-/// fraction is dropped). `None` if malformed.
-pub fn parse_rfc3339(s: &str) -> Option<i64> {
+    // Out of range or malformed? Ask the same parser about the same text in
+    // year 2000 (a leap year, so every month and day exists).
     let s = s.trim();
-    let b = s.as_bytes();
-    if b.len() < 20
-        || b.get(4) != Some(&b'-')
-        || b.get(7) != Some(&b'-')
-        || !matches!(b.get(10), Some(b'T' | b't' | b' '))
-    {
-        return None;
+    let year: i64 = s.get(..4).filter(|y| y.bytes().all(|b| b.is_ascii_digit()))?.parse().ok()?;
+    Timestamp::parse(&format!("2000{}", s.get(4..)?)).ok()?;
+    match year {
+        2262.. => Some(i64::MAX.div_euclid(NANOS)),
+        ..=1677 => Some(i64::MIN.div_euclid(NANOS) + 1),
+        _ => None,
     }
-    if b.get(13) != Some(&b':') || b.get(16) != Some(&b':') {
-        return None;
-    }
-    let (y, mo, d) = (num(s, 0..4)?, num(s, 5..7)?, num(s, 8..10)?);
-    let (h, mi, sec) = (num(s, 11..13)?, num(s, 14..16)?, num(s, 17..19)?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
-        return None;
-    }
-    let mut rest = &s[19..];
-    if let Some(frac) = rest.strip_prefix('.') {
-        let n = frac.bytes().take_while(u8::is_ascii_digit).count();
-        if n == 0 {
-            return None;
-        }
-        rest = &frac[n..];
-    }
-    let offset = match rest {
-        "Z" | "z" => 0,
-        _ => {
-            let sign = match rest.as_bytes().first() {
-                Some(b'+') => 1,
-                Some(b'-') => -1,
-                _ => return None,
-            };
-            if rest.len() != 6 || rest.as_bytes().get(3) != Some(&b':') {
-                return None;
-            }
-            sign * (num(rest, 1..3)? * 3600 + num(rest, 4..6)? * 60)
-        }
-    };
-    Some(days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + sec - offset)
 }
 
 #[cfg(test)]
@@ -72,25 +35,34 @@ mod tests {
 
     #[test]
     fn known_instants() {
-        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(parse_rfc3339("2016-01-01T00:00:00.000Z"), Some(1_451_606_400));
-        assert_eq!(parse_rfc3339("2024-02-29T12:30:15Z"), Some(1_709_209_815));
-        assert_eq!(parse_rfc3339("2024-02-29T14:30:15+02:00"), Some(1_709_209_815));
-        assert_eq!(parse_rfc3339("1969-12-31T23:59:59Z"), Some(-1));
+        assert_eq!(unix_seconds("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(unix_seconds("2016-01-01T00:00:00.000Z"), Some(1_451_606_400));
+        assert_eq!(unix_seconds("2024-02-29T12:30:15Z"), Some(1_709_209_815));
+        assert_eq!(unix_seconds("2024-02-29T14:30:15+02:00"), Some(1_709_209_815));
+        assert_eq!(unix_seconds("1969-12-31T23:59:59Z"), Some(-1));
+        assert_eq!(unix_seconds("1969-12-31T23:59:59.999Z"), Some(-1));
+    }
+
+    #[test]
+    fn far_future_and_past_are_clamped() {
+        let end = i64::MAX / NANOS;
+        assert_eq!(unix_seconds("9999-12-31T23:59:59Z"), Some(end));
+        assert_eq!(unix_seconds("2262-12-01T00:00:00Z"), Some(end));
+        assert!(unix_seconds("0001-01-01T00:00:00Z").is_some_and(|t| t < -9_000_000_000));
+        assert_eq!(unix_seconds("9999-13-31T23:59:59Z"), None);
     }
 
     #[test]
     fn malformed() {
         for s in [
             "",
-            "2016-01-01",
+            "soon",
             "2016-13-01T00:00:00Z",
-            "2016-01-01T00:00:00",
             "2016-01-01T00:00:00.Z",
             "x016-01-01T00:00:00Z",
-            "2016-01-01T00:00:00+0200",
+            "2016-01-01T25:00:00Z",
         ] {
-            assert_eq!(parse_rfc3339(s), None, "{s}");
+            assert_eq!(unix_seconds(s), None, "{s}");
         }
     }
 }

@@ -1,6 +1,8 @@
-//! The durable store: custom indicators and imported feeds in a data
-//! directory, compiled into [`Matcher`] snapshots that readers load without
-//! ever waiting for the writer.
+#![forbid(unsafe_code)]
+//! The policy's file store (an edge crate: the policy itself,
+//! `netward-policy`, does no I/O): custom indicators and imported feeds in a
+//! data directory, compiled into [`Matcher`] snapshots that readers load
+//! without ever waiting for the writer.
 //!
 //! # Layout
 //! ```text
@@ -10,14 +12,25 @@
 //! Settings (the enforcement level) are not kept here.
 //!
 //! # Crash safety
-//! Every file is replaced atomically: written to a temporary file in the
-//! same directory, `fsync`ed, renamed over the old name, then the directory
-//! is `fsync`ed. After a crash or power loss at any moment the file holds
-//! either the old or the new content, never a mixture. Temporary files left
-//! by a crash (`.<name>.tmp-<pid>-<n>`) are never read, and are removed at
-//! open when their process is gone. Feed files also end in a trailer with
-//! the entry count and a checksum, so a file damaged by other means is
-//! detected and reported (see [`PolicyStore::problems`]) instead of loaded.
+//! All file I/O goes through a [`Vfs`] (the event store's file layer):
+//! [`StdFs`] in production, [`netward_store::sim::SimFs`] in the crash tests,
+//! which cut the power at every I/O step of each kind of update.
+//!
+//! Each update (add, replace or remove a custom indicator; import or remove
+//! a feed) changes exactly one file, and every file is replaced atomically:
+//! written to a temporary file in the same directory, synced, renamed over
+//! the old name, then the directory is synced; a removal is followed by a
+//! sync of the directory. An update returns `Ok` only after that last sync,
+//! so after a power cut at any moment the indicator set is the one before or
+//! after the update in flight, never a mixture, and an acknowledged update is
+//! never lost. The directories themselves are made durable before the first
+//! update of a store. An update that failed may or may not be visible after
+//! a restart; until then the store keeps serving what it served before.
+//! Temporary files left by a crash (`.<name>.tmp-<pid>-<n>`) are never read,
+//! and are removed at open when their writer is gone. Feed files also end in
+//! a trailer with the entry count and a checksum, so a file damaged by other
+//! means is detected and reported (see [`PolicyStore::problems`]) instead of
+//! loaded.
 //!
 //! # Concurrency
 //! One `PolicyStore` writes; any number of threads read snapshots through
@@ -26,23 +39,36 @@
 //! only its own segment. Two processes must not write one directory at the
 //! same time (the CLI should hold a lock); a reader process picks up another
 //! process's changes with [`PolicyStore::reload`].
+//!
+//! ```
+//! use netward_policy::{Action, EnforcementLevel, IndicatorSpec, IndicatorType};
+//! use netward_policy_store::PolicyStore;
+//! let dir = tempfile::tempdir().unwrap();
+//! let mut store = PolicyStore::open(dir.path()).unwrap();
+//! store.add_indicator(IndicatorSpec::new(IndicatorType::Domain, "EVIL.example.", Action::Block), false).unwrap();
+//! let v = store.snapshot().evaluate("https://WWW.evil.EXAMPLE:443/x", EnforcementLevel::Block, 0).unwrap();
+//! assert!(v.enforced);
+//! assert_eq!(v.matched[0].value, "evil.example");
+//! ```
+
+mod atomic;
 
 use std::collections::BTreeMap;
-use std::fs::{self, File};
-use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use arc_swap::ArcSwap;
+use netward_policy::action::{Action, Origin};
+use netward_policy::feed::{parse_feed, FeedError, FeedFormat, FeedItem, FeedOptions, ImportReport};
+use netward_policy::hash::{fnv1a, Seed, FNV_INIT};
+use netward_policy::indicator::{feed_entry_id, Indicator, IndicatorError, IndicatorSpec, IndicatorType, Target};
+use netward_policy::segment::{Segment, SegmentBuilder};
+use netward_policy::Matcher;
+pub use netward_policy::MatcherHandle;
+pub use netward_store::{StdFs, Vfs};
 use serde::{Deserialize, Serialize};
 
-use crate::action::{Action, Origin};
-use crate::feed::{parse_feed, FeedError, FeedFormat, FeedItem, FeedOptions, ImportReport};
-use crate::hash::{fnv1a, Seed, FNV_INIT};
-use crate::indicator::{feed_entry_id, Indicator, IndicatorError, IndicatorSpec, IndicatorType, Target};
-use crate::matcher::Matcher;
-use crate::segment::{Segment, SegmentBuilder};
+pub use atomic::{remove_stale_temps, write_atomic, write_atomic_in};
 
 /// The source name of custom indicators.
 pub const CUSTOM_SOURCE: &str = "custom";
@@ -50,9 +76,9 @@ const INDICATORS_FILE: &str = "indicators.json";
 const FEEDS_DIR: &str = "feeds";
 const FEED_EXT: &str = ".feed";
 
-/// Store failures.
+/// Policy store failures.
 #[derive(Debug, thiserror::Error)]
-pub enum StoreError {
+pub enum PolicyStoreError {
     /// File system trouble.
     #[error("{path}: {source}")]
     Io {
@@ -93,26 +119,8 @@ pub enum StoreError {
     Feed(#[from] FeedError),
 }
 
-fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
-    move |source| StoreError::Io { path: path.to_path_buf(), source }
-}
-
-/// A cheap, clonable handle through which any thread loads the current
-/// snapshot.
-#[derive(Clone)]
-pub struct MatcherHandle(Arc<ArcSwap<Matcher>>);
-
-impl MatcherHandle {
-    /// The current snapshot (a reference-count increment).
-    pub fn snapshot(&self) -> Arc<Matcher> {
-        self.0.load_full()
-    }
-
-    /// The current snapshot without touching the reference count: the
-    /// fastest way for a hot loop. Do not hold the guard for long.
-    pub fn load(&self) -> arc_swap::Guard<Arc<Matcher>> {
-        self.0.load()
-    }
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> PolicyStoreError + '_ {
+    move |source| PolicyStoreError::Io { path: path.to_path_buf(), source }
 }
 
 /// What the store knows about one imported feed.
@@ -140,7 +148,10 @@ struct CustomFile {
 
 /// Indicators and feeds in a directory, and the snapshots compiled from them.
 pub struct PolicyStore {
+    vfs: Arc<dyn Vfs>,
     dir: PathBuf,
+    /// Whether the directories have been made durable (before the first update).
+    dirs_synced: bool,
     seed: Seed,
     custom: Vec<Indicator>,
     next_id: u64,
@@ -153,24 +164,31 @@ pub struct PolicyStore {
 impl PolicyStore {
     /// Open (creating if needed) the store in `dir`, with a random hash
     /// seed.
-    pub fn open(dir: impl AsRef<Path>) -> Result<PolicyStore, StoreError> {
+    pub fn open(dir: impl AsRef<Path>) -> Result<PolicyStore, PolicyStoreError> {
         Self::open_with_seed(dir, Seed::random())
     }
 
     /// [`PolicyStore::open`] with a given seed (tests, benchmarks).
-    pub fn open_with_seed(dir: impl AsRef<Path>, seed: Seed) -> Result<PolicyStore, StoreError> {
+    pub fn open_with_seed(dir: impl AsRef<Path>, seed: Seed) -> Result<PolicyStore, PolicyStoreError> {
+        Self::open_in(Arc::new(StdFs), dir, seed)
+    }
+
+    /// Open the store in `dir` of the file system `vfs`.
+    pub fn open_in(vfs: Arc<dyn Vfs>, dir: impl AsRef<Path>, seed: Seed) -> Result<PolicyStore, PolicyStoreError> {
         let dir = dir.as_ref().to_path_buf();
         let feeds_dir = dir.join(FEEDS_DIR);
-        fs::create_dir_all(&feeds_dir).map_err(io_err(&feeds_dir))?;
+        vfs.create_dir_all(&feeds_dir).map_err(io_err(&feeds_dir))?;
         let empty = Arc::new(SegmentBuilder::new(seed, CUSTOM_SOURCE, Origin::Custom).build());
         let mut store = PolicyStore {
+            vfs,
             dir,
+            dirs_synced: false,
             seed,
             custom: Vec::new(),
             next_id: 1,
             custom_segment: empty,
             feeds: BTreeMap::new(),
-            handle: MatcherHandle(Arc::new(ArcSwap::from_pointee(Matcher::new(seed, Vec::new())))),
+            handle: MatcherHandle::new(Matcher::new(seed, Vec::new())),
             problems: Vec::new(),
         };
         store.reload()?;
@@ -184,15 +202,16 @@ impl PolicyStore {
 
     /// Re-read everything from disk and publish a new snapshot. Damaged
     /// feed files are skipped and listed in [`PolicyStore::problems`].
-    pub fn reload(&mut self) -> Result<(), StoreError> {
-        remove_stale_temps(&self.dir);
-        remove_stale_temps(&self.dir.join(FEEDS_DIR));
+    pub fn reload(&mut self) -> Result<(), PolicyStoreError> {
+        let vfs = &*self.vfs;
+        remove_stale_temps(vfs, &self.dir);
+        remove_stale_temps(vfs, &self.dir.join(FEEDS_DIR));
         self.problems.clear();
         let path = self.dir.join(INDICATORS_FILE);
-        match fs::read(&path) {
+        match vfs.read(&path) {
             Ok(bytes) => {
                 let f: CustomFile = serde_json::from_slice(&bytes)
-                    .map_err(|e| StoreError::Corrupt { path: path.clone(), reason: e.to_string() })?;
+                    .map_err(|e| PolicyStoreError::Corrupt { path: path.clone(), reason: e.to_string() })?;
                 self.custom = f.indicators;
                 self.next_id = f.next_id;
             }
@@ -200,20 +219,21 @@ impl PolicyStore {
                 self.custom.clear();
                 self.next_id = 1;
             }
-            Err(e) => return Err(StoreError::Io { path, source: e }),
+            Err(e) => return Err(PolicyStoreError::Io { path, source: e }),
         }
         self.custom_segment = Arc::new(self.build_custom()?);
         self.feeds.clear();
         let feeds_dir = self.dir.join(FEEDS_DIR);
-        let mut names: Vec<String> = fs::read_dir(&feeds_dir)
+        let mut names: Vec<String> = vfs
+            .list(&feeds_dir)
             .map_err(io_err(&feeds_dir))?
-            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .into_iter()
             .filter(|n| !n.starts_with('.') && n.ends_with(FEED_EXT))
             .collect();
         names.sort();
         for name in names {
             let path = feeds_dir.join(&name);
-            match load_feed(&path, self.seed) {
+            match load_feed(vfs, &path, self.seed) {
                 Ok((info, seg)) => {
                     self.feeds.insert(info.source.clone(), (info, Arc::new(seg)));
                 }
@@ -257,12 +277,14 @@ impl PolicyStore {
     /// Add a custom indicator. An indicator with the same type and
     /// canonical value is refused with its id, unless `replace`, in which
     /// case it is overwritten and keeps its id.
-    pub fn add_indicator(&mut self, spec: IndicatorSpec, replace: bool) -> Result<Indicator, StoreError> {
+    pub fn add_indicator(&mut self, spec: IndicatorSpec, replace: bool) -> Result<Indicator, PolicyStoreError> {
         let target = Target::parse(spec.kind, &spec.value)?;
         let (kind, value) = (target.kind(), target.to_string());
         let existing = self.custom.iter().position(|i| i.kind == kind && i.value == value);
         let id = match existing {
-            Some(at) if !replace => return Err(StoreError::Duplicate { existing_id: self.custom[at].id.clone() }),
+            Some(at) if !replace => {
+                return Err(PolicyStoreError::Duplicate { existing_id: self.custom[at].id.clone() })
+            }
             Some(at) => self.custom[at].id.clone(),
             None => self.next_id.to_string(),
         };
@@ -292,12 +314,12 @@ impl PolicyStore {
     }
 
     /// Remove a custom indicator by id.
-    pub fn remove(&mut self, id: &str) -> Result<Indicator, StoreError> {
+    pub fn remove(&mut self, id: &str) -> Result<Indicator, PolicyStoreError> {
         let Some(at) = self.custom.iter().position(|i| i.id == id) else {
             if id.contains(':') {
-                return Err(StoreError::FeedEntry(id.into()));
+                return Err(PolicyStoreError::FeedEntry(id.into()));
             }
-            return Err(StoreError::NotFound(id.into()));
+            return Err(PolicyStoreError::NotFound(id.into()));
         };
         let mut custom = self.custom.clone();
         let removed = custom.remove(at);
@@ -305,11 +327,28 @@ impl PolicyStore {
         Ok(removed)
     }
 
+    /// Before the first update: make the directory entries of the store's
+    /// directories durable (`<dir>` in its parent, `feeds` in `<dir>`), so
+    /// that synced files inside them cannot vanish with them.
+    fn sync_dirs(&mut self) -> Result<(), PolicyStoreError> {
+        if self.dirs_synced {
+            return Ok(());
+        }
+        for d in
+            [self.dir.parent().filter(|p| !p.as_os_str().is_empty()), Some(self.dir.as_path())].into_iter().flatten()
+        {
+            self.vfs.sync_dir(d).map_err(io_err(d))?;
+        }
+        self.dirs_synced = true;
+        Ok(())
+    }
+
     /// Write the custom indicators durably, then make them live.
-    fn commit_custom(&mut self, custom: Vec<Indicator>, next_id: u64) -> Result<(), StoreError> {
+    fn commit_custom(&mut self, custom: Vec<Indicator>, next_id: u64) -> Result<(), PolicyStoreError> {
+        self.sync_dirs()?;
         let file = CustomFile { version: 1, next_id, indicators: custom };
         let path = self.dir.join(INDICATORS_FILE);
-        write_atomic(&path, |w| {
+        write_atomic_in(&*self.vfs, &path, |w| {
             serde_json::to_writer_pretty(&mut *w, &file).map_err(io::Error::other)?;
             w.write_all(b"\n")
         })
@@ -321,7 +360,7 @@ impl PolicyStore {
         Ok(())
     }
 
-    fn build_custom(&self) -> Result<Segment, StoreError> {
+    fn build_custom(&self) -> Result<Segment, PolicyStoreError> {
         let mut b = SegmentBuilder::new(self.seed, CUSTOM_SOURCE, Origin::Custom);
         for ind in &self.custom {
             b.add_record(ind.clone())?;
@@ -340,15 +379,16 @@ impl PolicyStore {
         source: &str,
         options: FeedOptions,
         now: i64,
-    ) -> Result<ImportReport, StoreError> {
+    ) -> Result<ImportReport, PolicyStoreError> {
         check_source(source)?;
+        self.sync_dirs()?;
         let path = self.dir.join(FEEDS_DIR).join(format!("{source}{FEED_EXT}"));
         let mut report = ImportReport { source: source.into(), ..ImportReport::default() };
         let mut builder = SegmentBuilder::new(self.seed, source, options.origin);
         let mut info =
             FeedInfo { source: source.into(), format, options: options.clone(), imported_at: now, entries: 0 };
         let mut feed_err = None;
-        write_atomic(&path, |w| {
+        write_atomic_in(&*self.vfs, &path, |w| {
             let mut cw = ChecksumWriter { inner: w, sum: FNV_INIT };
             serde_json::to_writer(&mut cw, &info).map_err(io::Error::other)?;
             cw.write_all(b"\n")?;
@@ -378,8 +418,8 @@ impl PolicyStore {
             Ok(())
         })
         .map_err(|e| match feed_err.take() {
-            Some(fe) => StoreError::Feed(fe),
-            None => StoreError::Io { path: path.clone(), source: e },
+            Some(fe) => PolicyStoreError::Feed(fe),
+            None => PolicyStoreError::Io { path: path.clone(), source: e },
         })?;
         self.feeds.insert(source.into(), (info, Arc::new(builder.build())));
         self.publish();
@@ -387,28 +427,28 @@ impl PolicyStore {
     }
 
     /// Remove a feed source and all its entries.
-    pub fn remove_source(&mut self, source: &str) -> Result<FeedInfo, StoreError> {
+    pub fn remove_source(&mut self, source: &str) -> Result<FeedInfo, PolicyStoreError> {
         check_source(source)?;
         let Some((info, _)) = self.feeds.get(source).cloned() else {
-            return Err(StoreError::NotFound(source.into()));
+            return Err(PolicyStoreError::NotFound(source.into()));
         };
         let feeds_dir = self.dir.join(FEEDS_DIR);
         let path = feeds_dir.join(format!("{source}{FEED_EXT}"));
-        fs::remove_file(&path).map_err(io_err(&path))?;
-        sync_dir(&feeds_dir).map_err(io_err(&feeds_dir))?;
+        self.vfs.remove(&path).map_err(io_err(&path))?;
+        self.vfs.sync_dir(&feeds_dir).map_err(io_err(&feeds_dir))?;
         self.feeds.remove(source);
         self.publish();
         Ok(info)
     }
 
     /// Read back every entry of a feed source, in file order.
-    pub fn for_each_feed_entry(&self, source: &str, mut f: impl FnMut(Indicator)) -> Result<(), StoreError> {
+    pub fn for_each_feed_entry(&self, source: &str, mut f: impl FnMut(Indicator)) -> Result<(), PolicyStoreError> {
         check_source(source)?;
         let path = self.dir.join(FEEDS_DIR).join(format!("{source}{FEED_EXT}"));
         if !self.feeds.contains_key(source) {
-            return Err(StoreError::NotFound(source.into()));
+            return Err(PolicyStoreError::NotFound(source.into()));
         }
-        read_feed_file(&path, |info, entry| {
+        read_feed_file(&*self.vfs, &path, |info, entry| {
             f(match entry {
                 FeedLine::Bulk { kind, action, value, category } => Indicator {
                     id: feed_entry_id(&info.source, kind, &value),
@@ -431,11 +471,11 @@ impl PolicyStore {
     fn publish(&self) {
         let mut segs = vec![self.custom_segment.clone()];
         segs.extend(self.feeds.values().map(|(_, s)| s.clone()));
-        self.handle.0.store(Arc::new(Matcher::new(self.seed, segs)));
+        self.handle.publish(Arc::new(Matcher::new(self.seed, segs)));
     }
 }
 
-fn check_source(s: &str) -> Result<(), StoreError> {
+fn check_source(s: &str) -> Result<(), PolicyStoreError> {
     let ok = !s.is_empty()
         && s.len() <= 64
         && s != CUSTOM_SOURCE
@@ -444,14 +484,14 @@ fn check_source(s: &str) -> Result<(), StoreError> {
     if ok {
         Ok(())
     } else {
-        Err(StoreError::InvalidSource(s.into()))
+        Err(PolicyStoreError::InvalidSource(s.into()))
     }
 }
 
 /// Add one feed item to the builder and the file.
 fn add_item(
     b: &mut SegmentBuilder,
-    w: &mut impl Write,
+    w: &mut dyn Write,
     source: &str,
     o: &FeedOptions,
     item: FeedItem,
@@ -484,12 +524,12 @@ fn add_item(
 }
 
 /// Computes the checksum of what passes through.
-struct ChecksumWriter<'a, W: Write> {
-    inner: &'a mut W,
+struct ChecksumWriter<'a> {
+    inner: &'a mut dyn Write,
     sum: u64,
 }
 
-impl<W: Write> Write for ChecksumWriter<'_, W> {
+impl Write for ChecksumWriter<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.inner.write(buf)?;
         self.sum = fnv1a(buf.get(..n).unwrap_or(&[]), self.sum);
@@ -505,13 +545,17 @@ enum FeedLine {
     Record(Indicator),
 }
 
-fn corrupt(path: &Path, line: u64, reason: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt { path: path.to_path_buf(), reason: format!("line {line}: {reason}") }
+fn corrupt(path: &Path, line: u64, reason: impl std::fmt::Display) -> PolicyStoreError {
+    PolicyStoreError::Corrupt { path: path.to_path_buf(), reason: format!("line {line}: {reason}") }
 }
 
 /// Read a feed file, checking its trailer; `f` sees every entry.
-fn read_feed_file(path: &Path, mut f: impl FnMut(&FeedInfo, FeedLine)) -> Result<FeedInfo, StoreError> {
-    let file = File::open(path).map_err(io_err(path))?;
+fn read_feed_file(
+    vfs: &dyn Vfs,
+    path: &Path,
+    mut f: impl FnMut(&FeedInfo, FeedLine),
+) -> Result<FeedInfo, PolicyStoreError> {
+    let file = vfs.open_read(path).map_err(io_err(path))?;
     let mut r = BufReader::with_capacity(1 << 16, file);
     let mut line = Vec::new();
     let mut sum = FNV_INIT;
@@ -566,10 +610,10 @@ fn read_feed_file(path: &Path, mut f: impl FnMut(&FeedInfo, FeedLine)) -> Result
 }
 
 /// Load one feed file into a segment.
-fn load_feed(path: &Path, seed: Seed) -> Result<(FeedInfo, Segment), StoreError> {
+fn load_feed(vfs: &dyn Vfs, path: &Path, seed: Seed) -> Result<(FeedInfo, Segment), PolicyStoreError> {
     let mut builder: Option<SegmentBuilder> = None;
-    let mut bad: Option<StoreError> = None;
-    let info = read_feed_file(path, |info, line| {
+    let mut bad: Option<PolicyStoreError> = None;
+    let info = read_feed_file(vfs, path, |info, line| {
         let b = builder.get_or_insert_with(|| SegmentBuilder::new(seed, &info.source, info.options.origin));
         match line {
             // Stored values are canonical and checksummed: domains (the bulk
@@ -579,11 +623,13 @@ fn load_feed(path: &Path, seed: Seed) -> Result<(FeedInfo, Segment), StoreError>
             }
             FeedLine::Bulk { kind, action, value, category } => match Target::parse(kind, &value) {
                 Ok(t) => b.add(&t, action, category.as_deref()),
-                Err(e) => bad = bad.take().or(Some(StoreError::Corrupt { path: path.into(), reason: e.to_string() })),
+                Err(e) => {
+                    bad = bad.take().or(Some(PolicyStoreError::Corrupt { path: path.into(), reason: e.to_string() }))
+                }
             },
             FeedLine::Record(ind) => {
                 if let Err(e) = b.add_record(ind) {
-                    bad = bad.take().or(Some(StoreError::Corrupt { path: path.into(), reason: e.to_string() }));
+                    bad = bad.take().or(Some(PolicyStoreError::Corrupt { path: path.into(), reason: e.to_string() }));
                 }
             }
         }
@@ -593,52 +639,4 @@ fn load_feed(path: &Path, seed: Seed) -> Result<(FeedInfo, Segment), StoreError>
     }
     let seg = builder.unwrap_or_else(|| SegmentBuilder::new(seed, &info.source, info.options.origin)).build();
     Ok((info, seg))
-}
-
-static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// Replace `path` atomically with what `write` produces (see the module
-/// docs). On any error the old file is untouched and the temp file removed.
-pub fn write_atomic(path: &Path, write: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>) -> io::Result<()> {
-    let dir = path.parent().ok_or_else(|| io::Error::other("path without a directory"))?;
-    let name = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| io::Error::other("bad file name"))?;
-    let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let tmp = dir.join(format!(".{name}.tmp-{}-{n}", std::process::id()));
-    let result = (|| {
-        let file = fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-        let mut w = BufWriter::with_capacity(1 << 16, file);
-        write(&mut w)?;
-        let file = w.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        drop(file);
-        fs::rename(&tmp, path)?;
-        sync_dir(dir)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
-}
-
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
-}
-
-/// Remove temporary files whose writing process no longer exists.
-fn remove_stale_temps(dir: &Path) {
-    let Ok(entries) = fs::read_dir(dir) else { return };
-    for e in entries.flatten() {
-        let name = e.file_name();
-        let Some(name) = name.to_str() else { continue };
-        let Some((_, tail)) = name.rsplit_once(".tmp-") else { continue };
-        if !name.starts_with('.') {
-            continue;
-        }
-        let pid = tail.split('-').next().and_then(|p| p.parse::<u32>().ok());
-        // Our own temps may belong to another store in this process.
-        let alive = pid.is_some_and(|p| p == std::process::id() || Path::new(&format!("/proc/{p}")).exists());
-        if !alive {
-            let _ = fs::remove_file(e.path());
-        }
-    }
 }

@@ -4,11 +4,8 @@ use std::fs;
 use std::io::Write;
 use std::path::Path;
 
-use netward_policy::store::CUSTOM_SOURCE;
-use netward_policy::{
-    Action, EnforcementLevel, FeedFormat, FeedOptions, IndicatorSpec, IndicatorType, PolicyStore, StoreError,
-    VerdictAction,
-};
+use netward_policy::{Action, EnforcementLevel, FeedFormat, FeedOptions, IndicatorSpec, IndicatorType, VerdictAction};
+use netward_policy_store::{PolicyStore, PolicyStoreError as StoreError, CUSTOM_SOURCE};
 
 fn spec(kind: IndicatorType, v: &str, a: Action) -> IndicatorSpec {
     IndicatorSpec::new(kind, v, a)

@@ -31,6 +31,11 @@ pub trait Vfs: Send + Sync + 'static {
     fn open_append(&self, path: &Path) -> io::Result<Box<dyn VfsFile>>;
     /// The whole contents of a file.
     fn read(&self, path: &Path) -> io::Result<Vec<u8>>;
+    /// A file's contents as a stream, for files too big to read whole (the
+    /// default reads it whole).
+    fn open_read(&self, path: &Path) -> io::Result<Box<dyn Read + Send>> {
+        Ok(Box::new(io::Cursor::new(self.read(path)?)))
+    }
     /// Atomically replaces `to` with `from` (durable after `sync_dir`).
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
     fn remove(&self, path: &Path) -> io::Result<()>;
@@ -84,6 +89,9 @@ impl Vfs for StdFs {
         let mut out = Vec::new();
         File::open(path)?.read_to_end(&mut out)?;
         Ok(out)
+    }
+    fn open_read(&self, path: &Path) -> io::Result<Box<dyn Read + Send>> {
+        Ok(Box::new(File::open(path)?))
     }
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         std::fs::rename(from, to)

@@ -7,7 +7,8 @@ use crate::context::Ctx;
 use crate::error::{CliError, CliResult};
 use crate::output::RowWriter;
 use netward_events::Timestamp;
-use netward_policy::{FeedOptions, Indicator, IndicatorSpec, PolicyStore, StoreError};
+use netward_policy::{FeedOptions, Indicator, IndicatorSpec};
+use netward_policy_store::{PolicyStore, PolicyStoreError as StoreError};
 use serde_json::json;
 
 pub const POLICY_DIR: &str = "policy";

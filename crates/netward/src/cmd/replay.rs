@@ -216,7 +216,8 @@ fn replay_files(sensor: &mut Sensor, files: &[std::path::PathBuf], sink: &mut dy
 }
 
 fn policy_context(ctx: &Ctx, args: &ReplayArgs) -> CliResult<PolicyContext> {
-    use netward_policy::{EnforcementLevel, PolicyStore};
+    use netward_policy::EnforcementLevel;
+    use netward_policy_store::PolicyStore;
     let configured = ctx.settings.get(crate::settings::ENFORCEMENT_LEVEL);
     let level_name = args.enforcement_level.as_deref().unwrap_or(match configured {
         // Replaying with the policy asks "what would it have said": with

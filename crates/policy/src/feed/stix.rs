@@ -22,7 +22,7 @@ use serde_json::Value;
 
 use super::{Details, FeedError, FeedItem, ImportReport};
 use crate::indicator::{IndicatorType, Target};
-use crate::time::parse_rfc3339;
+use crate::time::unix_seconds;
 
 /// Largest single STIX object accepted.
 pub const MAX_OBJECT: u64 = 1 << 20;
@@ -153,7 +153,7 @@ fn handle_object(obj: &Value, line: u64, report: &mut ImportReport, sink: &mut d
     };
     let expires = match obj.get("valid_until") {
         None | Some(Value::Null) => None,
-        Some(v) => match v.as_str().and_then(parse_rfc3339) {
+        Some(v) => match v.as_str().and_then(unix_seconds) {
             Some(t) => Some(t),
             None => return report.error(line, "valid_until is not an RFC 3339 timestamp"),
         },
