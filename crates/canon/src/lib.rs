@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 //! Canonical names: the one place where host names and URLs are
 //! canonicalised. Every other netward crate compares names only after
 //! passing them through here, so that two spellings of one place never

@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 //! Packet captures: pcap/pcapng reading, link layers, IP defragmentation and
 //! TCP reassembly. Feeds the flow inspector offline.
 //!

@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 //! The event model: the one definition of netward's tables and how their rows
 //! are written and read.
 //!

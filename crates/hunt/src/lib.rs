@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 //! netward's hunting engine: KQL compiled onto Apache DataFusion.
 //!
 //! A query is parsed ([`parse`]: lexer and parser with byte positions),

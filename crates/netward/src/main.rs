@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 //! `netward`: the one binary. Parses the command line, builds the shared
 //! context and hands each command to its module; maps errors to exit codes
 //! (0 success, 1 failure of the work, 2 bad usage or bad input).

@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 //! The sensor: the sans-IO heart shared by the live agent and `netward
 //! replay`. It is told about flows (start, established, bytes each way,
 //! end) with their times, drives one [`netward_wire::FlowInspector`] per

@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 //! The durable event store: a checksummed append log plus Parquet segments,
 //! queried together through DataFusion.
 //!
