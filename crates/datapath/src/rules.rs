@@ -1,0 +1,344 @@
+//! netward's own netfilter chains. Installed per address family with one
+//! `iptables-restore --noflush` transaction (so the namespace never sees a
+//! half-installed set), replaced whole when a killed run left them behind,
+//! and removed on exit. Other software's rules and chains are never touched:
+//! only the `NETWARD-*` chains and the jumps to them from the built-in chains.
+//!
+//! mangle (every packet of a flow that still needs a decision is queued):
+//!
+//! ```text
+//! OUTPUT  -> NETWARD-OUT: loopback skipped except DNS, then NETWARD-Q
+//! INPUT   -> NETWARD-IN:  loopback skipped (seen once, in OUTPUT), then NETWARD-Q
+//! FORWARD -> NETWARD-FWD: NETWARD-Q (containers, VMs, routed namespaces)
+//! NETWARD-Q: restore the connection's mark; PASS or BLOCK -> return;
+//!            INSPECT and original direction -> NFQUEUE;
+//!            the first N packets (connbytes) -> NFQUEUE
+//! ```
+//!
+//! filter (acting on the mark the agent gave):
+//!
+//! ```text
+//! OUTPUT, INPUT, FORWARD -> NETWARD-ACT: save a non-zero mark into the
+//!            connection; BLOCK + TCP -> REJECT --reject-with tcp-reset; BLOCK -> DROP
+//! ```
+//!
+//! Fail mode: `open` queues with `--queue-bypass` (no agent listening: the
+//! packet is accepted); `closed` without it (no agent: the packet is dropped,
+//! so new connections wait and fail). What a *full* queue does is the queue's
+//! fail-open flag ([`crate::PacketQueue`]).
+
+use crate::{MARK_BLOCK, MARK_INSPECT, MARK_MASK, MARK_PASS};
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::process::{Command, Stdio};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    V4,
+    V6,
+}
+
+impl Family {
+    fn restore(self) -> &'static str {
+        match self {
+            Family::V4 => "iptables-restore",
+            Family::V6 => "ip6tables-restore",
+        }
+    }
+    fn save(self) -> &'static str {
+        match self {
+            Family::V4 => "iptables-save",
+            Family::V6 => "ip6tables-save",
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::V4 => "IPv4",
+            Family::V6 => "IPv6",
+        }
+    }
+}
+
+/// What traffic does when the agent cannot decide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailMode {
+    Open,
+    Closed,
+}
+
+impl FailMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailMode::Open => "open",
+            FailMode::Closed => "closed",
+        }
+    }
+}
+
+impl std::str::FromStr for FailMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "open" => Ok(FailMode::Open),
+            "closed" => Ok(FailMode::Closed),
+            other => Err(format!("fail mode `{other}`: expected open or closed")),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleSpec {
+    pub queue: u16,
+    pub fail_mode: FailMode,
+    /// Packets of a flow (both directions) queued while the agent has not
+    /// marked it.
+    pub inspect_packets: u32,
+}
+
+impl Default for RuleSpec {
+    fn default() -> Self {
+        RuleSpec { queue: 7878, fail_mode: FailMode::Open, inspect_packets: 40 }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuleError {
+    #[error("cannot run {program}: {source} (install the Debian package iptables)")]
+    Spawn { program: &'static str, source: std::io::Error },
+    #[error("{program} refused netward's {family} rules: {stderr}")]
+    Refused { program: &'static str, family: &'static str, stderr: String },
+}
+
+/// The built-in chains netward jumps from, per table.
+const HOOKS: [(&str, &str, &str); 6] = [
+    ("mangle", "OUTPUT", "NETWARD-OUT"),
+    ("mangle", "INPUT", "NETWARD-IN"),
+    ("mangle", "FORWARD", "NETWARD-FWD"),
+    ("filter", "OUTPUT", "NETWARD-ACT"),
+    ("filter", "INPUT", "NETWARD-ACT"),
+    ("filter", "FORWARD", "NETWARD-ACT"),
+];
+const OWN_CHAINS: [(&str, &str); 5] = [
+    ("mangle", "NETWARD-OUT"),
+    ("mangle", "NETWARD-IN"),
+    ("mangle", "NETWARD-FWD"),
+    ("mangle", "NETWARD-Q"),
+    ("filter", "NETWARD-ACT"),
+];
+
+fn jump(chain: &str, target: &str) -> String {
+    format!("-A {chain} -j {target}")
+}
+
+/// How many jumps `saved` (an `iptables-save` text) has from `chain` to `target` in `table`.
+fn jumps_in(saved: &str, table: &str, chain: &str, target: &str) -> usize {
+    let mut current = "";
+    let want = jump(chain, target);
+    saved
+        .lines()
+        .filter(|l| {
+            if let Some(t) = l.strip_prefix('*') {
+                current = t;
+            }
+            current == table && l.trim_end() == want
+        })
+        .count()
+}
+
+fn chain_exists(saved: &str, table: &str, chain: &str) -> bool {
+    let mut current = "";
+    let decl = format!(":{chain} ");
+    saved.lines().any(|l| {
+        if let Some(t) = l.strip_prefix('*') {
+            current = t;
+        }
+        current == table && l.starts_with(&decl)
+    })
+}
+
+impl RuleSpec {
+    fn queue_target(&self) -> String {
+        let bypass = if self.fail_mode == FailMode::Open { " --queue-bypass" } else { "" };
+        format!("NFQUEUE --queue-num {}{bypass}", self.queue)
+    }
+
+    /// The `iptables-restore --noflush` input that installs the rules, given
+    /// what `iptables-save` shows now (`saved`): declaring a chain flushes it,
+    /// stale jumps are deleted and exactly one jump per hook is inserted first.
+    pub fn render_install(&self, saved: &str) -> String {
+        let m = |v: u32| format!("0x{v:x}/0x{MARK_MASK:x}");
+        let q = self.queue_target();
+        let mut out = String::new();
+        for table in ["mangle", "filter"] {
+            let _ = writeln!(out, "*{table}");
+            for (t, c) in OWN_CHAINS {
+                if t == table {
+                    let _ = writeln!(out, ":{c} - [0:0]");
+                }
+            }
+            for (t, hook, target) in HOOKS {
+                if t != table {
+                    continue;
+                }
+                for _ in 0..jumps_in(saved, table, hook, target) {
+                    let _ = writeln!(out, "-D {hook} -j {target}");
+                }
+                let _ = writeln!(out, "-I {hook} 1 -j {target}");
+            }
+            if table == "mangle" {
+                for p in ["udp", "tcp"] {
+                    for port in ["--sport", "--dport"] {
+                        let _ = writeln!(out, "-A NETWARD-OUT -o lo -p {p} -m {p} {port} 53 -j NETWARD-Q");
+                    }
+                }
+                let _ = writeln!(out, "-A NETWARD-OUT -o lo -j RETURN");
+                let _ = writeln!(out, "-A NETWARD-OUT -j NETWARD-Q");
+                let _ = writeln!(out, "-A NETWARD-IN -i lo -j RETURN");
+                let _ = writeln!(out, "-A NETWARD-IN -j NETWARD-Q");
+                let _ = writeln!(out, "-A NETWARD-FWD -j NETWARD-Q");
+                let _ = writeln!(
+                    out,
+                    "-A NETWARD-Q -j CONNMARK --restore-mark --nfmask 0x{MARK_MASK:x} --ctmask 0x{MARK_MASK:x}"
+                );
+                let _ = writeln!(out, "-A NETWARD-Q -m mark --mark {} -j RETURN", m(MARK_PASS));
+                let _ = writeln!(out, "-A NETWARD-Q -m mark --mark {} -j RETURN", m(MARK_BLOCK));
+                for p in ["tcp", "udp"] {
+                    let _ = writeln!(
+                        out,
+                        "-A NETWARD-Q -p {p} -m mark --mark {} -m conntrack --ctdir ORIGINAL -j {q}",
+                        m(MARK_INSPECT)
+                    );
+                    let _ = writeln!(
+                        out,
+                        "-A NETWARD-Q -p {p} -m connbytes --connbytes 0:{} --connbytes-dir both --connbytes-mode packets -j {q}",
+                        self.inspect_packets
+                    );
+                }
+            } else {
+                let _ = writeln!(
+                    out,
+                    "-A NETWARD-ACT -m mark ! --mark 0x0/0x{MARK_MASK:x} -j CONNMARK --save-mark --nfmask 0x{MARK_MASK:x} --ctmask 0x{MARK_MASK:x}"
+                );
+                let _ = writeln!(
+                    out,
+                    "-A NETWARD-ACT -p tcp -m mark --mark {} -j REJECT --reject-with tcp-reset",
+                    m(MARK_BLOCK)
+                );
+                let _ = writeln!(out, "-A NETWARD-ACT -m mark --mark {} -j DROP", m(MARK_BLOCK));
+            }
+            let _ = writeln!(out, "COMMIT");
+        }
+        out
+    }
+
+    /// The `iptables-restore --noflush` input that removes every jump to a
+    /// netward chain and the chains themselves (nothing when none is there).
+    pub fn render_remove(saved: &str) -> String {
+        let mut out = String::new();
+        for table in ["mangle", "filter"] {
+            let mut body = String::new();
+            for (t, hook, target) in HOOKS {
+                if t == table {
+                    for _ in 0..jumps_in(saved, table, hook, target) {
+                        let _ = writeln!(body, "-D {hook} -j {target}");
+                    }
+                }
+            }
+            for (t, c) in OWN_CHAINS {
+                if t == table && chain_exists(saved, table, c) {
+                    let _ = writeln!(body, "-F {c}");
+                }
+            }
+            for (t, c) in OWN_CHAINS {
+                if t == table && chain_exists(saved, table, c) {
+                    let _ = writeln!(body, "-X {c}");
+                }
+            }
+            if !body.is_empty() {
+                let _ = write!(out, "*{table}\n{body}COMMIT\n");
+            }
+        }
+        out
+    }
+}
+
+fn run(program: &'static str, args: &[&str], input: Option<&str>, family: Family) -> Result<String, RuleError> {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|source| RuleError::Spawn { program, source })?;
+    if let Some(mut stdin) = child.stdin.take() {
+        if let Some(text) = input {
+            // A write error shows up as the program's own failure below.
+            let _ = stdin.write_all(text.as_bytes());
+        }
+    }
+    let out = child.wait_with_output().map_err(|source| RuleError::Spawn { program, source })?;
+    if !out.status.success() {
+        return Err(RuleError::Refused {
+            program,
+            family: family.name(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn saved(family: Family) -> Result<String, RuleError> {
+    let mut s = run(family.save(), &["-t", "mangle"], None, family)?;
+    s.push_str(&run(family.save(), &["-t", "filter"], None, family)?);
+    Ok(s)
+}
+
+/// Did a previous run leave netward chains in this namespace?
+pub fn installed(family: Family) -> Result<bool, RuleError> {
+    let s = saved(family)?;
+    Ok(OWN_CHAINS.iter().any(|(t, c)| chain_exists(&s, t, c)))
+}
+
+/// Installs (or replaces) the rules of one family in one transaction.
+pub fn install(spec: &RuleSpec, family: Family) -> Result<(), RuleError> {
+    let text = spec.render_install(&saved(family)?);
+    run(family.restore(), &["--noflush"], Some(&text), family).map(|_| ())
+}
+
+/// Removes the rules of one family (a no-op when none are installed).
+pub fn remove(family: Family) -> Result<(), RuleError> {
+    let text = RuleSpec::render_remove(&saved(family)?);
+    if text.is_empty() {
+        return Ok(());
+    }
+    run(family.restore(), &["--noflush"], Some(&text), family).map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STALE: &str = "*mangle\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:NETWARD-OUT - [0:0]\n-A OUTPUT -j NETWARD-OUT\n-A OUTPUT -j NETWARD-OUT\n-A OUTPUT -j OTHER\nCOMMIT\n*filter\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n";
+
+    #[test]
+    fn stale_jumps_are_deleted_once_each_and_one_inserted() {
+        let text = RuleSpec::default().render_install(STALE);
+        assert_eq!(text.matches("-D OUTPUT -j NETWARD-OUT").count(), 2, "{text}");
+        assert_eq!(text.matches("-I OUTPUT 1 -j NETWARD-OUT").count(), 1);
+        assert!(!text.contains("OTHER"), "other software's rules are left alone");
+        assert!(text.contains("--queue-bypass"), "fail open bypasses a queue without listener");
+        let closed = RuleSpec { fail_mode: FailMode::Closed, ..Default::default() }.render_install("");
+        assert!(!closed.contains("--queue-bypass"));
+        assert!(!closed.contains("-D "), "nothing stale to delete");
+    }
+
+    #[test]
+    fn removal_touches_only_what_exists() {
+        let text = RuleSpec::render_remove(STALE);
+        assert_eq!(
+            text,
+            "*mangle\n-D OUTPUT -j NETWARD-OUT\n-D OUTPUT -j NETWARD-OUT\n-F NETWARD-OUT\n-X NETWARD-OUT\nCOMMIT\n"
+        );
+        assert_eq!(RuleSpec::render_remove("*mangle\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n"), "");
+    }
+}
