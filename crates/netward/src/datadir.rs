@@ -9,7 +9,6 @@
 
 use crate::error::{CliError, CliResult, Context};
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub const SYSTEM_DATA_DIR: &str = "/var/lib/netward";
