@@ -8,6 +8,8 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+use netward_quic_keys::ranges;
+
 /// Per-direction limits.
 #[derive(Debug, Clone, Copy)]
 pub struct StreamLimits {
@@ -175,39 +177,23 @@ impl HalfStream {
     }
 
     /// Split [start, end) into the parts no buffered segment covers, reporting
-    /// covered parts whose bytes differ.
+    /// covered parts whose bytes differ. The walk is the one QUIC CRYPTO
+    /// reassembly uses too (`netward_quic_keys::ranges::walk`).
     fn uncovered<'a>(&mut self, start: u64, end: u64, data: &[u8], out: &mut dyn FnMut(Chunk<'a>)) -> Vec<(u64, u64)> {
         let mut pieces = Vec::new();
-        let mut cur = start;
-        let first = self.ooo.range(..start).next_back().map(|(k, _)| *k);
-        let keys = first.into_iter().chain(self.ooo.range(start..end).map(|(k, _)| *k));
         let mut conflict = None;
-        for k in keys.collect::<Vec<_>>() {
-            let Some(v) = self.ooo.get(&k) else { continue };
-            let ke = k + v.len() as u64;
-            if ke <= cur {
-                continue;
-            }
-            if k > cur {
-                pieces.push((cur, k.min(end)));
-            }
-            let os = k.max(cur);
-            let oe = ke.min(end);
-            if os < oe {
-                let old = v.get((os - k) as usize..(oe - k) as usize);
-                let new = data.get((os - start) as usize..(oe - start) as usize);
+        let first = self.ooo.range(..start).next_back();
+        let held = first.into_iter().chain(self.ooo.range(start..end)).map(|(&k, v)| (k, k + v.len() as u64, (k, v)));
+        ranges::walk(start, end, held, |s, e, seg| match seg {
+            None => pieces.push((s, e)),
+            Some((k, v)) => {
+                let old = v.get((s - k) as usize..(e - k) as usize);
+                let new = data.get((s - start) as usize..(e - start) as usize);
                 if old != new {
-                    conflict = Some((os, oe));
+                    conflict = Some((s, e));
                 }
             }
-            cur = cur.max(oe);
-            if cur >= end {
-                break;
-            }
-        }
-        if cur < end {
-            pieces.push((cur, end));
-        }
+        });
         if let Some((os, oe)) = conflict {
             self.conflict = true;
             out(Chunk::Conflict { offset: os, len: oe - os });
