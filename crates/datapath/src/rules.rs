@@ -219,6 +219,9 @@ impl RuleSpec {
                     out,
                     "-A NETWARD-ACT -m mark ! --mark 0x0/0x{MARK_MASK:x} -j CONNMARK --save-mark --nfmask 0x{MARK_MASK:x} --ctmask 0x{MARK_MASK:x}"
                 );
+                // The reset REJECT sends belongs to the blocked connection too:
+                // it must pass, or the program waits for a timeout.
+                let _ = writeln!(out, "-A NETWARD-ACT -p tcp --tcp-flags RST RST -j RETURN");
                 let _ = writeln!(
                     out,
                     "-A NETWARD-ACT -p tcp -m mark --mark {} -j REJECT --reject-with tcp-reset",

@@ -40,6 +40,10 @@ pub struct GlobalOpts {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the agent (root): watch, name and judge every connection of this network namespace
+    Run(crate::agent::RunArgs),
+    /// The running agent's state and counters
+    Health,
     /// Show where netward keeps its data, which config it reads, and the device identity
     Info,
     /// Show the operational event log (5007 settings changed, 1125 audited, 1126 blocked)

@@ -42,6 +42,18 @@ impl Ctx {
         Ok(())
     }
 
+    /// A copy with the settings read again (the agent's reload).
+    pub fn reloaded(&self) -> CliResult<Ctx> {
+        Ok(Ctx {
+            data_dir: self.data_dir.clone(),
+            settings: Settings::load(named_config(&self.config_path), &self.data_dir)?,
+            format: self.format,
+            config_path: self.config_path.clone(),
+            opts_device_id: self.opts_device_id.clone(),
+            opts_device_name: self.opts_device_name.clone(),
+        })
+    }
+
     /// Flags win over settings, which win over detection.
     pub fn device(&self) -> CliResult<DeviceIdentity> {
         let id = self.opts_device_id.as_deref().or(Some(self.settings.get("device.id")));

@@ -76,6 +76,13 @@ impl<'a> ReportIds<'a> {
 
     pub fn next_id(&mut self) -> CliResult<i64> {
         if self.next >= self.reserved_until {
+            // Another process (the agent beside a `replay --store`) may have
+            // reserved blocks since ours: continue after the newest one.
+            if let Ok(on_disk) = std::fs::read_to_string(self.dir.file(REPORT_ID_FILE)) {
+                if let Ok(v) = on_disk.trim().parse::<i64>() {
+                    self.next = self.next.max(v);
+                }
+            }
             let until = self.next + BLOCK;
             self.dir.ensure()?;
             let path = self.dir.file(REPORT_ID_FILE);

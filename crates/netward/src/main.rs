@@ -3,6 +3,7 @@
 //! context and hands each command to its module; maps errors to exit codes
 //! (0 success, 1 failure of the work, 2 bad usage or bad input).
 
+mod agent;
 mod cli;
 mod cmd;
 mod context;
@@ -43,6 +44,8 @@ fn run(cli: Cli) -> CliResult<()> {
         return Ok(());
     };
     match command {
+        Command::Run(a) => agent::run(&ctx, a),
+        Command::Health => agent::health(&ctx),
         Command::Info => cmd::info::run(&ctx),
         Command::Events(a) => cmd::events::run(&ctx, a),
         Command::Config(c) => cmd::config::run(&mut ctx, c),

@@ -538,7 +538,10 @@ impl Sensor {
         let action = match verdict.action {
             VerdictAction::Block | VerdictAction::Warn | VerdictAction::Audit => {
                 if verdict.enforced {
-                    flow.blocked = true;
+                    // A DNS answer is never what is blocked: the program
+                    // would wait for a resolver timeout. The connection to
+                    // the name is blocked (and reset) instead.
+                    flow.blocked |= !matches!(meta.remote.port(), 53 | 5353 | 5355);
                     ActionType::ExploitGuardNetworkProtectionBlocked
                 } else {
                     ActionType::ExploitGuardNetworkProtectionAudited

@@ -40,5 +40,6 @@ pub fn set(ctx: &mut Ctx, key: &str, value: &str) -> CliResult<()> {
     let who = oplog::current_user();
     oplog::append(&ctx.data_dir, &[OperationalEvent::settings_changed(crate::now(), &who, key, &old, value)])?;
     eprintln!("{key}: {old} -> {value}");
+    crate::agent::control::notify_change(&ctx.data_dir);
     Ok(())
 }

@@ -46,12 +46,17 @@ fn unix_secs(t: Timestamp) -> i64 {
 
 pub fn run(ctx: &Ctx, cmd: &IndicatorCommand) -> CliResult<()> {
     match cmd {
-        IndicatorCommand::Add(a) => add(ctx, a),
+        IndicatorCommand::Add(a) => add(ctx, a).inspect(|_| changed(ctx)),
         IndicatorCommand::List => list(ctx),
-        IndicatorCommand::Remove(a) => remove(ctx, a),
-        IndicatorCommand::Import(a) => import(ctx, a),
+        IndicatorCommand::Remove(a) => remove(ctx, a).inspect(|_| changed(ctx)),
+        IndicatorCommand::Import(a) => import(ctx, a).inspect(|_| changed(ctx)),
         IndicatorCommand::Feeds => feeds(ctx),
     }
+}
+
+/// A running agent judges the next connection with the changed policy.
+fn changed(ctx: &Ctx) {
+    crate::agent::control::notify_change(&ctx.data_dir);
 }
 
 const COLUMNS: [&str; 10] =

@@ -1,0 +1,182 @@
+//! Packets of the running device through the sensor: one queued IP packet
+//! in, the mark its verdict carries out (and events queued for the store).
+//! No sockets here: the queue loop in `mod.rs` feeds it, tests feed it
+//! hand-made packets.
+
+use netward_capture::{CaptureEvent, Decoded, FlowConfig, FlowId, PacketDecoder, Transport};
+use netward_datapath::{Hook, MARK_BLOCK, MARK_INSPECT, MARK_PASS};
+use netward_events::{ActionType, NetworkEvent, Timestamp};
+use netward_sensor::{FlowDecision, FlowMeta, Sensor};
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+/// Counters shown by `netward health`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PipelineStats {
+    pub packets: u64,
+    pub undecodable: u64,
+    pub passed: u64,
+    pub blocked: u64,
+    pub followed: u64,
+    pub inbound: u64,
+}
+
+pub struct Pipeline {
+    decoder: PacketDecoder,
+    table: netward_capture::FlowTable,
+    pub sensor: Sensor,
+    /// Flows opened towards this host (a SYN that arrived on INPUT): they
+    /// are reported once accepted and never inspected.
+    inbound: HashMap<FlowId, Option<FlowMeta>>,
+    /// Flows whose setup completed (both sides spoke).
+    established: HashSet<FlowId>,
+    pub stats: PipelineStats,
+}
+
+fn capture_ts(t: Timestamp) -> netward_capture::Timestamp {
+    netward_capture::Timestamp(u64::try_from(t.unix_nanos() / 1000).unwrap_or(0))
+}
+
+/// The flow table as the agent needs it: flows that were passed are
+/// forgotten by the sensor at once and linger here only until idle.
+pub fn live_flow_config(max_flows: usize) -> FlowConfig {
+    FlowConfig {
+        max_flows,
+        tcp_idle: Duration::from_secs(120),
+        udp_idle: Duration::from_secs(30),
+        max_buffered_total: 32 * 1024 * 1024,
+        ..FlowConfig::default()
+    }
+}
+
+impl Pipeline {
+    pub fn new(sensor: Sensor, flows: FlowConfig) -> Self {
+        Pipeline {
+            decoder: PacketDecoder::default(),
+            table: netward_capture::FlowTable::new(flows),
+            sensor,
+            inbound: HashMap::new(),
+            established: HashSet::new(),
+            stats: PipelineStats::default(),
+        }
+    }
+
+    pub fn flows_tracked(&self) -> usize {
+        self.table.len()
+    }
+
+    pub fn flows_evicted(&self) -> u64 {
+        self.table.stats().evicted
+    }
+
+    /// Ends flows idle past their timeout (called on ticks, when no packet comes).
+    pub fn tick(&mut self, now: Timestamp) {
+        let Pipeline { table, sensor, inbound, established, .. } = self;
+        table.expire(capture_ts(now), &mut |ev| drive(sensor, inbound, established, None, ev));
+    }
+
+    /// One queued packet; returns the mark for its verdict (0: no decision yet).
+    pub fn packet(&mut self, now: Timestamp, payload: &[u8], hook: Hook) -> u32 {
+        self.stats.packets += 1;
+        let ts = capture_ts(now);
+        let Pipeline { decoder, table, sensor, inbound, established, stats } = self;
+        let pkt = match decoder.decode_ip(ts, payload) {
+            Ok(Decoded::Ip(p)) => p,
+            Ok(_) => return 0,
+            Err(_) => {
+                stats.undecodable += 1;
+                return 0;
+            }
+        };
+        // A SYN arriving for this host opens an inbound flow.
+        let inbound_syn =
+            hook == Hook::LocalIn && matches!(&pkt.transport, Transport::Tcp(s) if s.flags.syn() && !s.flags.ack());
+        let mut touched: Option<FlowId> = None;
+        table.process(ts, &pkt, &mut |ev| {
+            let id = ev.flow_id();
+            if let (CaptureEvent::FlowStart { key, .. }, true) = (&ev, inbound_syn) {
+                let meta = FlowMeta { protocol: netward_events::Protocol::Tcp, local: key.server, remote: key.client };
+                inbound.insert(id, Some(meta));
+            }
+            if !matches!(ev, CaptureEvent::FlowEnd { .. }) {
+                touched = Some(id);
+            }
+            drive(sensor, inbound, established, Some(stats), ev);
+        });
+        let Some(id) = touched else { return 0 };
+        if inbound.contains_key(&id) {
+            return if established.contains(&id) { MARK_PASS } else { 0 };
+        }
+        match sensor.decision(id) {
+            Some(FlowDecision::Block) => {
+                stats.blocked += 1;
+                self.finish(id, now);
+                MARK_BLOCK
+            }
+            // A UDP flow is passed only once both sides spoke, so its
+            // outcome is known when the sensor lets it go.
+            Some(FlowDecision::Pass) if self.established.contains(&id) => {
+                self.stats.passed += 1;
+                self.finish(id, now);
+                MARK_PASS
+            }
+            Some(FlowDecision::Follow) => {
+                self.stats.followed += 1;
+                MARK_INSPECT
+            }
+            _ => 0,
+        }
+    }
+
+    /// The sensor forgets a decided flow: its connection event is written
+    /// now (it was set up, so it is a success), not when the flow idles out.
+    fn finish(&mut self, id: FlowId, now: Timestamp) {
+        let outcome =
+            if self.established.remove(&id) { ActionType::ConnectionSuccess } else { ActionType::ConnectionAttempt };
+        self.sensor.flow_end(id, outcome, now);
+    }
+
+    pub fn next_event(&mut self) -> Option<NetworkEvent> {
+        self.sensor.poll()
+    }
+}
+
+fn event_ts(t: netward_capture::Timestamp) -> Timestamp {
+    Timestamp::from_unix_micros(i64::try_from(t.as_micros()).unwrap_or(i64::MAX))
+}
+
+/// One flow-table event to the sensor; an inbound flow gives only its
+/// acceptance event, once.
+fn drive(
+    sensor: &mut Sensor,
+    inbound: &mut HashMap<FlowId, Option<FlowMeta>>,
+    established: &mut HashSet<FlowId>,
+    stats: Option<&mut PipelineStats>,
+    ev: CaptureEvent<'_>,
+) {
+    let id = ev.flow_id();
+    if let CaptureEvent::Established { .. } = &ev {
+        established.insert(id);
+    }
+    if let CaptureEvent::FlowEnd { .. } = &ev {
+        established.remove(&id);
+    }
+    if let Some(slot) = inbound.get_mut(&id) {
+        match &ev {
+            CaptureEvent::Established { ts, .. } => {
+                if let Some(meta) = slot.take() {
+                    if let Some(s) = stats {
+                        s.inbound += 1;
+                    }
+                    sensor.socket_event(meta, ActionType::InboundConnectionAccepted, event_ts(*ts));
+                }
+            }
+            CaptureEvent::FlowEnd { .. } => {
+                inbound.remove(&id);
+            }
+            _ => {}
+        }
+        return;
+    }
+    crate::cmd::replay::drive(sensor, ev);
+}

@@ -1,0 +1,96 @@
+//! The store writer thread: events from the queue thread, in batches, into
+//! the durable store (ReportIds assigned, 1125/1126 into the operational
+//! log). The queue thread never waits for the disk: the channel between them
+//! is bounded and an event that finds it full is counted as dropped.
+
+use crate::cmd::import::open_store;
+use crate::context::Ctx;
+use crate::device::ReportIds;
+use crate::oplog::OperationalEvent;
+use netward_events::{NetworkEvent, Table};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Events a batch holds at most; a batch is also written after [`LINGER`].
+const BATCH: usize = 2_000;
+/// How long an event waits for company before it is written: the bound on
+/// how late `netward hunt` in another process sees it (plus the fsync).
+pub const LINGER: Duration = Duration::from_millis(250);
+
+#[derive(Default)]
+pub struct WriterStats {
+    pub written: AtomicU64,
+    pub failed: AtomicU64,
+    /// Milliseconds the last batch waited between its first event and its fsync.
+    pub lag_ms: AtomicU64,
+}
+
+/// Runs until the sending side is dropped, then writes what is left.
+pub fn run(ctx: &Ctx, rx: Receiver<NetworkEvent>, stats: Arc<WriterStats>) -> Result<(), String> {
+    let mut store = open_store(ctx).map_err(|e| e.to_string())?;
+    let mut ids: Option<ReportIds> = None;
+    let mut batch: Vec<NetworkEvent> = Vec::with_capacity(BATCH);
+    let mut first: Option<Instant> = None;
+    loop {
+        let timeout = first.map_or(Duration::from_secs(3600), |f| LINGER.saturating_sub(f.elapsed()));
+        let closed = match rx.recv_timeout(timeout) {
+            Ok(ev) => {
+                first.get_or_insert_with(Instant::now);
+                batch.push(ev);
+                if batch.len() < BATCH {
+                    continue;
+                }
+                false
+            }
+            Err(RecvTimeoutError::Timeout) => false,
+            Err(RecvTimeoutError::Disconnected) => true,
+        };
+        if !batch.is_empty() {
+            match write(ctx, &mut store, &mut ids, &mut batch) {
+                Ok(n) => {
+                    stats.written.fetch_add(n, Ordering::Relaxed);
+                }
+                Err(e) => {
+                    stats.failed.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    eprintln!("netward run: cannot store {} event(s): {e}", batch.len());
+                    batch.clear();
+                }
+            }
+            if let Some(f) = first.take() {
+                stats.lag_ms.store(f.elapsed().as_millis() as u64, Ordering::Relaxed);
+            }
+        }
+        if closed {
+            return Ok(());
+        }
+    }
+}
+
+fn write<'a>(
+    ctx: &'a Ctx,
+    store: &mut netward_store::Store,
+    ids: &mut Option<ReportIds<'a>>,
+    batch: &mut Vec<NetworkEvent>,
+) -> Result<u64, String> {
+    // ReportIds are reserved in blocks under the data directory lock, so a
+    // `replay --store` running beside the agent never takes the same ids.
+    let _lock = ctx.data_dir.lock().map_err(|e| e.to_string())?;
+    let ids = match ids {
+        Some(i) => i,
+        None => ids.insert(ReportIds::open(&ctx.data_dir).map_err(|e| e.to_string())?),
+    };
+    let mut rows = Vec::with_capacity(batch.len());
+    let mut oplog = Vec::new();
+    for mut ev in batch.drain(..) {
+        ev.report_id = ids.next_id().map_err(|e| e.to_string())?;
+        oplog.extend(OperationalEvent::verdict(&ev));
+        rows.push(ev.to_record());
+    }
+    let ack = store.append(Table::DeviceNetworkEvents, &rows).map_err(|e| format!("event store: {e}"))?;
+    if !oplog.is_empty() {
+        crate::oplog::append(&ctx.data_dir, &oplog).map_err(|e| e.to_string())?;
+    }
+    Ok(ack.rows as u64)
+}
