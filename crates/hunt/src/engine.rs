@@ -14,7 +14,7 @@ use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Per-query settings.
 #[derive(Debug, Clone)]
@@ -22,7 +22,9 @@ pub struct HuntOptions {
     /// `now()` for the query, Unix nanoseconds (UTC). `None`: the system
     /// clock when the query starts. Fixed once per query either way.
     pub now: Option<i64>,
-    /// Wall-clock limit for planning and executing one query.
+    /// Wall-clock limit for one query: parsing and planning (the planner
+    /// checks it as it goes), DataFusion's optimisation and physical
+    /// planning (checked between the stages) and execution.
     pub timeout: Option<Duration>,
     /// Memory limit for one query's execution, bytes (DataFusion memory
     /// pool; operators that cannot spill fail when they reach it).
@@ -104,23 +106,53 @@ impl Hunt {
         Ok(out)
     }
 
-    /// Parses and plans `query` without running it.
+    /// Parses and plans `query` without running it, within the time limit.
     pub async fn plan(&self, query: &str) -> Result<(LogicalPlan, Option<RenderHint>), HuntError> {
-        let ast = parse::parse_query(query).map_err(|e| e.locate(query))?;
-        let tables = self.tables().await?;
-        let mut planner = plan::Planner::new(&tables, self.now());
-        let plan = planner.plan_query(&ast).map_err(|e| e.locate(query))?;
-        Ok((plan, planner.render))
+        self.plan_with_stats(query).await.0
+    }
+
+    /// [`Hunt::plan`], and what parsing and planning cost (counted by the
+    /// parser and the planner, whether or not they succeeded).
+    pub async fn plan_with_stats(&self, query: &str) -> (Result<(LogicalPlan, Option<RenderHint>), HuntError>, Cost) {
+        let deadline = self.opts.timeout.map(|t| Instant::now() + t);
+        self.plan_until(query, deadline).await
+    }
+
+    async fn plan_until(
+        &self,
+        query: &str,
+        deadline: Option<Instant>,
+    ) -> (Result<(LogicalPlan, Option<RenderHint>), HuntError>, Cost) {
+        let (ast, parse) = parse::parse_query_stats(query);
+        let mut cost = Cost { parse, plan: plan::PlanStats::default() };
+        let ast = match ast {
+            Ok(a) => a,
+            Err(e) => return (Err(e.locate(query)), cost),
+        };
+        let tables = match self.tables().await {
+            Ok(t) => t,
+            Err(e) => return (Err(e), cost),
+        };
+        let mut planner = plan::Planner::new(&tables, self.now(), deadline);
+        let r = planner.plan_query(&ast).map_err(|e| placed(e, query));
+        cost.plan = std::mem::take(&mut planner.stats);
+        (r.map(|p| (p, planner.render.take())), cost)
     }
 
     /// Runs `query` within the time and memory limits.
     pub async fn run(&self, query: &str) -> Result<HuntResult, HuntError> {
+        let deadline = self.opts.timeout.map(|t| Instant::now() + t);
         let work = async {
-            let (plan, render) = self.plan(query).await?;
+            let (plan, render) = self.plan_until(query, deadline).await.0?;
             let logical_schema = plan.schema().inner().clone();
             let ctx = self.limited_context()?;
-            let df = ctx.execute_logical_plan(plan).await.map_err(exec_error)?;
-            let batches = df.collect().await.map_err(exec_error)?;
+            // DataFusion's optimiser and physical planner do not yield, and
+            // recurse over the plan partly without growing the stack: they
+            // run on a thread of their own with a large stack, and the time
+            // limit is checked between them.
+            past(deadline, "being planned")?;
+            let physical = physical_plan(ctx.state(), plan, deadline).await?;
+            let batches = datafusion::physical_plan::collect(physical, ctx.task_ctx()).await.map_err(exec_error)?;
             let schema = result_schema(&logical_schema, batches.first().map(|b| b.schema()));
             let batches = batches
                 .into_iter()
@@ -129,8 +161,8 @@ impl Hunt {
                 .map_err(|e| exec_error(e.into()))?;
             Ok(HuntResult { schema, batches, render })
         };
-        match self.opts.timeout {
-            Some(t) => match tokio::time::timeout(t, work).await {
+        let r = match (self.opts.timeout, deadline) {
+            (Some(t), Some(d)) => match tokio::time::timeout_at(tokio::time::Instant::from_std(d), work).await {
                 Ok(r) => r,
                 Err(_) => Err(HuntError {
                     message: format!("query exceeded its time limit of {:?}", t),
@@ -139,7 +171,15 @@ impl Hunt {
                     kind: ErrorKind::Timeout,
                 }),
             },
-            None => work.await,
+            _ => work.await,
+        };
+        match (r, self.opts.timeout) {
+            // The stages' own checks say where the limit was reached.
+            (Err(mut e), Some(t)) if e.kind == ErrorKind::Timeout && !e.message.contains("time limit of") => {
+                e.message = e.message.replacen("its time limit", &format!("its time limit of {t:?}"), 1);
+                Err(e)
+            }
+            (r, _) => r,
         }
     }
 
@@ -155,6 +195,76 @@ impl Hunt {
             .map_err(exec_error)?;
         let state = SessionStateBuilder::new_from_existing(state).with_runtime_env(rt).build();
         Ok(SessionContext::new_with_state(state))
+    }
+}
+
+/// What parsing and planning one query cost, as counted by the parser and
+/// the planner: the bounds on hostile queries are asserted on these.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cost {
+    pub parse: parse::ParseStats,
+    pub plan: plan::PlanStats,
+}
+
+/// Places a planner error in the text; a time limit has no place.
+fn placed(e: crate::error::SpannedError, query: &str) -> HuntError {
+    let timeout = e.kind == ErrorKind::Timeout;
+    let mut e = e.locate(query);
+    if timeout {
+        (e.line, e.col) = (0, 0);
+    }
+    e
+}
+
+/// Stack of the thread that runs DataFusion's optimiser and physical
+/// planner (reserved, touched only as deep as a plan needs).
+const DATAFUSION_PLANNER_STACK: usize = 256 << 20;
+
+/// Optimises `plan` and makes its physical plan, on a thread with a stack
+/// of [`DATAFUSION_PLANNER_STACK`].
+async fn physical_plan(
+    state: datafusion::execution::SessionState,
+    plan: LogicalPlan,
+    deadline: Option<Instant>,
+) -> Result<Arc<dyn datafusion::physical_plan::ExecutionPlan>, HuntError> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let handle = tokio::runtime::Handle::current();
+    std::thread::Builder::new()
+        .name("netward-hunt-planner".into())
+        .stack_size(DATAFUSION_PLANNER_STACK)
+        .spawn(move || {
+            let r = (|| {
+                let optimized = state.optimize(&plan).map_err(exec_error)?;
+                past(deadline, "being optimised")?;
+                let physical = handle
+                    .block_on(state.query_planner().create_physical_plan(&optimized, &state))
+                    .map_err(exec_error)?;
+                past(deadline, "being planned")?;
+                Ok(physical)
+            })();
+            let _ = tx.send(r);
+        })
+        .map_err(|e| HuntError {
+            message: format!("cannot start the query planner's thread: {e}"),
+            line: 0,
+            col: 0,
+            kind: ErrorKind::Execution,
+        })?;
+    rx.await.unwrap_or_else(|_| {
+        Err(HuntError { message: "the query planner failed".into(), line: 0, col: 0, kind: ErrorKind::Execution })
+    })
+}
+
+/// A time-limit error when `deadline` has passed.
+fn past(deadline: Option<Instant>, stage: &str) -> Result<(), HuntError> {
+    match deadline {
+        Some(d) if Instant::now() >= d => Err(HuntError {
+            message: format!("query exceeded its time limit while {stage}"),
+            line: 0,
+            col: 0,
+            kind: ErrorKind::Timeout,
+        }),
+        _ => Ok(()),
     }
 }
 

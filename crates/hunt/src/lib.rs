@@ -41,9 +41,11 @@ mod plan;
 pub mod value;
 
 #[cfg(feature = "engine")]
-pub use engine::{Hunt, HuntOptions, HuntResult, RenderHint};
+pub use engine::{Cost, Hunt, HuntOptions, HuntResult, RenderHint};
 pub use error::{ErrorKind, HuntError, Span};
 #[cfg(feature = "engine")]
 pub use func::KQL_TYPE;
 #[cfg(feature = "engine")]
-pub use plan::{DEFENDER_FUNCTIONS, NOT_COLLECTED_COLUMNS, NOT_COLLECTED_TABLES};
+pub use plan::{
+    PlanStats, DEFENDER_FUNCTIONS, MAX_PLAN_DEPTH, MAX_PLAN_NODES, NOT_COLLECTED_COLUMNS, NOT_COLLECTED_TABLES,
+};

@@ -143,6 +143,53 @@ pub enum StrOp {
 pub struct Expr {
     pub kind: ExprKind,
     pub span: Span,
+    /// Levels of the tree below and including this node (a leaf is 1):
+    /// each operator of a chain (`a and b and c` is 3 deep), each `|`
+    /// operator of a pipeline and each nesting is a level. Computed by
+    /// [`Expr::new`] from the children, so the parser bounds it without
+    /// walking the tree.
+    pub depth: u32,
+}
+
+impl Expr {
+    /// A node over `kind`, its depth computed from its children.
+    pub fn new(kind: ExprKind, span: Span) -> Expr {
+        let depth = kind.depth();
+        Expr { kind, span, depth }
+    }
+}
+
+fn max_depth(list: &[Expr]) -> u32 {
+    list.iter().map(|e| e.depth).max().unwrap_or(0)
+}
+
+impl ExprKind {
+    /// The depth of a node of this kind: one more than its deepest child;
+    /// a pipeline adds one level per operator.
+    pub fn depth(&self) -> u32 {
+        let below = match self {
+            ExprKind::Ident(_) | ExprKind::Lit(_) | ExprKind::Star => 0,
+            ExprKind::Neg(x) => x.depth,
+            ExprKind::Binary { lhs, rhs, .. } => lhs.depth.max(rhs.depth),
+            ExprKind::In { expr, list, .. } | ExprKind::HasAny { expr, list, .. } => expr.depth.max(max_depth(list)),
+            ExprKind::Between { expr, lo, hi, .. } => expr.depth.max(lo.depth).max(hi.depth),
+            ExprKind::Call { args, .. } => max_depth(args),
+            ExprKind::Member { expr, .. } => expr.depth,
+            ExprKind::Index { expr, index } => expr.depth.max(index.depth),
+            ExprKind::Pipe { source, ops } => {
+                let mut m = source.depth;
+                for op in ops {
+                    op.kind.for_each_expr(&mut |e| m = m.max(e.depth));
+                }
+                m.saturating_add(u32::try_from(ops.len()).unwrap_or(u32::MAX))
+            }
+            ExprKind::Datatable { values, .. } => max_depth(values),
+            ExprKind::Union { opts, operands } => {
+                max_depth(operands).max(opts.iter().map(|(_, e)| e.depth).max().unwrap_or(0))
+            }
+        };
+        below.saturating_add(1)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -289,4 +336,53 @@ pub enum OpKind {
     Invoke(Expr),
     /// `as Name`
     As(Ident),
+}
+
+impl OpKind {
+    /// Calls `f` on each expression directly inside the operator.
+    pub fn for_each_expr(&self, f: &mut dyn FnMut(&Expr)) {
+        let named = |list: &[NamedExpr], f: &mut dyn FnMut(&Expr)| list.iter().for_each(|n| f(&n.expr));
+        match self {
+            OpKind::Where(e) | OpKind::Take(e) | OpKind::Invoke(e) => f(e),
+            OpKind::Project(l) | OpKind::Extend(l) => named(l, f),
+            OpKind::Summarize { aggs, by } => {
+                named(aggs, f);
+                named(by, f);
+            }
+            OpKind::Top { n, key } => {
+                f(n);
+                f(&key.expr);
+            }
+            OpKind::TopNested(levels) => {
+                for l in levels {
+                    if let Some(n) = &l.n {
+                        f(n);
+                    }
+                    f(&l.of.expr);
+                    f(&l.by.expr);
+                    if let Some(w) = &l.with_others {
+                        f(w);
+                    }
+                }
+            }
+            OpKind::Sort(keys) => keys.iter().for_each(|k| f(&k.expr)),
+            OpKind::Distinct(l) => l.iter().for_each(&mut *f),
+            OpKind::Join { opts, right, on } | OpKind::Lookup { opts, right, on } => {
+                opts.iter().for_each(|(_, e)| f(e));
+                f(right);
+                on.iter().for_each(&mut *f);
+            }
+            OpKind::Union { opts, operands } => {
+                opts.iter().for_each(|(_, e)| f(e));
+                operands.iter().for_each(&mut *f);
+            }
+            OpKind::Render { props, .. } => props.iter().for_each(|(_, e)| f(e)),
+            OpKind::ProjectAway(_)
+            | OpKind::ProjectKeep(_)
+            | OpKind::ProjectRename(_)
+            | OpKind::ProjectReorder(_)
+            | OpKind::Count
+            | OpKind::As(_) => {}
+        }
+    }
 }

@@ -9,7 +9,7 @@ use crate::error::{PResult, Span, SpannedError};
 
 fn bin(op: BinOp, lhs: Expr, rhs: Expr) -> Expr {
     let span = lhs.span.to(rhs.span);
-    Expr { kind: ExprKind::Binary { op, lhs: Box::new(lhs), rhs: Box::new(rhs) }, span }
+    Expr::new(ExprKind::Binary { op, lhs: Box::new(lhs), rhs: Box::new(rhs) }, span)
 }
 
 /// The string operator named by a word, as (op, case-sensitive).
@@ -31,19 +31,31 @@ fn str_op(word: &str) -> Option<(StrOp, bool)> {
 }
 
 impl Parser<'_> {
+    #[recursive::recursive]
     pub fn expr(&mut self) -> PResult<Expr> {
         let sp = self.peek_span()?;
         self.enter(sp)?;
         let r = self.or_expr();
         self.leave();
-        r
+        let e = r?;
+        self.check_depth(&e, e.span)?;
+        Ok(e)
+    }
+
+    /// `lhs op rhs` as the next link of a chain, checked against
+    /// [`super::MAX_EXPR_DEPTH`] at `rhs` (the term that made it too deep).
+    fn link(&mut self, op: BinOp, lhs: Expr, rhs: Expr) -> PResult<Expr> {
+        let at = rhs.span;
+        let e = bin(op, lhs, rhs);
+        self.check_depth(&e, at)?;
+        Ok(e)
     }
 
     fn or_expr(&mut self) -> PResult<Expr> {
         let mut lhs = self.and_expr()?;
         while self.eat_word("or")? {
             let rhs = self.and_expr()?;
-            lhs = bin(BinOp::Or, lhs, rhs);
+            lhs = self.link(BinOp::Or, lhs, rhs)?;
         }
         Ok(lhs)
     }
@@ -52,7 +64,7 @@ impl Parser<'_> {
         let mut lhs = self.cmp_expr()?;
         while self.eat_word("and")? {
             let rhs = self.cmp_expr()?;
-            lhs = bin(BinOp::And, lhs, rhs);
+            lhs = self.link(BinOp::And, lhs, rhs)?;
         }
         Ok(lhs)
     }
@@ -75,7 +87,7 @@ impl Parser<'_> {
             if let Some(op) = simple {
                 self.next()?;
                 let rhs = self.add_expr()?;
-                lhs = bin(op, lhs, rhs);
+                lhs = self.link(op, lhs, rhs)?;
                 continue;
             }
             // `!word` forms: the `!` must touch the word.
@@ -104,7 +116,7 @@ impl Parser<'_> {
             if let Some((op, cs)) = str_op(&word) {
                 self.skip_op_words(neg)?;
                 let rhs = self.add_expr()?;
-                lhs = bin(BinOp::Str { op, cs, neg }, lhs, rhs);
+                lhs = self.link(BinOp::Str { op, cs, neg }, lhs, rhs)?;
                 continue;
             }
             match word.as_str() {
@@ -118,7 +130,7 @@ impl Parser<'_> {
                     self.next()?;
                     self.expect_word("regex")?;
                     let rhs = self.add_expr()?;
-                    lhs = bin(BinOp::Str { op: StrOp::MatchesRegex, cs: true, neg: false }, lhs, rhs);
+                    lhs = self.link(BinOp::Str { op: StrOp::MatchesRegex, cs: true, neg: false }, lhs, rhs)?;
                 }
                 "in" => {
                     self.skip_op_words(neg)?;
@@ -128,7 +140,8 @@ impl Parser<'_> {
                     }
                     let (list, end) = self.paren_list()?;
                     let span = lhs.span.to(end);
-                    lhs = Expr { kind: ExprKind::In { expr: Box::new(lhs), list, neg, ci }, span };
+                    lhs = Expr::new(ExprKind::In { expr: Box::new(lhs), list, neg, ci }, span);
+                    self.check_depth(&lhs, op_span)?;
                 }
                 "has_any" | "has_all" => {
                     if neg {
@@ -138,7 +151,8 @@ impl Parser<'_> {
                     let (list, end) = self.paren_list()?;
                     let span = lhs.span.to(end);
                     let all = word == "has_all";
-                    lhs = Expr { kind: ExprKind::HasAny { expr: Box::new(lhs), list, all }, span };
+                    lhs = Expr::new(ExprKind::HasAny { expr: Box::new(lhs), list, all }, span);
+                    self.check_depth(&lhs, op_span)?;
                 }
                 "between" => {
                     self.skip_op_words(neg)?;
@@ -148,10 +162,11 @@ impl Parser<'_> {
                     let hi = self.add_expr()?;
                     let end = self.expect(&Tok::RParen, "`)`")?;
                     let span = lhs.span.to(end);
-                    lhs = Expr {
-                        kind: ExprKind::Between { expr: Box::new(lhs), lo: Box::new(lo), hi: Box::new(hi), neg },
+                    lhs = Expr::new(
+                        ExprKind::Between { expr: Box::new(lhs), lo: Box::new(lo), hi: Box::new(hi), neg },
                         span,
-                    };
+                    );
+                    self.check_depth(&lhs, op_span)?;
                 }
                 "has_any_cs" | "has_all_cs" | "in_cs" | "matches_regex" => {
                     return Err(SpannedError::unsupported(format!("operator `{word}` is not supported"), op_span));
@@ -201,7 +216,7 @@ impl Parser<'_> {
             };
             self.next()?;
             let rhs = self.mul_expr()?;
-            lhs = bin(op, lhs, rhs);
+            lhs = self.link(op, lhs, rhs)?;
         }
     }
 
@@ -216,7 +231,7 @@ impl Parser<'_> {
             };
             self.next()?;
             let rhs = self.unary()?;
-            lhs = bin(op, lhs, rhs);
+            lhs = self.link(op, lhs, rhs)?;
         }
     }
 
@@ -232,16 +247,15 @@ impl Parser<'_> {
                 let span = sp.to(e.span);
                 // Fold negative number literals so `-1` is a literal.
                 Ok(match e.kind {
-                    ExprKind::Lit(Lit::Long(v)) => Expr { kind: ExprKind::Lit(Lit::Long(v.wrapping_neg())), span },
-                    ExprKind::Lit(Lit::Real(v)) => Expr { kind: ExprKind::Lit(Lit::Real(-v)), span },
-                    ExprKind::Lit(Lit::Timespan(v)) => {
-                        Expr { kind: ExprKind::Lit(Lit::Timespan(v.wrapping_neg())), span }
-                    }
-                    _ => Expr { kind: ExprKind::Neg(Box::new(e)), span },
+                    ExprKind::Lit(Lit::Long(v)) => Expr::new(ExprKind::Lit(Lit::Long(v.wrapping_neg())), span),
+                    ExprKind::Lit(Lit::Real(v)) => Expr::new(ExprKind::Lit(Lit::Real(-v)), span),
+                    ExprKind::Lit(Lit::Timespan(v)) => Expr::new(ExprKind::Lit(Lit::Timespan(v.wrapping_neg())), span),
+                    _ => Expr::new(ExprKind::Neg(Box::new(e)), span),
                 })
             }
             Tok::Plus => {
-                self.next()?;
+                // `+ + x` is `x`: a loop, so a run of `+` does not recurse.
+                while self.eat(&Tok::Plus)? {}
                 self.unary()
             }
             _ => self.postfix(),
@@ -260,15 +274,18 @@ impl Parser<'_> {
                     } else {
                         self.ident("a member name after `.`")?
                     };
-                    let span = e.span.to(name.span);
-                    e = Expr { kind: ExprKind::Member { expr: Box::new(e), name }, span };
+                    let (span, at) = (e.span.to(name.span), name.span);
+                    e = Expr::new(ExprKind::Member { expr: Box::new(e), name }, span);
+                    self.check_depth(&e, at)?;
                 }
                 Tok::LBracket => {
                     self.next()?;
                     let index = self.expr()?;
                     let end = self.expect(&Tok::RBracket, "`]`")?;
                     let span = e.span.to(end);
-                    e = Expr { kind: ExprKind::Index { expr: Box::new(e), index: Box::new(index) }, span };
+                    let at = index.span;
+                    e = Expr::new(ExprKind::Index { expr: Box::new(e), index: Box::new(index) }, span);
+                    self.check_depth(&e, at)?;
                 }
                 _ => return Ok(e),
             }
@@ -278,7 +295,7 @@ impl Parser<'_> {
     pub fn primary(&mut self) -> PResult<Expr> {
         let t = self.next()?;
         let span = t.span;
-        let lit = |l: Lit| Ok(Expr { kind: ExprKind::Lit(l), span });
+        let lit = |l: Lit| Ok(Expr::new(ExprKind::Lit(l), span));
         match t.tok {
             Tok::Int(v) => lit(Lit::Long(v)),
             Tok::Real(v) => lit(Lit::Real(v)),
@@ -290,14 +307,14 @@ impl Parser<'_> {
                     end = self.next()?.span;
                     s.push_str(&more);
                 }
-                Ok(Expr { kind: ExprKind::Lit(Lit::Str(s)), span: span.to(end) })
+                Ok(Expr::new(ExprKind::Lit(Lit::Str(s)), span.to(end)))
             }
-            Tok::Star => Ok(Expr { kind: ExprKind::Star, span }),
+            Tok::Star => Ok(Expr::new(ExprKind::Star, span)),
             Tok::LParen => {
                 let e = self.pipe_expr()?;
                 // `(a, b)` tuples only appear before `=`; not an expression.
                 let end = self.expect(&Tok::RParen, "`)`")?;
-                Ok(Expr { kind: e.kind, span: span.to(end) })
+                Ok(Expr { span: span.to(end), ..e })
             }
             Tok::LBracket => {
                 // ['column name']
@@ -306,7 +323,7 @@ impl Parser<'_> {
                     return Err(SpannedError::syntax("expected a quoted name in `[...]`", s.span));
                 };
                 let end = self.expect(&Tok::RBracket, "`]`")?;
-                Ok(Expr { kind: ExprKind::Ident(name), span: span.to(end) })
+                Ok(Expr::new(ExprKind::Ident(name), span.to(end)))
             }
             Tok::Ident(name) => self.ident_primary(name, span),
             other => Err(SpannedError::syntax(format!("expected an expression, found {}", other.describe()), span)),
@@ -315,12 +332,12 @@ impl Parser<'_> {
 
     fn ident_primary(&mut self, name: String, span: Span) -> PResult<Expr> {
         match name.as_str() {
-            "true" | "True" | "TRUE" => return Ok(Expr { kind: ExprKind::Lit(Lit::Bool(true)), span }),
-            "false" | "False" | "FALSE" => return Ok(Expr { kind: ExprKind::Lit(Lit::Bool(false)), span }),
+            "true" | "True" | "TRUE" => return Ok(Expr::new(ExprKind::Lit(Lit::Bool(true)), span)),
+            "false" | "False" | "FALSE" => return Ok(Expr::new(ExprKind::Lit(Lit::Bool(false)), span)),
             _ => {}
         }
         if !self.at(&Tok::LParen)? {
-            return Ok(Expr { kind: ExprKind::Ident(name), span });
+            return Ok(Expr::new(ExprKind::Ident(name), span));
         }
         match name.as_str() {
             "datetime" | "todatetime" if self.raw_literal_follows()? => {
@@ -335,13 +352,13 @@ impl Parser<'_> {
                             .ok_or_else(|| SpannedError::syntax(format!("bad datetime literal `{text}`"), tspan))?,
                     )
                 };
-                return Ok(Expr { kind: ExprKind::Lit(l), span: span.to(end) });
+                return Ok(Expr::new(ExprKind::Lit(l), span.to(end)));
             }
             "dynamic" => {
                 self.next()?;
                 let v = self.dynamic_value()?;
                 let end = self.expect(&Tok::RParen, "`)` closing `dynamic(`")?;
-                return Ok(Expr { kind: ExprKind::Lit(Lit::Dynamic(v)), span: span.to(end) });
+                return Ok(Expr::new(ExprKind::Lit(Lit::Dynamic(v)), span.to(end)));
             }
             "datatable" => return self.datatable(span),
             "externaldata" => {
@@ -360,13 +377,13 @@ impl Parser<'_> {
                 self.next()?;
                 self.next()?;
                 let end = self.next()?.span;
-                return Ok(Expr { kind: ExprKind::Lit(Lit::TypedNull(ty)), span: span.to(end) });
+                return Ok(Expr::new(ExprKind::Lit(Lit::TypedNull(ty)), span.to(end)));
             }
             if matches!(ty, ScalarType::Timespan) {
                 self.next()?;
                 let e = self.expr()?;
                 let end = self.expect(&Tok::RParen, "`)`")?;
-                return Ok(Expr { kind: e.kind, span: span.to(end) });
+                return Ok(Expr { span: span.to(end), ..e });
             }
         }
         // A call.
@@ -381,7 +398,7 @@ impl Parser<'_> {
             }
         }
         let end = self.expect(&Tok::RParen, "`)` closing the call")?;
-        Ok(Expr { kind: ExprKind::Call { name: Ident { name, span }, args }, span: span.to(end) })
+        Ok(Expr::new(ExprKind::Call { name: Ident { name, span }, args }, span.to(end)))
     }
 
     /// `datetime(` followed by raw text rather than an expression: a digit or
@@ -502,7 +519,7 @@ impl Parser<'_> {
             }
         }
         let end = self.expect(&Tok::RBracket, "`]`")?;
-        Ok(Expr { kind: ExprKind::Datatable { columns, values }, span: start.to(end) })
+        Ok(Expr::new(ExprKind::Datatable { columns, values }, start.to(end)))
     }
 }
 

@@ -18,14 +18,40 @@ use lexer::{next_token, Tok, Token};
 /// `name=value` options of an operator.
 pub type Options = Vec<(Ident, Expr)>;
 
-/// Deepest nesting of parentheses/operators accepted.
+/// Deepest nesting of parentheses/operators accepted (the parser's own
+/// recursion).
 pub const MAX_DEPTH: usize = 128;
+
+/// Deepest syntax tree accepted ([`Expr::depth`]): each term of an
+/// `and`/`or`/`+` chain, each `|` operator and each nesting is a level.
+/// The parser stops at the first node past it, so a chain of 100,000
+/// terms costs only the first few hundred; the planner and DataFusion,
+/// which recurse over the tree, never see a deeper one.
+pub const MAX_EXPR_DEPTH: u32 = 256;
+
+/// Most `let` statements and function parameters in one query (names are
+/// looked up along the chain of bindings).
+pub const MAX_BINDINGS: usize = 512;
+
+/// What the parser did: tokens read, deepest recursion, deepest tree.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ParseStats {
+    pub tokens: usize,
+    pub max_nesting: usize,
+    pub max_expr_depth: u32,
+    pub bindings: usize,
+}
 
 /// Parses a whole query.
 pub fn parse_query(src: &str) -> PResult<Query> {
+    parse_query_stats(src).0
+}
+
+/// Parses a whole query and says how much work that took.
+pub fn parse_query_stats(src: &str) -> (PResult<Query>, ParseStats) {
     let mut p = Parser::new(src);
-    let q = p.query()?;
-    Ok(q)
+    let q = p.query();
+    (q, p.stats)
 }
 
 pub(crate) struct Parser<'a> {
@@ -36,16 +62,18 @@ pub(crate) struct Parser<'a> {
     depth: usize,
     /// End of the last consumed token.
     last_end: usize,
+    stats: ParseStats,
 }
 
 impl<'a> Parser<'a> {
     pub fn new(src: &'a str) -> Self {
-        Parser { src, pos: 0, peeked: Vec::new(), depth: 0, last_end: 0 }
+        Parser { src, pos: 0, peeked: Vec::new(), depth: 0, last_end: 0, stats: ParseStats::default() }
     }
 
     fn fill(&mut self, k: usize) -> PResult<()> {
         while self.peeked.len() <= k {
             let t = next_token(self.src, self.pos)?;
+            self.stats.tokens += 1;
             self.pos = t.span.end;
             self.peeked.push(t);
         }
@@ -135,8 +163,38 @@ impl<'a> Parser<'a> {
 
     pub fn enter(&mut self, span: Span) -> PResult<()> {
         self.depth += 1;
+        self.stats.max_nesting = self.stats.max_nesting.max(self.depth);
         if self.depth > MAX_DEPTH {
             return Err(SpannedError::syntax("query nested too deeply", span));
+        }
+        Ok(())
+    }
+
+    /// Fails when `e` is deeper than [`MAX_EXPR_DEPTH`]; `at` is where the
+    /// limit was crossed (the term or operator that made it too deep).
+    pub fn check_depth(&mut self, e: &Expr, at: Span) -> PResult<()> {
+        self.stats.max_expr_depth = self.stats.max_expr_depth.max(e.depth);
+        if e.depth > MAX_EXPR_DEPTH {
+            return Err(SpannedError::syntax(
+                format!(
+                    "expression too deep: more than {MAX_EXPR_DEPTH} levels here (each term of an `and`/`or`/`+` \
+                     chain, each `|` operator and each nesting is a level); split the query, or use `in (...)` or \
+                     `has_any (...)` for long lists"
+                ),
+                at,
+            ));
+        }
+        Ok(())
+    }
+
+    /// Counts a `let` or a parameter against [`MAX_BINDINGS`].
+    fn bind(&mut self, at: Span) -> PResult<()> {
+        self.stats.bindings += 1;
+        if self.stats.bindings > MAX_BINDINGS {
+            return Err(SpannedError::syntax(
+                format!("too many `let` statements and function parameters: more than {MAX_BINDINGS}"),
+                at,
+            ));
         }
         Ok(())
     }
@@ -199,7 +257,8 @@ impl<'a> Parser<'a> {
 
     /// `let name = value` (without the `;`, which the caller eats).
     fn let_stmt(&mut self) -> PResult<Let> {
-        self.expect_word("let")?;
+        let at = self.expect_word("let")?;
+        self.bind(at)?;
         let name = self.ident("a name after `let`")?;
         self.expect(&Tok::Assign, "`=` after the `let` name")?;
         let value = if self.at_function_def()? {
@@ -233,6 +292,7 @@ impl<'a> Parser<'a> {
         if !self.at(&Tok::RParen)? {
             loop {
                 let name = self.ident("a parameter name")?;
+                self.bind(name.span)?;
                 self.expect(&Tok::Colon, "`:` and a type")?;
                 let ty = if self.at(&Tok::LParen)? {
                     self.next()?;
@@ -280,6 +340,7 @@ impl<'a> Parser<'a> {
     }
 
     /// An expression followed by any number of `| operator`.
+    #[recursive::recursive]
     pub fn pipe_expr(&mut self) -> PResult<Expr> {
         let sp = self.peek_span()?;
         self.enter(sp)?;
@@ -287,21 +348,29 @@ impl<'a> Parser<'a> {
             let start = self.next()?.span;
             let (opts, operands) = self.union_args()?;
             let end = operands.last().map(|e| e.span).unwrap_or(start);
-            Expr { kind: ExprKind::Union { opts, operands }, span: start.to(end) }
+            Expr::new(ExprKind::Union { opts, operands }, start.to(end))
         } else {
             self.expr()?
         };
         let mut ops = Vec::new();
+        // The pipeline's depth so far (as `ExprKind::depth` counts it).
+        let mut below = source.depth;
         while self.at(&Tok::Pipe)? {
             self.next()?;
-            ops.push(self.operator()?);
+            let op = self.operator()?;
+            op.kind.for_each_expr(&mut |e| below = below.max(e.depth));
+            let depth = below.saturating_add(u32::try_from(ops.len() + 1).unwrap_or(u32::MAX)).saturating_add(1);
+            self.check_depth(&Expr { kind: ExprKind::Star, span: op.span, depth }, op.span)?;
+            ops.push(op);
         }
         self.leave();
         if ops.is_empty() {
             return Ok(source);
         }
         let span = source.span.to(ops.last().map(|o| o.span).unwrap_or(source.span));
-        Ok(Expr { kind: ExprKind::Pipe { source: Box::new(source), ops }, span })
+        let e = Expr::new(ExprKind::Pipe { source: Box::new(source), ops }, span);
+        self.check_depth(&e, span)?;
+        Ok(e)
     }
 
     /// Options `name=value` (and `hint.x=value`) before an operator's body.
@@ -345,7 +414,7 @@ impl<'a> Parser<'a> {
                     ))
                 }
             };
-            opts.push((name, Expr { kind, span: t.span }));
+            opts.push((name, Expr::new(kind, t.span)));
         }
     }
 

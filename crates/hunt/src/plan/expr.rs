@@ -87,6 +87,7 @@ impl Planner<'_> {
     /// Evaluates `e` at planning time when it is a constant (literals,
     /// scalar `let`s, `ago()`, `now()`, `pack_array` of constants, and
     /// datetime/timespan arithmetic). Columns are never constants.
+    #[recursive::recursive]
     pub fn const_value(&self, e: &Expr, env: &Env, schema: &DFSchema) -> Option<Lit> {
         match &e.kind {
             ExprKind::Lit(l) => Some(l.clone()),
@@ -95,7 +96,15 @@ impl Planner<'_> {
                     return None;
                 }
                 match env.get(name)? {
-                    Binding::Expr { expr, env } => self.const_value(expr, env, &DFSchema::empty()),
+                    Binding::Expr { expr, env, cache } => {
+                        // Known once per binding: a chain of `let`s is walked once.
+                        if let Some(k) = cache.konst.borrow().as_ref() {
+                            return k.clone();
+                        }
+                        let k = self.const_value(expr, env, &DFSchema::empty());
+                        *cache.konst.borrow_mut() = Some(k.clone());
+                        k
+                    }
                     Binding::Scalar(t) => match &t.expr {
                         DfExpr::Literal(sv, _) => scalar_lit(sv, t.ty),
                         _ => None,
@@ -111,58 +120,92 @@ impl Planner<'_> {
             },
             ExprKind::Binary { op, lhs, rhs } => {
                 let (a, b) = (self.const_value(lhs, env, schema)?, self.const_value(rhs, env, schema)?);
-                match (op, a, b) {
-                    (BinOp::Add, Lit::DateTime(d), Lit::Timespan(t)) => Some(Lit::DateTime(d.checked_add(t)?)),
-                    (BinOp::Add, Lit::Timespan(t), Lit::DateTime(d)) => Some(Lit::DateTime(d.checked_add(t)?)),
-                    (BinOp::Sub, Lit::DateTime(d), Lit::Timespan(t)) => Some(Lit::DateTime(d.checked_sub(t)?)),
-                    (BinOp::Sub, Lit::DateTime(a), Lit::DateTime(b)) => Some(Lit::Timespan(a.checked_sub(b)?)),
-                    (BinOp::Add, Lit::Timespan(a), Lit::Timespan(b)) => Some(Lit::Timespan(a.checked_add(b)?)),
-                    (BinOp::Sub, Lit::Timespan(a), Lit::Timespan(b)) => Some(Lit::Timespan(a.checked_sub(b)?)),
-                    (BinOp::Mul, Lit::Timespan(a), Lit::Long(b)) | (BinOp::Mul, Lit::Long(b), Lit::Timespan(a)) => {
-                        Some(Lit::Timespan(a.checked_mul(b)?))
-                    }
-                    (BinOp::Add, Lit::Long(a), Lit::Long(b)) => Some(Lit::Long(a.checked_add(b)?)),
-                    (BinOp::Sub, Lit::Long(a), Lit::Long(b)) => Some(Lit::Long(a.checked_sub(b)?)),
-                    (BinOp::Mul, Lit::Long(a), Lit::Long(b)) => Some(Lit::Long(a.checked_mul(b)?)),
-                    _ => None,
-                }
+                fold_arith(*op, a, b)
             }
-            ExprKind::Call { name, args } => match (name.name.as_str(), args.as_slice()) {
-                ("ago", [x]) => match self.const_value(x, env, schema)? {
-                    Lit::Timespan(t) => Some(Lit::DateTime(self.now().checked_sub(t)?)),
-                    _ => None,
-                },
-                ("now", []) => Some(Lit::DateTime(self.now())),
-                ("now", [x]) => match self.const_value(x, env, schema)? {
-                    Lit::Timespan(t) => Some(Lit::DateTime(self.now().checked_add(t)?)),
-                    _ => None,
-                },
-                ("pack_array", items) => {
-                    let vals: Option<Vec<J>> =
-                        items.iter().map(|i| self.const_value(i, env, schema).map(|l| lit_json(&l))).collect();
-                    Some(Lit::Dynamic(J::Array(vals?)))
-                }
-                ("todynamic" | "parse_json", [x]) => match self.const_value(x, env, schema)? {
-                    Lit::Str(s) => Some(Lit::Dynamic(serde_json::from_str(&s).unwrap_or(J::String(s)))),
-                    d @ Lit::Dynamic(_) => Some(d),
-                    _ => None,
-                },
+            ExprKind::Call { name, args } => self.const_call(&name.name, args, env, schema),
+            _ => None,
+        }
+    }
+
+    /// The constant value of a call to `name`, for the functions that
+    /// have one (`ago`, `now`, `pack_array` of constants, `parse_json` of a
+    /// constant).
+    fn const_call(&self, name: &str, args: &[Expr], env: &Env, schema: &DFSchema) -> Option<Lit> {
+        match (name, args) {
+            ("ago", [x]) => match self.const_value(x, env, schema)? {
+                Lit::Timespan(t) => Some(Lit::DateTime(self.now().checked_sub(t)?)),
+                _ => None,
+            },
+            ("now", []) => Some(Lit::DateTime(self.now())),
+            ("now", [x]) => match self.const_value(x, env, schema)? {
+                Lit::Timespan(t) => Some(Lit::DateTime(self.now().checked_add(t)?)),
+                _ => None,
+            },
+            ("pack_array", items) => {
+                let vals: Option<Vec<J>> =
+                    items.iter().map(|i| self.const_value(i, env, schema).map(|l| lit_json(&l))).collect();
+                Some(Lit::Dynamic(J::Array(vals?)))
+            }
+            ("todynamic" | "parse_json", [x]) => match self.const_value(x, env, schema)? {
+                Lit::Str(s) => Some(Lit::Dynamic(serde_json::from_str(&s).unwrap_or(J::String(s)))),
+                d @ Lit::Dynamic(_) => Some(d),
                 _ => None,
             },
             _ => None,
         }
     }
+}
 
+/// Constant arithmetic: datetimes and timespans, longs (None on overflow
+/// or for other types).
+fn fold_arith(op: BinOp, a: Lit, b: Lit) -> Option<Lit> {
+    match (op, a, b) {
+        (BinOp::Add, Lit::DateTime(d), Lit::Timespan(t)) => Some(Lit::DateTime(d.checked_add(t)?)),
+        (BinOp::Add, Lit::Timespan(t), Lit::DateTime(d)) => Some(Lit::DateTime(d.checked_add(t)?)),
+        (BinOp::Sub, Lit::DateTime(d), Lit::Timespan(t)) => Some(Lit::DateTime(d.checked_sub(t)?)),
+        (BinOp::Sub, Lit::DateTime(a), Lit::DateTime(b)) => Some(Lit::Timespan(a.checked_sub(b)?)),
+        (BinOp::Add, Lit::Timespan(a), Lit::Timespan(b)) => Some(Lit::Timespan(a.checked_add(b)?)),
+        (BinOp::Sub, Lit::Timespan(a), Lit::Timespan(b)) => Some(Lit::Timespan(a.checked_sub(b)?)),
+        (BinOp::Mul, Lit::Timespan(a), Lit::Long(b)) | (BinOp::Mul, Lit::Long(b), Lit::Timespan(a)) => {
+            Some(Lit::Timespan(a.checked_mul(b)?))
+        }
+        (BinOp::Add, Lit::Long(a), Lit::Long(b)) => Some(Lit::Long(a.checked_add(b)?)),
+        (BinOp::Sub, Lit::Long(a), Lit::Long(b)) => Some(Lit::Long(a.checked_sub(b)?)),
+        (BinOp::Mul, Lit::Long(a), Lit::Long(b)) => Some(Lit::Long(a.checked_mul(b)?)),
+        _ => None,
+    }
+}
+
+/// The literal a planned expression is, if it is one.
+fn lit_of(t: &Typed) -> Option<Lit> {
+    match &t.expr {
+        DfExpr::Literal(sv, _) => scalar_lit(sv, t.ty),
+        _ => None,
+    }
+}
+
+/// The KQL type of `a op b` from the operands' types alone (DataFusion's
+/// rules on typed nulls), so a chain of `+` is typed in one step per link
+/// rather than by walking the whole expression below each one.
+fn arith_type(a: KType, op: Operator, b: KType, span: Span) -> PResult<KType> {
+    let shape = binary(super::types::null_of(a).expr, op, super::types::null_of(b).expr);
+    super::types::type_of(&shape, &DFSchema::empty(), span)
+}
+
+impl Planner<'_> {
     /// Plans a scalar expression over rows of `schema`.
+    #[recursive::recursive]
     pub fn scalar(&mut self, e: &Expr, env: &Env, schema: &DFSchema) -> PResult<Typed> {
         let span = e.span;
+        self.tick(span)?;
         match &e.kind {
             ExprKind::Lit(l) => Ok(lit_typed(l)),
             ExprKind::Ident(name) => self.ident(name, span, env, schema),
             ExprKind::Star => Err(SpannedError::semantic("`*` is not a value here", span)),
             ExprKind::Neg(x) => {
                 let t = self.scalar(x, env, schema)?;
-                typed(DfExpr::Negative(Box::new(t.expr)), schema, span)
+                // Negation keeps the type (and DataFusion checks it).
+                Ok(Typed { expr: DfExpr::Negative(Box::new(t.expr)), ty: t.ty })
             }
             ExprKind::Binary { op, lhs, rhs } => self.binary(*op, lhs, rhs, env, schema, span),
             ExprKind::In { expr, list, neg, ci } => self.in_list(expr, list, *neg, *ci, env, schema, span),
@@ -204,14 +247,29 @@ impl Planner<'_> {
             return typed(c, schema, span);
         }
         match env.get(name) {
-            Some(Binding::Expr { expr, env: env2 }) => {
-                let (expr, env2) = (expr.clone(), env2.clone());
+            Some(Binding::Expr { expr, env: env2, cache }) => {
+                let (expr, env2, cache) = (expr.clone(), env2.clone(), cache.clone());
                 if self.is_tabular(&expr, &env2) {
                     return Err(SpannedError::semantic(format!("`{name}` is a table, not a scalar"), span));
                 }
                 // A scalar `let` is evaluated where it is used, but only
-                // sees the names in scope where it was defined.
-                return self.scalar(&expr, &env2, schema);
+                // sees the names in scope where it was defined. Planned once
+                // per row schema; each further use adds its size to the plan.
+                let hit = cache
+                    .scalars
+                    .borrow()
+                    .iter()
+                    .find(|(s, _, _)| same_schema(s, schema))
+                    .map(|(_, t, n)| (t.clone(), *n));
+                if let Some((t, size)) = hit {
+                    self.add_nodes(size, span)?;
+                    return Ok(t);
+                }
+                *self.stats.let_bodies_planned.entry(cache.name.clone()).or_default() += 1;
+                let before = self.stats.nodes;
+                let t = self.scalar(&expr, &env2, schema)?;
+                cache.scalars.borrow_mut().push((schema.clone(), t.clone(), self.stats.nodes - before));
+                return Ok(t);
             }
             Some(Binding::Scalar(t)) => return Ok(t.clone()),
             Some(Binding::Plan(_)) => {
@@ -232,7 +290,7 @@ impl Planner<'_> {
         if NOT_COLLECTED_COLUMNS.contains(&name) {
             return Err(SpannedError::unsupported(format!("column `{name}` is not collected by netward"), span));
         }
-        if self.is_tabular(&Expr { kind: ExprKind::Ident(name.to_string()), span }, env) {
+        if self.is_tabular(&Expr::new(ExprKind::Ident(name.to_string()), span), env) {
             return Err(SpannedError::semantic(format!("`{name}` is a table, not a scalar"), span));
         }
         Err(SpannedError::semantic(format!("unknown column or variable `{name}`"), span))
@@ -318,18 +376,15 @@ impl Planner<'_> {
         schema: &DFSchema,
         span: Span,
     ) -> PResult<Typed> {
-        // Constant arithmetic folds (`ago(1d) - 2h`, `7d * 2`).
+        let a = self.scalar(lhs, env, schema)?;
+        let b = self.scalar(rhs, env, schema)?;
+        // Constant arithmetic folds (`ago(1d) - 2h`, `7d * 2`), bottom up:
+        // the operands were folded already.
         if matches!(op, BinOp::Add | BinOp::Sub | BinOp::Mul) {
-            if let Some(l) = self.const_value(
-                &Expr { kind: ExprKind::Binary { op, lhs: Box::new(lhs.clone()), rhs: Box::new(rhs.clone()) }, span },
-                env,
-                schema,
-            ) {
+            if let Some(l) = lit_of(&a).zip(lit_of(&b)).and_then(|(x, y)| fold_arith(op, x, y)) {
                 return Ok(lit_typed(&l));
             }
         }
-        let a = self.scalar(lhs, env, schema)?;
-        let b = self.scalar(rhs, env, schema)?;
         let bool_of = |t: Typed, sp: Span| -> PResult<DfExpr> {
             match t.ty {
                 KType::Bool | KType::Null => Ok(t.expr),
@@ -393,7 +448,8 @@ impl Planner<'_> {
                     ));
                 }
                 // KQL divides integers as integers; so does DataFusion.
-                typed(binary(a.expr, o, b.expr), schema, span)
+                let ty = arith_type(a.ty, o, b.ty, span)?;
+                Ok(Typed { expr: binary(a.expr, o, b.expr), ty })
             }
         }
     }
@@ -519,7 +575,7 @@ impl Planner<'_> {
         span: Span,
     ) -> PResult<Typed> {
         // User functions shadow built-ins.
-        if let Some(Binding::Function { def, env: fenv }) = env.get(name) {
+        if let Some(Binding::Function { def, env: fenv, .. }) = env.get(name) {
             let (def, fenv) = (def.clone(), fenv.clone());
             return match self.call_function(&def, &fenv, args, env, None, Some(schema), span)? {
                 FnResult::Scalar(t) => Ok(t),
@@ -528,17 +584,7 @@ impl Planner<'_> {
                 }
             };
         }
-        if let Some(l) = self.const_value(
-            &Expr {
-                kind: ExprKind::Call {
-                    name: crate::parse::ast::Ident { name: name.to_string(), span: name_span },
-                    args: args.to_vec(),
-                },
-                span,
-            },
-            env,
-            schema,
-        ) {
+        if let Some(l) = self.const_call(name, args, env, schema) {
             return Ok(lit_typed(&l));
         }
         let arity = |lo: usize, hi: usize| -> PResult<()> {
@@ -557,14 +603,16 @@ impl Planner<'_> {
                 arity(1, 1)?;
                 let t = self.scalar(&args[0], env, schema)?;
                 let now = lit_typed(&Lit::DateTime(self.now()));
-                typed(binary(now.expr, Operator::Minus, t.expr), schema, span)
+                let ty = arith_type(KType::DateTime, Operator::Minus, t.ty, span)?;
+                Ok(Typed { expr: binary(now.expr, Operator::Minus, t.expr), ty })
             }
             "now" => {
                 arity(0, 1)?;
                 let now = lit_typed(&Lit::DateTime(self.now()));
                 if let Some(a) = args.first() {
                     let t = self.scalar(a, env, schema)?;
-                    return typed(binary(now.expr, Operator::Plus, t.expr), schema, span);
+                    let ty = arith_type(KType::DateTime, Operator::Plus, t.ty, span)?;
+                    return Ok(Typed { expr: binary(now.expr, Operator::Plus, t.expr), ty });
                 }
                 Ok(now)
             }
@@ -925,4 +973,10 @@ fn scalar_lit(sv: &ScalarValue, ty: KType) -> Option<Lit> {
         (ScalarValue::DurationNanosecond(Some(v)), _) => Lit::Timespan(*v),
         _ => return None,
     })
+}
+
+/// Whether two row schemas are the same (a scalar `let` planned over one
+/// can be reused over the other).
+fn same_schema(a: &DFSchema, b: &DFSchema) -> bool {
+    a == b
 }

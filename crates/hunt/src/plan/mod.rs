@@ -2,9 +2,15 @@
 //! [`LogicalPlan`].
 //!
 //! * `let` bindings live in an immutable environment ([`Env`]); a binding
-//!   keeps the environment it was defined in (lexical scope) and is planned
-//!   where it is used — `materialize()` is planned the same way (DataFusion
-//!   recomputes it; results are equal).
+//!   keeps the environment it was defined in (lexical scope). A `let` body
+//!   is planned once, where it is first used, and the plan reused (a scalar
+//!   body once per row schema it is used over) — `materialize()` is planned
+//!   the same way (DataFusion recomputes it; results are equal).
+//! * Cost is bounded by the query's size: the planner counts the nodes it
+//!   plans, a reused `let` body counting its size at each use (the size of
+//!   the plan DataFusion is handed), and stops past [`MAX_PLAN_NODES`];
+//!   the finished plan must be at most [`MAX_PLAN_DEPTH`] deep; the
+//!   query's time limit is checked while planning.
 //! * Tabular expressions become plans here and in [`ops`]; scalar ones
 //!   become DataFusion expressions in [`expr`]; `summarize` is in
 //!   [`summarize`], `join`/`lookup`/`union` in [`join`].
@@ -19,16 +25,20 @@ mod ops;
 mod summarize;
 pub mod types;
 
+use crate::error::ErrorKind;
 use crate::error::{PResult, Span, SpannedError};
+use crate::parse::ast::Lit;
 use crate::parse::ast::{self, Expr, ExprKind, FunctionDef, LetValue, ParamType};
 use crate::RenderHint;
 use datafusion::catalog::TableProvider;
 use datafusion::common::{Column, DFSchema};
 use datafusion::datasource::provider_as_source;
 use datafusion::logical_expr::{Expr as DfExpr, LogicalPlan, LogicalPlanBuilder};
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::time::Instant;
 use types::{df_err, KType, Typed};
 
 pub use catalog::{DEFENDER_FUNCTIONS, NOT_COLLECTED_COLUMNS, NOT_COLLECTED_TABLES};
@@ -36,16 +46,58 @@ pub use catalog::{DEFENDER_FUNCTIONS, NOT_COLLECTED_COLUMNS, NOT_COLLECTED_TABLE
 /// How deep user function calls may nest.
 const MAX_CALL_DEPTH: usize = 32;
 
+/// Largest plan, in syntax-tree nodes planned, each `let` body and
+/// function body counted at every use (so `let b = union a, a` doubles
+/// `a`). Bounds both the planner's work and the plan DataFusion is given.
+pub const MAX_PLAN_NODES: usize = 100_000;
+
+/// Deepest finished plan: DataFusion operators and the expressions in them
+/// (subqueries included), once `let`s and functions are expanded.
+pub const MAX_PLAN_DEPTH: usize = 512;
+
+/// The planner's time check runs every this many nodes.
+const DEADLINE_EVERY: usize = 64;
+
+/// What planning one query cost, counted by the planner.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PlanStats {
+    /// The plan's size: nodes planned, a reused `let` body counted again at
+    /// each use ([`MAX_PLAN_NODES`] bounds it).
+    pub nodes: usize,
+    /// Nodes the planner actually walked (a `let` body planned once is
+    /// walked once, however often it is used).
+    pub planned: usize,
+    /// How many times each `let` body was planned, by name.
+    pub let_bodies_planned: HashMap<String, usize>,
+    /// Depth of the finished DataFusion plan ([`MAX_PLAN_DEPTH`]).
+    pub plan_depth: usize,
+}
+
+/// What is known about one `let` binding once it has been planned.
+#[derive(Default)]
+pub(crate) struct LetCache {
+    name: String,
+    tabular: Cell<Option<bool>>,
+    /// The plan of a tabular body and its size in nodes.
+    plan: RefCell<Option<(LogicalPlan, usize)>>,
+    /// Planned scalar bodies, per row schema they were planned over.
+    scalars: RefCell<Vec<(DFSchema, Typed, usize)>>,
+    /// The body's constant value, once asked.
+    konst: RefCell<Option<Option<Lit>>>,
+}
+
 #[derive(Clone)]
 pub(crate) enum Binding {
     /// `let x = <expr>`: scalar or tabular, decided where it is used.
     Expr {
         expr: Rc<Expr>,
         env: Env,
+        cache: Rc<LetCache>,
     },
     Function {
         def: Rc<FunctionDef>,
         env: Env,
+        tabular: Rc<Cell<Option<bool>>>,
     },
     /// A tabular function parameter.
     Plan(LogicalPlan),
@@ -85,20 +137,74 @@ pub(crate) struct Planner<'a> {
     now: i64,
     pub render: Option<RenderHint>,
     depth: usize,
+    /// When planning must have finished (the query's time limit).
+    deadline: Option<Instant>,
+    pub stats: PlanStats,
 }
 
 impl<'a> Planner<'a> {
-    pub fn new(tables: &'a HashMap<String, Arc<dyn TableProvider>>, now: i64) -> Self {
-        Planner { tables, now, render: None, depth: 0 }
+    pub fn new(tables: &'a HashMap<String, Arc<dyn TableProvider>>, now: i64, deadline: Option<Instant>) -> Self {
+        Planner { tables, now, render: None, depth: 0, deadline, stats: PlanStats::default() }
     }
 
     pub fn plan_query(&mut self, q: &ast::Query) -> PResult<LogicalPlan> {
+        self.check_deadline(q.body.span)?;
         let env = bind_lets(&Env::default(), &q.lets);
-        self.tabular(&q.body, &env)
+        let plan = self.tabular(&q.body, &env)?;
+        self.stats.plan_depth = plan_depth(&plan, &mut HashMap::new());
+        if self.stats.plan_depth > MAX_PLAN_DEPTH {
+            return Err(SpannedError::unsupported(
+                format!(
+                    "the query's plan is too deep: {} levels once each `let` and function is expanded where it is \
+                     used (the limit is {MAX_PLAN_DEPTH})",
+                    self.stats.plan_depth
+                ),
+                q.body.span,
+            ));
+        }
+        Ok(plan)
+    }
+
+    /// Counts `n` more nodes in the plan; fails past [`MAX_PLAN_NODES`].
+    fn add_nodes(&mut self, n: usize, span: Span) -> PResult<()> {
+        self.stats.nodes = self.stats.nodes.saturating_add(n);
+        if self.stats.nodes > MAX_PLAN_NODES {
+            return Err(SpannedError::unsupported(
+                format!(
+                    "the query is too large to plan: more than {MAX_PLAN_NODES} nodes once each `let` and function \
+                     is expanded where it is used (here)"
+                ),
+                span,
+            ));
+        }
+        Ok(())
+    }
+
+    /// One node planned: counted, and now and then the time limit checked.
+    pub fn tick(&mut self, span: Span) -> PResult<()> {
+        self.add_nodes(1, span)?;
+        self.stats.planned += 1;
+        if self.stats.planned % DEADLINE_EVERY == 0 {
+            self.check_deadline(span)?;
+        }
+        Ok(())
+    }
+
+    fn check_deadline(&self, span: Span) -> PResult<()> {
+        match self.deadline {
+            Some(d) if Instant::now() >= d => Err(SpannedError {
+                message: "query exceeded its time limit while being planned".into(),
+                span,
+                kind: ErrorKind::Timeout,
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// Plans a tabular expression.
+    #[recursive::recursive]
     pub fn tabular(&mut self, e: &Expr, env: &Env) -> PResult<LogicalPlan> {
+        self.tick(e.span)?;
         match &e.kind {
             ExprKind::Ident(name) => self.named_table(name, e.span, env),
             ExprKind::Pipe { source, ops } => {
@@ -127,12 +233,22 @@ impl<'a> Planner<'a> {
 
     fn named_table(&mut self, name: &str, span: Span, env: &Env) -> PResult<LogicalPlan> {
         match env.get(name) {
-            Some(Binding::Expr { expr, env: env2 }) => {
-                let (expr, env2) = (expr.clone(), env2.clone());
+            Some(Binding::Expr { expr, env: env2, cache }) => {
+                let (expr, env2, cache) = (expr.clone(), env2.clone(), cache.clone());
                 if !self.is_tabular(&expr, &env2) {
                     return Err(SpannedError::semantic(format!("`{name}` is a scalar, not a table"), span));
                 }
-                return self.tabular(&expr, &env2);
+                // Planned once; each further use adds its size to the plan.
+                let hit = cache.plan.borrow().as_ref().map(|(p, n)| (p.clone(), *n));
+                if let Some((plan, size)) = hit {
+                    self.add_nodes(size, span)?;
+                    return Ok(plan);
+                }
+                *self.stats.let_bodies_planned.entry(cache.name.clone()).or_default() += 1;
+                let before = self.stats.nodes;
+                let plan = self.tabular(&expr, &env2)?;
+                *cache.plan.borrow_mut() = Some((plan.clone(), self.stats.nodes - before));
+                return Ok(plan);
             }
             Some(Binding::Plan(p)) => return Ok(p.clone()),
             Some(Binding::Function { .. }) => {
@@ -176,6 +292,8 @@ impl<'a> Planner<'a> {
         let filter =
             types::ufn("kql_startswith_cs", vec![action, datafusion::prelude::lit(DEVICE_EVENTS_ACTION_PREFIX)], span)?;
         let plan = scan.filter(filter).and_then(|b| b.build()).map_err(|e| df_err(e, span))?;
+        // The view's projection: one expression per column.
+        self.add_nodes(Table::DeviceEvents.columns().len(), span)?;
         let mut cols = Vec::new();
         for c in Table::DeviceEvents.columns() {
             let ty = KType::of_field(&Field::new(c.name, c.ty.arrow(), true).with_metadata(
@@ -199,12 +317,21 @@ impl<'a> Planner<'a> {
         LogicalPlanBuilder::from(plan).project(exprs).and_then(|b| b.build()).map_err(|e| df_err(e, span))
     }
 
-    /// Whether `e` denotes a table (as opposed to a scalar).
+    /// Whether `e` denotes a table (as opposed to a scalar). Known once
+    /// per binding.
+    #[recursive::recursive]
     pub fn is_tabular(&self, e: &Expr, env: &Env) -> bool {
         match &e.kind {
             ExprKind::Pipe { .. } | ExprKind::Datatable { .. } | ExprKind::Union { .. } => true,
             ExprKind::Ident(name) => match env.get(name) {
-                Some(Binding::Expr { expr, env }) => self.is_tabular(expr, env),
+                Some(Binding::Expr { expr, env, cache }) => match cache.tabular.get() {
+                    Some(t) => t,
+                    None => {
+                        let t = self.is_tabular(expr, env);
+                        cache.tabular.set(Some(t));
+                        t
+                    }
+                },
                 Some(Binding::Plan(_)) => true,
                 Some(_) => false,
                 None => {
@@ -214,7 +341,14 @@ impl<'a> Planner<'a> {
                 }
             },
             ExprKind::Call { name, .. } => match env.get(&name.name) {
-                Some(Binding::Function { def, env }) => self.function_is_tabular(def, env),
+                Some(Binding::Function { def, env, tabular }) => match tabular.get() {
+                    Some(t) => t,
+                    None => {
+                        let t = self.function_is_tabular(def, env);
+                        tabular.set(Some(t));
+                        t
+                    }
+                },
                 _ => name.name == "materialize" || DEFENDER_FUNCTIONS.contains(&name.name.as_str()),
             },
             _ => false,
@@ -251,7 +385,7 @@ impl<'a> Planner<'a> {
         span: Span,
     ) -> PResult<LogicalPlan> {
         match env.get(&name.name) {
-            Some(Binding::Function { def, env: fenv }) => {
+            Some(Binding::Function { def, env: fenv, .. }) => {
                 let (def, fenv) = (def.clone(), fenv.clone());
                 return self.call_function(&def, &fenv, args, env, input, None, span).and_then(|r| match r {
                     FnResult::Table(p) => Ok(p),
@@ -373,8 +507,14 @@ fn bind_lets(env: &Env, lets: &[ast::Let]) -> Env {
     let mut env = env.clone();
     for l in lets {
         let b = match &l.value {
-            LetValue::Expr(e) => Binding::Expr { expr: Rc::new(e.clone()), env: env.clone() },
-            LetValue::Function(f) => Binding::Function { def: Rc::new(f.clone()), env: env.clone() },
+            LetValue::Expr(e) => Binding::Expr {
+                expr: Rc::new(e.clone()),
+                env: env.clone(),
+                cache: Rc::new(LetCache { name: l.name.name.clone(), ..LetCache::default() }),
+            },
+            LetValue::Function(f) => {
+                Binding::Function { def: Rc::new(f.clone()), env: env.clone(), tabular: Rc::default() }
+            }
         };
         env = env.bind(&l.name.name, b);
     }
@@ -382,3 +522,42 @@ fn bind_lets(env: &Env, lets: &[ast::Let]) -> Env {
 }
 
 use datafusion::arrow::datatypes::Field;
+
+/// Depth of `plan`: its operators and the expressions in them, subqueries
+/// included. A subplan shared by two parents (a reused `let`) is measured
+/// once.
+fn plan_depth(root: &LogicalPlan, seen: &mut HashMap<*const LogicalPlan, usize>) -> usize {
+    #[recursive::recursive]
+    fn plan(p: &LogicalPlan, seen: &mut HashMap<*const LogicalPlan, usize>) -> usize {
+        if let Some(d) = seen.get(&(p as *const LogicalPlan)) {
+            return *d;
+        }
+        let mut d = 0;
+        for i in p.inputs() {
+            d = d.max(plan(i, seen));
+        }
+        let _ = p.apply_expressions(|e| {
+            d = d.max(expr(e, seen));
+            Ok(TreeNodeRecursion::Continue)
+        });
+        seen.insert(p as *const LogicalPlan, d + 1);
+        d + 1
+    }
+    #[recursive::recursive]
+    fn expr(e: &DfExpr, seen: &mut HashMap<*const LogicalPlan, usize>) -> usize {
+        let mut d = match e {
+            DfExpr::InSubquery(s) => plan(&s.subquery.subquery, seen),
+            DfExpr::ScalarSubquery(s) => plan(&s.subquery, seen),
+            DfExpr::Exists(s) => plan(&s.subquery.subquery, seen),
+            _ => 0,
+        };
+        let _ = e.apply_children(|c| {
+            d = d.max(expr(c, seen));
+            Ok(TreeNodeRecursion::Continue)
+        });
+        d + 1
+    }
+    plan(root, seen)
+}
+
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};

@@ -74,6 +74,7 @@ impl Planner<'_> {
 
     pub fn operator(&mut self, op: &Operator, plan: LogicalPlan, env: &Env) -> PResult<LogicalPlan> {
         let span = op.span;
+        self.tick(span)?;
         let build =
             |b: datafusion::error::Result<LogicalPlanBuilder>| b.and_then(|b| b.build()).map_err(|e| df_err(e, span));
         match &op.kind {
