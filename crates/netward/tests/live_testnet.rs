@@ -6,59 +6,11 @@
 //! real destinations. Needs root and the packages `.ci/run` installs; outside
 //! CI a missing prerequisite skips (said on stderr), under `CI=true` it fails.
 
-use std::collections::HashMap;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-struct Topo {
-    prefix: String,
-    env: HashMap<String, String>,
-}
-
-impl Topo {
-    fn up(test: &str, block_index: u8) -> Option<Topo> {
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testnet/topo.sh");
-        let prefix = format!("t{}-{}", std::process::id() % 100_000, test);
-        let block = format!("198.19.{block_index}.0/24");
-        let out = Command::new("bash")
-            .arg(&script)
-            .args(["up", &prefix, &block])
-            .env("NW_OWNER_PID", std::process::id().to_string())
-            .output()
-            .expect("run topo.sh");
-        match out.status.code() {
-            Some(0) => {}
-            Some(77) => {
-                eprintln!("SKIPPED (prerequisite missing, CI is not true): {}", String::from_utf8_lossy(&out.stderr));
-                return None;
-            }
-            _ => panic!("topo.sh up failed: {}", String::from_utf8_lossy(&out.stderr)),
-        }
-        let env = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Some(Topo { prefix, env })
-    }
-
-    fn var(&self, k: &str) -> &str {
-        &self.env[k]
-    }
-
-    fn cli(&self, program: &str) -> Command {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", self.var("NW_NS_CLI"), program]);
-        c
-    }
-}
-
-impl Drop for Topo {
-    fn drop(&mut self) {
-        let _ = Command::new("bash").arg(self.var("NW_TOPO")).args(["down", &self.prefix]).status();
-    }
-}
+mod common;
+use common::Topo;
 
 /// tcpdump in the client namespace, stopped (and its file flushed) on drop.
 struct Tcpdump(Child);
