@@ -256,6 +256,7 @@ impl Sensor {
                 Observation::Dns(info) => self.on_dns(id, &info, ts),
                 Observation::SniMismatch { .. } => {}
                 Observation::Unparsed { .. } => self.stats.unparsed_layers += 1,
+                Observation::Resync { .. } => {}
             }
         }
     }

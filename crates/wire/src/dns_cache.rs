@@ -3,6 +3,18 @@
 //! (clamped by the config) and the map is bounded in size (least recently used
 //! entries go first). Time is passed in by the caller, as a `Duration` since any
 //! fixed epoch.
+//!
+//! Names are stored as `netward-canon` spells them (a name it refuses is not
+//! learned), so lookups compare canonical names only. The caller passes only
+//! answers the client *received* (the server's side of the flow): a client
+//! cannot teach the cache names for its own connections by sending answers.
+//!
+//! Cost of [`DnsCache::record`], linear in the message: each record's names are
+//! canonicalised once, the CNAME records are put in one map (target to
+//! owner), and the chain leading to an owner name is resolved once per
+//! distinct owner (at most `max_names` map lookups), not walked again for each
+//! address record; merging an address's names into its entry costs at most
+//! `max_names`² comparisons. [`DnsCache::work`] counts these steps.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -55,11 +67,17 @@ pub struct DnsCache {
     config: DnsCacheConfig,
     entries: HashMap<(IpAddr, IpAddr), Entry>,
     clock: u64,
+    work: crate::Work,
 }
 
 impl DnsCache {
     pub fn new(config: DnsCacheConfig) -> Self {
-        DnsCache { config, entries: HashMap::new(), clock: 0 }
+        DnsCache { config, entries: HashMap::new(), clock: 0, work: crate::Work::default() }
+    }
+
+    /// The work done so far (name steps resolving CNAME chains).
+    pub fn work(&self) -> crate::Work {
+        self.work
     }
 
     pub fn len(&self) -> usize {
@@ -71,34 +89,69 @@ impl DnsCache {
     }
 
     /// Learns from a DNS response that `client` received at `now`. Each A/AAAA
-    /// answer is tied to every name of the CNAME chain that led to it, the queried
-    /// name first.
+    /// answer is tied to every name of the CNAME chain that led to it (at most
+    /// `max_names`), the queried name first.
     pub fn record(&mut self, client: IpAddr, info: &DnsInfo, now: Duration) {
         if !info.is_response || info.rcode != Some(0) {
             return;
         }
+        let canon = |n: &str| netward_canon::canonical_host(n).ok().map(|h| h.host.to_string());
+        let max = self.config.max_names.max(1);
+        // CNAME target -> (owner, ttl); the first record for a target wins.
+        let mut back: HashMap<String, (String, u32)> = HashMap::new();
+        for a in &info.answers {
+            if let DnsData::Cname(target) = &a.data {
+                self.work.name_steps += 2;
+                if let (Some(owner), Some(target)) = (canon(&a.name), canon(target)) {
+                    back.entry(target).or_insert((owner, a.ttl));
+                }
+            }
+        }
+        // Name -> its chain (query name first, at most `max` names) and the
+        // smallest CNAME TTL on it; every name is resolved once.
+        let mut chains: HashMap<String, (Vec<String>, u32)> = HashMap::new();
         for answer in &info.answers {
             let addr = match answer.data {
                 DnsData::A(a) => IpAddr::V4(a),
                 DnsData::Aaaa(a) => IpAddr::V6(a),
                 _ => continue,
             };
-            let (chain, ttl) = chain_to(info, &answer.name, answer.ttl);
-            let ttl = Duration::from_secs(u64::from(ttl)).clamp(self.config.min_ttl, self.config.max_ttl);
-            for name in chain.into_iter().rev() {
-                self.insert(client, addr, name, now + ttl);
+            self.work.name_steps += 1;
+            let Some(owner) = canon(&answer.name) else { continue };
+            if !chains.contains_key(&owner) {
+                self.work.name_steps += resolve(&owner, &back, &mut chains, max);
             }
+            let Some((chain, chain_ttl)) = chains.get(&owner) else { continue };
+            let ttl = Duration::from_secs(u64::from(answer.ttl.min(*chain_ttl)))
+                .clamp(self.config.min_ttl, self.config.max_ttl);
+            let steps = self.insert(client, addr, chain, now + ttl);
+            self.work.name_steps += steps;
         }
         self.evict(now);
     }
 
-    fn insert(&mut self, client: IpAddr, addr: IpAddr, name: String, expires: Duration) {
+    /// Puts `chain` (distinct names, query name first) at the front of the
+    /// entry's names; returns the name comparisons made.
+    fn insert(&mut self, client: IpAddr, addr: IpAddr, chain: &[String], expires: Duration) -> u64 {
         self.clock += 1;
+        let max = self.config.max_names;
         let entry = self.entries.entry((client, addr)).or_insert(Entry { names: Vec::new(), last_used: 0 });
         entry.last_used = self.clock;
-        entry.names.retain(|n| !n.name.eq_ignore_ascii_case(&name));
-        entry.names.insert(0, InferredName { name, expires });
-        entry.names.truncate(self.config.max_names);
+        let mut names: Vec<InferredName> =
+            chain.iter().take(max).map(|name| InferredName { name: name.clone(), expires }).collect();
+        let fresh = names.len();
+        let mut steps = 0u64;
+        for old in entry.names.drain(..) {
+            if names.len() >= max {
+                break;
+            }
+            steps += fresh as u64;
+            if !names[..fresh].iter().any(|n| n.name == old.name) {
+                names.push(old);
+            }
+        }
+        entry.names = names;
+        steps
     }
 
     /// All live names `client` was told for `addr`, most recent first. Several names
@@ -137,28 +190,48 @@ impl DnsCache {
     }
 }
 
-/// The names leading to `owner` through the CNAME answers (query name first) and
-/// the smallest TTL along the way.
-fn chain_to(info: &DnsInfo, owner: &str, ttl: u32) -> (Vec<String>, u32) {
-    let mut chain = vec![owner.to_owned()];
-    let mut ttl = ttl;
-    // Walk backwards: who has a CNAME pointing at the current head? Bounded by the
-    // answer count, so a CNAME loop cannot spin.
-    for _ in 0..info.answers.len() {
-        let head = chain[0].clone();
-        let prev = info.answers.iter().find(|a| {
-            matches!(&a.data, DnsData::Cname(t) if t.eq_ignore_ascii_case(&head))
-                && !chain.iter().any(|c| c.eq_ignore_ascii_case(&a.name))
-        });
-        match prev {
-            Some(a) => {
-                ttl = ttl.min(a.ttl);
-                chain.insert(0, a.name.clone());
-            }
-            None => break,
+/// Resolves the chain of `name` into `chains`, and of every name on the way
+/// to it not resolved yet: walks the CNAME map back from `name` until a
+/// resolved name, the start of the chain, or a loop, then fills the chains
+/// forward. Returns the map lookups made (about two per name resolved).
+fn resolve(
+    name: &str,
+    back: &HashMap<String, (String, u32)>,
+    chains: &mut HashMap<String, (Vec<String>, u32)>,
+    max: usize,
+) -> u64 {
+    let mut steps = 0u64;
+    let mut path: Vec<&str> = vec![name];
+    let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::from([name]);
+    let mut base: (Vec<String>, u32) = (Vec::new(), u32::MAX);
+    loop {
+        steps += 1;
+        let cur = path[path.len() - 1];
+        if let Some(done) = chains.get(cur) {
+            base = done.clone();
+            path.pop();
+            break;
+        }
+        match back.get(cur) {
+            Some((prev, _)) if seen.insert(prev.as_str()) => path.push(prev),
+            _ => break,
         }
     }
-    (chain, ttl)
+    for node in path.into_iter().rev() {
+        steps += 1;
+        let (mut chain, mut ttl) = base;
+        if !chain.is_empty() {
+            if let Some((_, t)) = back.get(node) {
+                ttl = ttl.min(*t);
+            }
+        }
+        if chain.len() < max {
+            chain.push(node.to_owned());
+        }
+        chains.insert(node.to_owned(), (chain.clone(), ttl));
+        base = (chain, ttl);
+    }
+    steps
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 
 use crate::dns;
 use crate::layer::Layer;
-use crate::observation::{Direction, Observation, Protocol};
+use crate::observation::{Direction, Lost, Observation, Protocol};
 use crate::quic::QuicClient;
 
 /// What kind of flow an inspector follows.
@@ -40,20 +40,27 @@ pub struct FlowInspector {
     tcp: Option<Layer>,
     udp: Udp,
     out: VecDeque<Observation>,
+    /// Work of this inspector and of the parsers it is done with.
+    work: crate::Work,
+    lost: Option<Lost>,
 }
 
 impl FlowInspector {
     pub fn new(kind: FlowKind) -> Self {
         match kind {
             FlowKind::Tcp { dst_port } => FlowInspector {
-                tcp: Some(Layer::new(0, is_dns_port(dst_port), None)),
+                tcp: Some(Layer::new(0, is_dns_port(dst_port), None, None)),
                 udp: Udp::Done,
                 out: VecDeque::new(),
+                work: crate::Work::default(),
+                lost: None,
             },
             FlowKind::Udp { dst_port } => FlowInspector {
                 tcp: None,
                 udp: if is_dns_port(dst_port) { Udp::Dns { reported_error: false } } else { Udp::Detect(0) },
                 out: VecDeque::new(),
+                work: crate::Work::default(),
+                lost: None,
             },
         }
     }
@@ -61,13 +68,22 @@ impl FlowInspector {
     /// A TCP inspector that assumes `protocol` instead of detecting it (fuzzing).
     #[doc(hidden)]
     pub fn with_protocol(protocol: Protocol) -> Self {
-        FlowInspector { tcp: Some(Layer::forced(protocol)), udp: Udp::Done, out: VecDeque::new() }
+        FlowInspector {
+            tcp: Some(Layer::forced(protocol)),
+            udp: Udp::Done,
+            out: VecDeque::new(),
+            work: crate::Work::default(),
+            lost: None,
+        }
     }
 
     /// Feeds the next bytes of one direction (TCP), or one datagram (UDP).
     pub fn feed(&mut self, dir: Direction, bytes: &[u8]) {
+        self.work.bytes_in += bytes.len() as u64;
+        let queued = self.out.len();
         if let Some(layer) = &mut self.tcp {
             layer.feed(dir, bytes, &mut self.out);
+            self.note_lost(queued);
             return;
         }
         if let Udp::Detect(seen) = self.udp {
@@ -82,8 +98,13 @@ impl FlowInspector {
             }
         }
         match &mut self.udp {
+            // A malformed datagram does not stop the next ones from being read:
+            // reported once, never a lost flow.
             Udp::Dns { reported_error } => match dns::parse_message(bytes) {
-                Ok(info) => self.out.push_back(Observation::Dns(info)),
+                Ok(info) => {
+                    self.work.messages += 1;
+                    self.out.push_back(Observation::Dns(info))
+                }
                 Err(error) if !*reported_error => {
                     *reported_error = true;
                     self.out.push_back(Observation::Unparsed { protocol: Protocol::Dns, error, layer: 0 });
@@ -93,11 +114,82 @@ impl FlowInspector {
             Udp::Quic(q) => {
                 q.datagram(dir, bytes, &mut self.out);
                 if q.finished() {
+                    self.work.add(&q.work());
                     self.udp = Udp::Done;
                 }
+                self.note_lost(queued);
             }
             Udp::Detect(_) | Udp::Done => {}
         }
+    }
+
+    /// The first `Unparsed` among the observations queued from `queued` on.
+    fn note_lost(&mut self, queued: usize) {
+        if self.lost.is_some() {
+            return;
+        }
+        self.lost = self.out.range(queued..).find_map(|o| match o {
+            Observation::Unparsed { protocol, error, layer } => {
+                let reason = match error {
+                    crate::Error::Invalid { what, .. } => *what,
+                    crate::Error::Incomplete => "incomplete message",
+                };
+                Some(Lost { protocol: *protocol, reason, layer: *layer })
+            }
+            _ => None,
+        });
+    }
+
+    /// Why the flow can no longer be followed, once it cannot: a layer gave up
+    /// (malformed input, a size cap, a tunnel too deep), or the caller did
+    /// ([`FlowInspector::give_up`]). A flow whose protocol is simply not one
+    /// the inspector reads (SSH, say) is not lost: it names nothing.
+    pub fn lost(&self) -> Option<&Lost> {
+        self.lost.as_ref()
+    }
+
+    /// Bytes the inspector holds for reassembly (buffer capacities), for the
+    /// caller's budget across flows.
+    pub fn buffered(&self) -> usize {
+        match (&self.tcp, &self.udp) {
+            (Some(l), _) => l.buffered(),
+            (None, Udp::Quic(q)) => q.buffered(),
+            _ => 0,
+        }
+    }
+
+    /// Stops following the flow and frees what it holds (`reason`: the
+    /// caller's, e.g. its memory budget); the flow is lost from then on.
+    pub fn give_up(&mut self, reason: &'static str) {
+        let protocol = match (&self.tcp, &self.udp) {
+            (Some(l), _) => l.protocol(),
+            (None, Udp::Quic(_)) => Some(Protocol::Quic),
+            (None, Udp::Dns { .. }) => Some(Protocol::Dns),
+            _ => None,
+        };
+        if let Some(l) = &mut self.tcp {
+            l.give_up();
+        }
+        if let Udp::Quic(q) = &mut self.udp {
+            q.give_up();
+            self.work.add(&q.work());
+        }
+        self.udp = Udp::Done;
+        if self.lost.is_none() {
+            self.lost = Some(Lost { protocol: protocol.unwrap_or(Protocol::Tls), reason, layer: 0 });
+        }
+    }
+
+    /// The work done so far (see [`crate::Work`]).
+    pub fn work(&self) -> crate::Work {
+        let mut w = self.work;
+        if let Some(l) = &self.tcp {
+            w.add(&l.work());
+        }
+        if let Udp::Quic(q) = &self.udp {
+            w.add(&q.work());
+        }
+        w
     }
 
     /// The next observation, oldest first. Call until `None` after each `feed`: the

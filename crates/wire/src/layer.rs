@@ -1,6 +1,13 @@
 //! One protocol layer of a TCP flow: detection on the first client bytes, per
 //! direction buffering (bounded), and the hand-over of tunnel bytes to the next layer
 //! once a CONNECT or SOCKS request opened a tunnel.
+//!
+//! Bounds per layer: at most [`MAX_BUFFER`] bytes buffered per direction (plus
+//! a ClientHello of up to 64 KiB being reassembled), at most
+//! [`MAX_TCP_DNS_MESSAGES`] DNS messages per direction, tunnels followed
+//! [`MAX_DEPTH`] deep. Each byte fed is copied into a buffer at most once and
+//! moved at most once more (when the bytes before it are consumed), and a
+//! buffer emptied of a large message gives its memory back.
 
 use std::collections::VecDeque;
 
@@ -16,7 +23,12 @@ use crate::Error;
 /// Most bytes buffered per direction and layer (a ClientHello of 64 KiB plus headers).
 pub const MAX_BUFFER: usize = 64 * 1024 + 64;
 /// Tunnels inside tunnels are followed this deep.
-const MAX_DEPTH: u8 = 4;
+pub const MAX_DEPTH: u8 = 4;
+/// DNS messages read per direction of one TCP connection; past it the
+/// connection is not followed (and flagged so).
+pub const MAX_TCP_DNS_MESSAGES: usize = 256;
+/// An empty buffer keeps at most this much memory.
+const KEEP_CAPACITY: usize = 4096;
 
 #[derive(Debug)]
 enum Proto {
@@ -55,10 +67,15 @@ pub(crate) struct Layer {
     tunnel: Option<(TunnelKind, Target)>,
     /// The name this layer's tunnel was opened to, to compare with a TLS SNI.
     outer_name: Option<String>,
+    /// The protocol of the layer carrying this one (to report a tunnel too deep).
+    carrier: Option<Protocol>,
+    dns_messages: [usize; 2],
+    /// Work of this layer and of the parsers it has finished with.
+    work: crate::Work,
 }
 
 impl Layer {
-    pub(crate) fn new(depth: u8, dns: bool, outer_name: Option<String>) -> Self {
+    pub(crate) fn new(depth: u8, dns: bool, outer_name: Option<String>, carrier: Option<Protocol>) -> Self {
         let proto = if depth > MAX_DEPTH {
             Proto::Done
         } else if dns {
@@ -66,12 +83,23 @@ impl Layer {
         } else {
             Proto::Detect
         };
-        Layer { depth, proto, buf: [Vec::new(), Vec::new()], routed: [false; 2], inner: None, tunnel: None, outer_name }
+        Layer {
+            depth,
+            proto,
+            buf: [Vec::new(), Vec::new()],
+            routed: [false; 2],
+            inner: None,
+            tunnel: None,
+            outer_name,
+            carrier,
+            dns_messages: [0; 2],
+            work: crate::Work::default(),
+        }
     }
 
     /// A layer that skips detection (for fuzzing one parser at a time).
     pub(crate) fn forced(protocol: Protocol) -> Self {
-        let mut l = Layer::new(0, protocol == Protocol::Dns, None);
+        let mut l = Layer::new(0, protocol == Protocol::Dns, None, None);
         l.proto = match protocol {
             Protocol::Tls => Proto::Tls(ClientHelloAssembler::new()),
             Protocol::Http => Proto::Http(HttpConn::new(0)),
@@ -91,8 +119,52 @@ impl Layer {
         matches!(self.proto, Proto::Done)
     }
 
+    /// The parser is done with: keep its work counts, drop it and the buffers.
+    fn finish(&mut self) {
+        match std::mem::replace(&mut self.proto, Proto::Done) {
+            Proto::Http(h) => self.work.add(&h.work),
+            Proto::Tls(a) => {
+                self.work.bytes_copied += a.copied;
+                self.work.messages += a.records;
+            }
+            _ => {}
+        }
+        self.buf = [Vec::new(), Vec::new()];
+    }
+
+    /// Stops following this layer and the ones inside it, freeing their memory.
+    pub(crate) fn give_up(&mut self) {
+        self.finish();
+        self.routed = [false; 2];
+        if let Some(i) = &mut self.inner {
+            i.give_up();
+        }
+    }
+
+    /// The protocol of this layer, or of the innermost layer it carries.
+    pub(crate) fn protocol(&self) -> Option<Protocol> {
+        match &self.inner {
+            Some(i) if self.routed[0] => i.protocol().or(self.proto.protocol()),
+            _ => self.proto.protocol(),
+        }
+    }
+
+    /// Bytes this layer and the ones inside it hold.
+    pub(crate) fn buffered(&self) -> usize {
+        let asm = match &self.proto {
+            Proto::Tls(a) => a.buffered(),
+            _ => 0,
+        };
+        self.buf[0].capacity() + self.buf[1].capacity() + asm + self.inner.as_ref().map_or(0, |i| i.buffered())
+    }
+
     pub(crate) fn feed(&mut self, dir: Direction, mut input: &[u8], out: &mut VecDeque<Observation>) {
         let d = dir.index();
+        if self.depth > MAX_DEPTH && dir == Direction::ToServer && !input.is_empty() && self.carrier.is_some() {
+            let protocol = self.carrier.take().unwrap_or(Protocol::Tls);
+            let error = Error::invalid(0, "tunnels nested deeper than 4");
+            out.push_back(Observation::Unparsed { protocol, error, layer: self.depth });
+        }
         loop {
             if self.routed[d] {
                 if !input.is_empty() {
@@ -101,7 +173,7 @@ impl Layer {
                 return;
             }
             if matches!(self.proto, Proto::Done) {
-                self.buf = [Vec::new(), Vec::new()];
+                self.finish();
                 return;
             }
             // Body bytes need not be buffered to be skipped.
@@ -115,6 +187,7 @@ impl Layer {
             }
             let take = input.len().min(MAX_BUFFER - self.buf[d].len());
             self.buf[d].extend_from_slice(&input[..take]);
+            self.work.bytes_copied += take as u64;
             input = &input[take..];
             self.pump(dir, out);
             if self.routed[d] || matches!(self.proto, Proto::Done) {
@@ -127,16 +200,33 @@ impl Layer {
                 let protocol = self.proto.protocol().unwrap_or(Protocol::Tls);
                 let error = Error::invalid(0, "message larger than the inspection buffer");
                 out.push_back(Observation::Unparsed { protocol, error, layer: self.depth });
-                self.proto = Proto::Done;
+                self.finish();
                 return;
             }
         }
     }
 
+    pub(crate) fn work(&self) -> crate::Work {
+        let mut w = self.work;
+        match &self.proto {
+            Proto::Http(h) => w.add(&h.work),
+            Proto::Tls(a) => {
+                w.bytes_copied += a.copied;
+                w.messages += a.records;
+            }
+            _ => {}
+        }
+        if let Some(i) = &self.inner {
+            w.add(&i.work());
+        }
+        w
+    }
+
     fn inner_layer(&mut self) -> &mut Layer {
         let depth = self.depth + 1;
         let name = self.tunnel.as_ref().and_then(|(_, t)| t.host.name().map(str::to_owned));
-        self.inner.get_or_insert_with(|| Box::new(Layer::new(depth, false, name)))
+        let carrier = self.proto.protocol();
+        self.inner.get_or_insert_with(|| Box::new(Layer::new(depth, false, name, carrier)))
     }
 
     /// Runs the parser over the buffered bytes of `dir`.
@@ -168,13 +258,14 @@ impl Layer {
                 Ok(Step::Consumed(_)) | Ok(Step::NeedMore) => break,
                 Ok(Step::Tunnel(n)) => {
                     let rest = self.buf[d].split_off((pos + n).min(self.buf[d].len()));
+                    self.work.bytes_copied += rest.len() as u64;
                     self.buf[d] = Vec::new();
                     self.routed[d] = true;
                     self.inner_layer().feed(dir, &rest, out);
                     return;
                 }
                 Ok(Step::Finished) if to_server => {
-                    self.proto = Proto::Done;
+                    self.finish();
                     return;
                 }
                 Ok(Step::Finished) => {
@@ -185,12 +276,19 @@ impl Layer {
                     if let Some(protocol) = self.proto.protocol() {
                         out.push_back(Observation::Unparsed { protocol, error, layer: self.depth });
                     }
-                    self.proto = Proto::Done;
+                    self.finish();
                     return;
                 }
             }
         }
-        self.buf[d].drain(..pos.min(self.buf[d].len()));
+        let cut = pos.min(self.buf[d].len());
+        if cut > 0 {
+            self.work.bytes_copied += (self.buf[d].len() - cut) as u64;
+            self.buf[d].drain(..cut);
+            if self.buf[d].is_empty() && self.buf[d].capacity() > KEEP_CAPACITY {
+                self.buf[d] = Vec::new();
+            }
+        }
     }
 
     /// One parser step on `buf[dir][pos..]`, turning what it learned into observations.
@@ -232,8 +330,14 @@ impl Layer {
                 step
             }
             Proto::Dns => {
+                let d = usize::from(!to_server);
+                if self.dns_messages[d] >= MAX_TCP_DNS_MESSAGES && data.len() >= 2 {
+                    return Err(Error::invalid(0, "more than 256 DNS messages on one connection"));
+                }
                 let mut msgs = Vec::new();
                 let step = dns::tcp_step(data, &mut msgs);
+                self.dns_messages[d] += msgs.len();
+                self.work.messages += msgs.len() as u64;
                 out.extend(msgs.into_iter().map(Observation::Dns));
                 step
             }
@@ -259,6 +363,13 @@ impl Layer {
             HttpEvent::ConnectEstablished => self.tunnel_status(TunnelStatus::Established, out),
             HttpEvent::ConnectRefused(code) => self.tunnel_status(TunnelStatus::Refused { code }, out),
             HttpEvent::Upgraded => {}
+            HttpEvent::Resync(reason) => {
+                out.push_back(Observation::Resync { protocol: Protocol::Http, reason, layer });
+            }
+            HttpEvent::Lost(why) => {
+                let error = Error::invalid(0, why);
+                out.push_back(Observation::Unparsed { protocol: Protocol::Http, error, layer });
+            }
         }
     }
 
@@ -295,7 +406,12 @@ fn detect(data: &[u8], depth: u8) -> Option<Proto> {
     }
 }
 
-/// Names compare case-insensitively and without a trailing dot.
+/// Names compare as the canonicaliser spells them (case, trailing dot, IDN
+/// and punycode, address spellings); a name it refuses compares as written.
 fn same_name(a: &str, b: &str) -> bool {
-    a.trim_end_matches('.').eq_ignore_ascii_case(b.trim_end_matches('.'))
+    let canon = |n: &str| netward_canon::canonical_host(n).map(|h| h.host.to_string());
+    match (canon(a), canon(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
 }

@@ -27,14 +27,38 @@
 //!   ([`Observation::HttpForward`]), `CONNECT` tunnels ([`Observation::ProxyTunnel`]).
 //! - SOCKS4, SOCKS4a, SOCKS5 tunnels ([`Observation::ProxyTunnel`]).
 //! - Inside a tunnel, the same again one layer deeper (`layer` field); a tunnelled
-//!   SNI that differs from the tunnel's host name gives [`Observation::SniMismatch`].
+//!   SNI that differs from the tunnel's host name gives [`Observation::SniMismatch`]
+//!   (names compared as `netward-canon` spells them).
 //! - DNS over UDP and TCP ([`Observation::Dns`]); [`DnsCache`] turns answers into
 //!   names for later flows that carry none.
 //! - QUIC Initial packets: the ClientHello inside, decrypted (`transport: Quic`).
 //!
-//! Memory is bounded per flow: at most [`MAX_BUFFER`] bytes per direction and layer
-//! (64 KiB for a ClientHello, 16 KiB for an HTTP head); past a cap the layer reports
-//! [`Observation::Unparsed`] and stops. Bad input never panics.
+//! Cost is bounded by the input, per flow (what an inline datapath pays for
+//! each connection, whatever its peer sends). [`Work`] counts it as it goes
+//! ([`FlowInspector::work`]) and the property tests hold it to at most
+//! 8 units per byte fed plus 20,000 per flow:
+//! - TCP: each byte fed is copied into a buffer at most once and moved at most
+//!   once more; searches for message boundaries (HTTP head and line ends, the
+//!   next request line) resume where they stopped, so a head fed one byte at a
+//!   time is not searched again from its start; body bytes are skipped unseen.
+//! - Memory: at most [`MAX_BUFFER`] bytes per direction and layer, plus a
+//!   ClientHello of up to 64 KiB being reassembled, for at most
+//!   [`MAX_DEPTH`] + 1 layers (about 1 MiB in the worst case; one partial
+//!   message in practice). [`FlowInspector::buffered`] says what a flow holds,
+//!   [`FlowInspector::give_up`] frees it (the sensor's budget across flows).
+//! - HTTP: any number of headers in a head of up to 64 KiB; where framing is
+//!   lost the client side resynchronises on the next request line
+//!   ([`Observation::Resync`]) instead of stopping (see [`http`]).
+//! - DNS over TCP: at most [`MAX_TCP_DNS_MESSAGES`] messages per direction.
+//! - QUIC: at most [`quic::MAX_INITIALS`] client Initials decrypted and
+//!   [`quic::MAX_CRYPTO_FRAMES`] CRYPTO frames reassembled (each `O(log 32)`
+//!   range operations, only new bytes copied), 16 KiB of CRYPTO stream.
+//! - [`DnsCache::record`] is linear in the message (CNAME chains resolved once
+//!   per message).
+//!
+//! Past a bound, or on input it cannot parse, a layer reports
+//! [`Observation::Unparsed`] and the flow is flagged lost
+//! ([`FlowInspector::lost`]): nothing gives up quietly. Bad input never panics.
 //!
 //! Tunnel bytes: a CONNECT's following client bytes go into the tunnel unless the
 //! proxy has already refused (a 407 lets the client retry on the same connection);
@@ -55,13 +79,17 @@ mod reader;
 pub mod socks;
 mod step;
 mod target;
+#[doc(hidden)]
+pub mod testing;
 pub mod tls;
+mod work;
 
 pub use dns::{DnsAnswer, DnsData, DnsInfo};
 pub use dns_cache::{DnsCache, DnsCacheConfig, InferredName};
 pub use error::Error;
 pub use inspector::{FlowInspector, FlowKind};
-pub use layer::MAX_BUFFER;
-pub use observation::{Direction, HttpRequestInfo, Observation, Protocol, TunnelKind, TunnelStatus};
+pub use layer::{MAX_BUFFER, MAX_DEPTH, MAX_TCP_DNS_MESSAGES};
+pub use observation::{Direction, HttpRequestInfo, Lost, Observation, Protocol, TunnelKind, TunnelStatus};
 pub use target::{absolute_uri_target, Host, Target};
 pub use tls::{ClientHello, ClientHelloInfo, Transport};
+pub use work::Work;

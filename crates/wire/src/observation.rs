@@ -95,7 +95,36 @@ pub enum Observation {
     SniMismatch { outer: String, sni: String, layer: u8 },
     /// A DNS query or response.
     Dns(DnsInfo),
-    /// The inspector gave up on this layer (malformed input or a size cap); it
-    /// learns nothing more from it.
+    /// The inspector could not follow this layer past this point (malformed
+    /// input or a size cap): a destination may have gone unnamed, and the flow
+    /// is flagged ([`crate::FlowInspector::lost`]). HTTP reads on from the next
+    /// request line; every other protocol learns nothing more from the layer.
     Unparsed { protocol: Protocol, error: Error, layer: u8 },
+    /// The message framing was lost (`reason`: bytes that are not a request, a
+    /// body whose length cannot be known, a head too large) and the inspector
+    /// skips to the next message start (HTTP: the next request line).
+    Resync { protocol: Protocol, reason: &'static str, layer: u8 },
+}
+
+/// Why a flow can no longer be followed: the first [`Observation::Unparsed`]
+/// of a TCP layer or of QUIC, or the caller's [`crate::FlowInspector::give_up`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lost {
+    pub protocol: Protocol,
+    pub reason: &'static str,
+    pub layer: u8,
+}
+
+impl Protocol {
+    /// Lower-case name: `tls`, `http`, `socks4`, `socks5`, `dns`, `quic`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Tls => "tls",
+            Protocol::Http => "http",
+            Protocol::Socks4 => "socks4",
+            Protocol::Socks5 => "socks5",
+            Protocol::Dns => "dns",
+            Protocol::Quic => "quic",
+        }
+    }
 }

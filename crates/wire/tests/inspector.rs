@@ -166,8 +166,23 @@ fn oversized_inputs_give_up_cleanly() {
         insp.feed(ToServer, b"X-Filler: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n");
     }
     let obs: Vec<_> = std::iter::from_fn(|| insp.poll()).collect();
-    assert!(matches!(&obs[..], [Observation::Unparsed { protocol: Protocol::Http, .. }]), "{obs:#?}");
-    assert!(insp.is_finished());
+    // The request names nothing in its first 64 KiB: lost (flagged), and the
+    // rest of the head is skipped without buffering, looking for a next request.
+    assert!(
+        matches!(
+            &obs[..],
+            [
+                Observation::Unparsed { protocol: Protocol::Http, .. },
+                Observation::HttpRequest(_),
+                Observation::Resync { .. }
+            ]
+        ),
+        "{obs:#?}"
+    );
+    assert_eq!(insp.lost().map(|l| l.protocol), Some(Protocol::Http));
+    assert!(insp.buffered() <= netward_wire::MAX_BUFFER, "{}", insp.buffered());
+    insp.feed(ToServer, b"\r\n\r\nGET http://after.example/ HTTP/1.1\r\n\r\n");
+    assert!(matches!(insp.poll(), Some(Observation::HttpForward { .. })));
 
     // A ClientHello announcing more than 64 KiB.
     let mut insp = FlowInspector::new(FlowKind::Tcp { dst_port: 443 });

@@ -55,6 +55,36 @@ proptest! {
         let _ = feed_split(FlowKind::Tcp { dst_port: port }, &pieces, &cuts);
     }
 
+    /// Whatever the bytes and however they are split, the work done is
+    /// linear in the bytes fed (the constant covers a QUIC CRYPTO buffer's zero fill).
+    #[test]
+    fn work_is_linear_in_the_input(
+        prefix in 0usize..8,
+        client in proptest::collection::vec(any::<u8>(), 0..4000),
+        server in proptest::collection::vec(any::<u8>(), 0..600),
+        cuts in proptest::collection::vec(1usize..64, 1..8),
+        udp in any::<bool>(),
+        port in prop_oneof![Just(53u16), Just(443), Just(3128)],
+    ) {
+        let mut c = prefixes()[prefix].clone();
+        c.extend(client);
+        let kind = if udp { FlowKind::Udp { dst_port: port } } else { FlowKind::Tcp { dst_port: port } };
+        let mut insp = FlowInspector::new(kind);
+        let mut it = cuts.iter().cycle();
+        for (dir, bytes) in [(ToServer, &c), (ToClient, &server), (ToServer, &c)] {
+            let mut rest = &bytes[..];
+            while !rest.is_empty() {
+                let n = (*it.next().unwrap()).min(rest.len());
+                insp.feed(dir, &rest[..n]);
+                rest = &rest[n..];
+                while insp.poll().is_some() {}
+            }
+        }
+        let w = insp.work();
+        prop_assert!(w.total() <= 8 * w.bytes_in + 20_000, "{:?}", w);
+        prop_assert!(insp.buffered() <= 4 * netward_wire::MAX_BUFFER, "{}", insp.buffered());
+    }
+
     #[test]
     fn arbitrary_datagrams_never_panic(
         datagrams in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..1500), 1..6),

@@ -2,6 +2,16 @@
 //! packet's Destination Connection ID, so Initials sent after a Retry (with the new
 //! DCID) decrypt too; CRYPTO frames are reassembled out of order across packets and
 //! coalesced packets until the ClientHello is complete.
+//!
+//! Cost per flow, whatever the client sends: at most [`MAX_INITIALS`] client
+//! Initials are decrypted (failed attempts included, each at most one
+//! datagram), at most [`MAX_CRYPTO_FRAMES`] CRYPTO frames are reassembled (each
+//! `O(log 32)` range-set operations, only new bytes copied: see
+//! `crypto_stream`), the CRYPTO stream holds at most 16 KiB; other frames and
+//! packets cost a constant per byte. Past a bound the flow is given up
+//! ([`Observation::Unparsed`]) and later datagrams cost nothing. A browser's
+//! ClientHello takes one or two Initials and a few frames, so a forged flow
+//! costs at most a few times an ordinary one.
 
 mod crypto_stream;
 pub mod keys;
@@ -15,10 +25,13 @@ use crate::Error;
 use crypto_stream::CryptoStream;
 use keys::{InitialKeys, PacketType};
 
-/// Client Initials that fail to decrypt before we give up on the flow.
-const MAX_BAD_PACKETS: u32 = 16;
-/// Client Initial packets looked at before giving up (a ClientHello needs few).
-const MAX_PACKETS: u32 = 64;
+/// Client Initials that fail to parse or decrypt before we give up on the flow.
+const MAX_BAD_PACKETS: u32 = 8;
+/// Client Initial packets decrypted (or tried) before giving up: a ClientHello
+/// needs one or two, a few more after a Retry or a retransmission.
+pub const MAX_INITIALS: u32 = 16;
+/// CRYPTO frames reassembled before giving up (a client sends a handful).
+pub const MAX_CRYPTO_FRAMES: u32 = 256;
 
 /// The client side of one QUIC connection, until its ClientHello is read.
 #[derive(Debug, Default)]
@@ -28,7 +41,12 @@ pub struct QuicClient {
     largest_pn: Option<u64>,
     bad_packets: u32,
     packets: u32,
+    frames: u32,
     done: bool,
+    decrypted: u64,
+    /// Frames parsed, and padding bytes stepped over.
+    parsed: u64,
+    padding: u64,
 }
 
 impl QuicClient {
@@ -45,6 +63,30 @@ impl QuicClient {
 
     pub fn finished(&self) -> bool {
         self.done
+    }
+
+    /// The work done so far.
+    pub fn work(&self) -> crate::Work {
+        let (copied, ops) = self.crypto.work();
+        crate::Work {
+            bytes_copied: copied,
+            range_ops: ops,
+            bytes_decrypted: self.decrypted,
+            messages: self.parsed,
+            bytes_scanned: self.padding,
+            ..Default::default()
+        }
+    }
+
+    /// Bytes held for reassembly.
+    pub fn buffered(&self) -> usize {
+        self.crypto.buffered()
+    }
+
+    /// Stops following the flow (the caller's memory budget).
+    pub fn give_up(&mut self) {
+        self.crypto.reset();
+        self.done = true;
     }
 
     /// Handles one UDP datagram of the flow.
@@ -112,13 +154,17 @@ impl QuicClient {
             return Ok(end);
         }
         self.packets += 1;
-        if self.packets > MAX_PACKETS {
-            self.fail(Error::invalid(0, "no ClientHello in the first Initial packets"), out);
+        if self.packets > MAX_INITIALS {
+            self.fail(Error::invalid(0, "no ClientHello in the first 16 Initial packets"), out);
             return Ok(end);
         }
         let payload = self.decrypt(version, dcid, &d[..end], pn_offset)?;
-        self.frames(&payload)?;
-        self.try_client_hello(out);
+        // An authenticated packet whose frames we cannot take: not a client
+        // sending its ClientHello.
+        match self.frames(&payload) {
+            Ok(()) => self.try_client_hello(out),
+            Err(e) => self.fail(e, out),
+        }
         Ok(end)
     }
 
@@ -148,6 +194,7 @@ impl QuicClient {
         }
         let pn = decode_pn(self.largest_pn, truncated, pn_len);
         let mut payload = pkt[pn_offset + pn_len..].to_vec();
+        self.decrypted += payload.len() as u64;
         let len = keys
             .decrypt(pn, &header, &mut payload)
             .ok_or(Error::invalid(pn_offset, "Initial packet does not decrypt"))?;
@@ -160,8 +207,14 @@ impl QuicClient {
     fn frames(&mut self, payload: &[u8]) -> Result<(), Error> {
         let mut r = Reader::new(payload);
         while !r.is_empty() {
-            match r.varint("truncated frame type")? {
-                0x00 | 0x01 => {} // PADDING, PING
+            let ty = r.varint("truncated frame type")?;
+            if ty == 0 {
+                self.padding += 1;
+                continue;
+            }
+            self.parsed += 1;
+            match ty {
+                0x01 => {} // PING
                 ty @ (0x02 | 0x03) => {
                     // ACK: largest, delay, range count, first range, ranges, [ECN counts]
                     r.varint("ACK")?;
@@ -179,6 +232,10 @@ impl QuicClient {
                     }
                 }
                 0x06 => {
+                    self.frames += 1;
+                    if self.frames > MAX_CRYPTO_FRAMES {
+                        return Err(Error::invalid(r.pos(), "more than 256 CRYPTO frames"));
+                    }
                     let offset = r.varint("CRYPTO offset")?;
                     let len = r.varint("CRYPTO length")?;
                     let at = r.pos();

@@ -83,11 +83,19 @@ pub enum Progress {
 pub struct ClientHelloAssembler {
     handshake: Vec<u8>,
     consumed: usize,
+    /// Bytes copied into `handshake`, and records read.
+    pub(crate) copied: u64,
+    pub(crate) records: u64,
 }
 
 impl ClientHelloAssembler {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Bytes held (the capacity of the handshake buffer).
+    pub fn buffered(&self) -> usize {
+        self.handshake.capacity()
     }
 
     /// Consumes at most one record from `data`.
@@ -109,6 +117,7 @@ impl ClientHelloAssembler {
         let fragment = data.get(5..5 + len).ok_or(Error::Incomplete)?;
         let used = 5 + len;
         self.consumed += used;
+        self.records += 1;
         // Common case: the whole ClientHello sits in this one record, parse in place.
         let msg: &[u8] = if self.handshake.is_empty() { fragment } else { &[] };
         if !msg.is_empty() {
@@ -120,6 +129,7 @@ impl ClientHelloAssembler {
             return Err(Error::invalid(base, "ClientHello larger than 64 KiB"));
         }
         self.handshake.extend_from_slice(fragment);
+        self.copied += fragment.len() as u64;
         let buffered = std::mem::take(&mut self.handshake);
         let res = self.try_hello(&buffered, base + 5, layer);
         self.handshake = buffered;
