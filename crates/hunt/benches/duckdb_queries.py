@@ -1,5 +1,6 @@
 """DuckDB side of benches/queries.rs: the same questions in SQL over the same
-data (Parquet files written by the bench), loaded into in-memory tables,
+data (the rows of the bench's netward store, read back through the store and
+written to Parquet), loaded into in-memory tables,
 warm, 2 threads; prints one JSON object per query: name, median ms of 5 runs,
 the answer."""
 import json
