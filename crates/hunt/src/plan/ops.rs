@@ -298,21 +298,6 @@ fn matched(pats: &[NamePattern], cols: &[(Typed, String)]) -> PResult<HashSet<St
     Ok(out)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn wildcards() {
-        assert!(wildcard("Init*", "InitiatingProcessId"));
-        assert!(wildcard("*Id", "InitiatingProcessId"));
-        assert!(wildcard("I*P*Id", "InitiatingProcessId"));
-        assert!(!wildcard("*Ip", "InitiatingProcessId"));
-        assert!(wildcard("a", "a"));
-        assert!(!wildcard("a", "ab"));
-    }
-}
-
 impl Planner<'_> {
     /// `datatable(a:string, ...) [ values ]`: constant rows in a MemTable.
     pub fn datatable(
@@ -389,4 +374,19 @@ fn datatable_value(l: &Lit, k: KType, span: Span) -> PResult<datafusion::common:
         (KType::Dynamic, other) => S::Utf8(Some(super::expr::lit_json(other).to_string())),
         _ => return Err(bad()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcards() {
+        assert!(wildcard("Init*", "InitiatingProcessId"));
+        assert!(wildcard("*Id", "InitiatingProcessId"));
+        assert!(wildcard("I*P*Id", "InitiatingProcessId"));
+        assert!(!wildcard("*Ip", "InitiatingProcessId"));
+        assert!(wildcard("a", "a"));
+        assert!(!wildcard("a", "ab"));
+    }
 }
