@@ -2,7 +2,8 @@
 //! (host, method, uri, url, user_agent, version, server_name, alpn, ja3,
 //! ja4, query, qtype_name, rcode_name, answers) plus netward's own
 //! (name_source, proxy, ech, sni_mismatch, overlap_conflict,
-//! dns_candidates).
+//! dns_candidates, inspection and inspection_reason on a flow that cannot
+//! be followed, resync on a request read after lost framing).
 
 use crate::flow::Tunnel;
 use netward_wire::{ClientHelloInfo, DnsData, DnsInfo, HttpRequestInfo};

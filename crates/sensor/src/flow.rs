@@ -1,8 +1,8 @@
 //! What the sensor keeps per flow.
 
 use netward_events::{Protocol, Timestamp};
-use netward_wire::FlowInspector;
-use std::collections::HashSet;
+use netward_wire::{FlowInspector, Work};
+use std::collections::{HashSet, VecDeque};
 use std::net::SocketAddr;
 
 /// A flow as the datapath or the capture sees it: our side and theirs.
@@ -57,12 +57,13 @@ pub(crate) struct FlowState {
     pub tunnels: Vec<Tunnel>,
     /// Proxy targets already reported (`kind target`), so a keep-alive
     /// connection naming one host ten times gives one target event.
-    pub targets_done: HashSet<String>,
+    pub targets_done: KeySet,
     /// Tunnels accepted to an address literal, waiting for the name the
     /// next layer gives (SNI, Host) before their target event is emitted.
     pub pending_targets: Vec<(u8, Tunnel)>,
-    /// Destinations already judged by policy on this flow.
-    pub judged: HashSet<String>,
+    /// Destinations already judged by policy on this flow (their canonical
+    /// spelling, so two spellings of one URL are one verdict).
+    pub judged: KeySet,
     /// The remote address was judged (on the first client bytes).
     pub address_judged: bool,
     /// The outer layer carried a proxy-form request (absolute URI): every
@@ -74,6 +75,46 @@ pub(crate) struct FlowState {
     /// that carried the name and resets the connection.
     pub blocked: bool,
     pub overlap_conflict: bool,
+    /// Why the flow can no longer be followed, once it cannot
+    /// (`protocol: reason`); carried by its later events.
+    pub lost: Option<String>,
+    /// The HTTP framing was lost and found again: the next request event says why.
+    pub resync: Option<&'static str>,
+    /// What the inspector held after the last call (for the global budget).
+    pub buffered: usize,
+    /// The inspector's work already added to the sensor's statistics.
+    pub work_seen: Work,
+}
+
+/// Keys (64-bit hashes of canonical strings, seeded per process) remembered
+/// up to a bound; past it the oldest is forgotten (and may be judged or
+/// reported again, which the caller counts).
+#[derive(Debug, Default)]
+pub(crate) struct KeySet {
+    set: HashSet<u64>,
+    order: VecDeque<u64>,
+}
+
+impl KeySet {
+    /// Adds `key`; returns whether it was new and whether an old key went.
+    pub fn insert(&mut self, key: u64, cap: usize) -> (bool, bool) {
+        if !self.set.insert(key) {
+            return (false, false);
+        }
+        self.order.push_back(key);
+        let mut evicted = false;
+        while self.order.len() > cap.max(1) {
+            if let Some(old) = self.order.pop_front() {
+                self.set.remove(&old);
+                evicted = true;
+            }
+        }
+        (true, evicted)
+    }
+
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
 }
 
 impl FlowState {
@@ -86,14 +127,18 @@ impl FlowState {
             connection_emitted: false,
             name: None,
             tunnels: Vec::new(),
-            targets_done: HashSet::new(),
+            targets_done: KeySet::default(),
             pending_targets: Vec::new(),
-            judged: HashSet::new(),
+            judged: KeySet::default(),
             address_judged: false,
             proxy_form: false,
             origin_form: false,
             blocked: false,
             overlap_conflict: false,
+            lost: None,
+            resync: None,
+            buffered: 0,
+            work_seen: Work::default(),
         }
     }
 

@@ -22,13 +22,42 @@
 //!   when known (an address literal), else `""`, the proxy in
 //!   `AdditionalFields.proxy`;
 //! * with a policy, `ExploitGuardNetworkProtectionAudited`/`Blocked` for
-//!   each named destination whose verdict is audit, warn or block.
+//!   each named destination whose verdict is audit, warn or block; each
+//!   destination is judged once per flow under its canonical spelling
+//!   (`netward-canon`: two spellings of one URL are one verdict);
+//! * a flow the inspector cannot follow (input it cannot parse or a size cap,
+//!   tunnels nested too deep, the buffer budget) is flagged: one inspected
+//!   event of the layer's kind (`Ssl` for TLS and QUIC, `Dns`, else `Http`)
+//!   with `AdditionalFields.inspection = "lost"` and `inspection_reason`,
+//!   and the same two fields on the flow's later events (its connection
+//!   event if not out yet). With [`SensorConfig::unfollowable`] =
+//!   [`Unfollowable::Block`] the policy's level decides: `block` blocks the
+//!   flow ([`Sensor::decision`] is [`FlowDecision::Block`], a `Blocked`
+//!   event), `audit` records an `Audited` event. The default is
+//!   [`Unfollowable::Allow`].
+//! * an HTTP request read after lost framing (garbage between requests, a
+//!   body of unknown length) carries `AdditionalFields.resync` = why.
+//!
+//! DNS answers are learned only from the server's side of a flow (bytes
+//! `ToClient`): a client cannot teach the cache names for its own
+//! connections. A `flow_start` for an id still live ends that flow first.
+//!
+//! Bounds, whatever the peers send (see `netward-wire` for the inspector's):
+//! per flow, at most [`SensorConfig::max_keys_per_flow`] judged destinations
+//! and as many reported targets are remembered (the oldest forgotten past
+//! it, counted in [`SensorStats::key_evictions`]); across flows, the bytes
+//! all inspectors buffer stay within [`SensorConfig::max_buffered_bytes`]
+//! after every call (the flows holding the most are given up first, counted
+//! in [`SensorStats::buffer_evictions`]); the DNS cache is bounded by its
+//! config; [`SensorStats::work`] counts the inspectors' work.
 //!
 //! Times come in with the calls; `ReportId`s are the edge's to assign.
 
 mod fields;
 mod flow;
+#[doc(hidden)]
+pub mod fuzzing;
 mod sensor;
 
 pub use flow::FlowMeta;
-pub use sensor::{FlowDecision, PolicyContext, Sensor, SensorConfig, SensorStats};
+pub use sensor::{FlowDecision, PolicyContext, Sensor, SensorConfig, SensorStats, Unfollowable};

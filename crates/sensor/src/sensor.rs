@@ -7,9 +7,11 @@ use netward_events::{ActionType, NetworkEvent, Protocol, Timestamp};
 use netward_policy::{EnforcementLevel, Matcher, Verdict, VerdictAction};
 use netward_wire::{
     Direction, DnsCache, DnsCacheConfig, FlowInspector, FlowKind, Host, Observation, Target, TunnelKind, TunnelStatus,
+    Work,
 };
 use serde_json::json;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::hash::{BuildHasher, RandomState};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +24,20 @@ pub struct SensorConfig {
     /// Flows followed at once; a new flow beyond it is counted, not followed
     /// (the datapath or capture layer bounds flows too; this is the backstop).
     pub max_flows: usize,
+    /// What block mode does with a flow the inspector cannot follow (see
+    /// [`Unfollowable`]); default [`Unfollowable::Allow`].
+    pub unfollowable: Unfollowable,
+    /// One budget for all bytes the flows' inspectors buffer (partial
+    /// messages being reassembled): past it, the flows holding the most are
+    /// given up (counted in [`SensorStats::buffer_evictions`], flagged lost).
+    /// Default 64 MiB.
+    pub max_buffered_bytes: usize,
+    /// Per flow, the destinations judged and the proxy targets reported are
+    /// remembered up to this many each (a keep-alive proxy connection may
+    /// name any number); past it the oldest is forgotten, counted in
+    /// [`SensorStats::key_evictions`], and may be judged or reported again.
+    /// Default 256.
+    pub max_keys_per_flow: usize,
 }
 
 impl Default for SensorConfig {
@@ -31,8 +47,33 @@ impl Default for SensorConfig {
             device_name: String::new(),
             dns_cache: DnsCacheConfig::default(),
             max_flows: 1 << 20,
+            unfollowable: Unfollowable::Allow,
+            max_buffered_bytes: 64 << 20,
+            max_keys_per_flow: 256,
         }
     }
+}
+
+/// What block mode does with a flow the inspector cannot follow (input it
+/// cannot parse or a size cap before the flow named all it may: a TLS
+/// ClientHello it cannot read, a QUIC Initial stream it gives up on, a
+/// request head it cannot read, tunnels nested too deep, the memory budget).
+/// Such a flow is always flagged: one inspected event with
+/// `AdditionalFields.inspection = "lost"` and `inspection_reason`, and the
+/// same two fields on every later event of the flow.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Unfollowable {
+    /// The default: the flow goes on, judged by what was named (its remote
+    /// address at least). Blocking what cannot be parsed would also block
+    /// the merely unusual.
+    #[default]
+    Allow,
+    /// With the policy at level `block`, the flow is blocked
+    /// ([`Sensor::decision`] says [`FlowDecision::Block`]) and an
+    /// `ExploitGuardNetworkProtectionBlocked` event says why; at level
+    /// `audit`, an `ExploitGuardNetworkProtectionAudited` event instead. DNS
+    /// flows are never blocked (as for verdicts on DNS answers).
+    Block,
 }
 
 /// The policy the sensor judges names with, and the level that decides
@@ -67,6 +108,26 @@ pub struct SensorStats {
     pub unparsed_layers: u64,
     pub events: u64,
     pub verdicts: u64,
+    /// Flows followed now.
+    pub flows_live: u64,
+    /// Flows flagged as not followable (`inspection: lost`).
+    pub flows_lost: u64,
+    /// Bytes the inspectors buffer now, across flows (at most
+    /// [`SensorConfig::max_buffered_bytes`] after every call).
+    pub buffered_bytes: u64,
+    /// Flows given up to stay within the buffer budget.
+    pub buffer_evictions: u64,
+    /// Keys (judged destinations, reported targets) held now, across flows.
+    pub keys_held: u64,
+    /// Keys forgotten to stay within [`SensorConfig::max_keys_per_flow`].
+    pub key_evictions: u64,
+    /// Times an HTTP connection lost its framing and found the next request.
+    pub resyncs: u64,
+    /// DNS responses sent by the client side of a flow: not learned from.
+    pub dns_answers_ignored: u64,
+    /// Work done by the inspectors and the DNS cache (bytes copied and
+    /// scanned, range operations, bytes decrypted, name steps).
+    pub work: Work,
 }
 
 pub struct Sensor {
@@ -76,6 +137,10 @@ pub struct Sensor {
     out: VecDeque<NetworkEvent>,
     policy: Option<PolicyContext>,
     stats: SensorStats,
+    /// Flows by bytes buffered (the largest is given up first).
+    by_buffer: BTreeSet<(usize, u64)>,
+    /// Seeds the hashes of judged and reported keys.
+    hasher: RandomState,
 }
 
 fn since_epoch(ts: Timestamp) -> Duration {
@@ -107,12 +172,14 @@ fn tunnel_kind(k: TunnelKind) -> &'static str {
 impl Sensor {
     pub fn new(config: SensorConfig) -> Self {
         Sensor {
-            dns: DnsCache::new(config.dns_cache.clone()),
+            dns: DnsCache::new(config.dns_cache),
             config,
             flows: HashMap::new(),
             out: VecDeque::new(),
             policy: None,
             stats: SensorStats::default(),
+            by_buffer: BTreeSet::new(),
+            hasher: RandomState::new(),
         }
     }
 
@@ -122,7 +189,10 @@ impl Sensor {
     }
 
     pub fn stats(&self) -> SensorStats {
-        self.stats
+        let mut s = self.stats;
+        s.flows_live = self.flows.len() as u64;
+        s.work.add(&self.dns.work());
+        s
     }
 
     /// The next event, oldest first.
@@ -131,6 +201,13 @@ impl Sensor {
     }
 
     pub fn flow_start(&mut self, id: u64, meta: FlowMeta, ts: Timestamp) {
+        // An id still live is a flow that ended unseen: end it first, so it
+        // has its connection event and gives back what it held.
+        if let Some(old) = self.flows.get(&id) {
+            let outcome =
+                if old.established.is_some() { ActionType::ConnectionSuccess } else { ActionType::ConnectionAttempt };
+            self.flow_end(id, outcome, ts);
+        }
         if self.flows.len() >= self.config.max_flows {
             self.stats.flows_not_followed += 1;
             return;
@@ -198,9 +275,106 @@ impl Sensor {
         while let Some(o) = flow.inspector.poll() {
             batch.push(o);
         }
+        self.account(id);
         if !batch.is_empty() {
-            self.observe(id, batch, ts);
+            self.observe(id, dir, batch, ts);
         }
+        self.check_lost(id, ts);
+        self.enforce_budget(ts);
+    }
+
+    /// Brings the statistics up to date with flow `id`'s inspector: its work
+    /// and what it buffers.
+    fn account(&mut self, id: u64) {
+        let Some(flow) = self.flows.get_mut(&id) else { return };
+        let w = flow.inspector.work();
+        add_delta(&mut self.stats.work, &w, &flow.work_seen);
+        flow.work_seen = w;
+        let b = flow.inspector.buffered();
+        if b != flow.buffered {
+            self.by_buffer.remove(&(flow.buffered, id));
+            if b > 0 {
+                self.by_buffer.insert((b, id));
+            }
+            self.stats.buffered_bytes = self.stats.buffered_bytes + b as u64 - flow.buffered as u64;
+            flow.buffered = b;
+        }
+    }
+
+    /// Over the buffer budget: give up the flows holding the most until under it.
+    fn enforce_budget(&mut self, ts: Timestamp) {
+        while self.stats.buffered_bytes > self.config.max_buffered_bytes as u64 {
+            let Some(&(_, victim)) = self.by_buffer.last() else { break };
+            if let Some(flow) = self.flows.get_mut(&victim) {
+                flow.inspector.give_up("inspection memory budget exceeded");
+            }
+            self.stats.buffer_evictions += 1;
+            self.account(victim);
+            self.check_lost(victim, ts);
+            if self.flows.get(&victim).is_none_or(|f| f.buffered > 0) {
+                // Cannot happen (give_up frees everything): never spin.
+                self.by_buffer.retain(|&(_, f)| f != victim);
+                break;
+            }
+        }
+    }
+
+    /// Flags flow `id` once its inspector says it can no longer be followed:
+    /// one inspected event saying why, the flag on its later events, and
+    /// what [`SensorConfig::unfollowable`] asks for.
+    fn check_lost(&mut self, id: u64, ts: Timestamp) {
+        let Some(flow) = self.flows.get_mut(&id) else { return };
+        if flow.lost.is_some() {
+            return;
+        }
+        let Some(lost) = flow.inspector.lost().copied() else { return };
+        let reason = format!("{}: {}", lost.protocol.name(), lost.reason);
+        flow.lost = Some(reason.clone());
+        self.stats.flows_lost += 1;
+        let meta = flow.meta;
+        let name = flow.name.clone();
+        let action = match lost.protocol {
+            netward_wire::Protocol::Tls | netward_wire::Protocol::Quic => ActionType::SslConnectionInspected,
+            netward_wire::Protocol::Dns => ActionType::DnsConnectionInspected,
+            _ => ActionType::HttpConnectionInspected,
+        };
+        let mut ev = self.base_event(&meta, ts, action);
+        ev.additional_fields.insert("direction".into(), json!("Out"));
+        ev.additional_fields.insert("protocol".into(), json!(lost.protocol.name()));
+        ev.additional_fields.insert("layer".into(), json!(lost.layer));
+        if let Some(n) = &name {
+            ev.remote_url = n.host.clone();
+            ev.additional_fields.insert("name_source".into(), json!(n.source));
+        }
+        self.push_for(id, ev);
+        if self.config.unfollowable != Unfollowable::Block {
+            return;
+        }
+        let Some(level) = self.policy.as_ref().map(|p| p.level) else { return };
+        let enforced = match level {
+            EnforcementLevel::Block => !is_dns_port(meta.remote.port()),
+            EnforcementLevel::Audit => false,
+            EnforcementLevel::Disabled => return,
+        };
+        let action = if enforced {
+            if let Some(flow) = self.flows.get_mut(&id) {
+                flow.blocked = true;
+            }
+            ActionType::ExploitGuardNetworkProtectionBlocked
+        } else {
+            ActionType::ExploitGuardNetworkProtectionAudited
+        };
+        self.stats.verdicts += 1;
+        let mut ev = self.base_event(&meta, ts, action);
+        ev.remote_url = name.map(|n| n.host).unwrap_or_default();
+        let f = &mut ev.additional_fields;
+        f.insert("IsAudit".into(), json!(!enforced));
+        f.insert("ResponseCategory".into(), json!(""));
+        f.insert("DisplayName".into(), json!("flow that cannot be inspected"));
+        f.insert("action".into(), json!(if enforced { "block" } else { "audit" }));
+        f.insert("enforcement_level".into(), json!(level.as_str()));
+        f.insert("unfollowable".into(), json!("block"));
+        self.push_for(id, ev);
     }
 
     /// Bytes of a retransmission differed from the first copy: an evasion
@@ -225,10 +399,15 @@ impl Sensor {
                 self.emit_connection(id, outcome);
             }
         }
-        self.flows.remove(&id);
+        self.account(id);
+        if let Some(flow) = self.flows.remove(&id) {
+            self.by_buffer.remove(&(flow.buffered, id));
+            self.stats.buffered_bytes -= flow.buffered as u64;
+            self.stats.keys_held -= (flow.judged.len() + flow.targets_done.len()) as u64;
+        }
     }
 
-    fn observe(&mut self, id: u64, batch: Vec<Observation>, ts: Timestamp) {
+    fn observe(&mut self, id: u64, dir: Direction, batch: Vec<Observation>, ts: Timestamp) {
         // A mismatch is reported after the ClientHello it concerns; look
         // ahead so the SslConnectionInspected event carries it.
         let mismatched: Vec<u8> = batch
@@ -253,10 +432,15 @@ impl Sensor {
                 Observation::ProxyTunnel { kind, target, status, layer } => {
                     self.on_tunnel(id, kind, &target, status, layer, ts)
                 }
-                Observation::Dns(info) => self.on_dns(id, &info, ts),
+                Observation::Dns(info) => self.on_dns(id, dir, &info, ts),
                 Observation::SniMismatch { .. } => {}
                 Observation::Unparsed { .. } => self.stats.unparsed_layers += 1,
-                Observation::Resync { .. } => {}
+                Observation::Resync { reason, .. } => {
+                    self.stats.resyncs += 1;
+                    if let Some(flow) = self.flows.get_mut(&id) {
+                        flow.resync = Some(reason);
+                    }
+                }
             }
         }
     }
@@ -279,6 +463,20 @@ impl Sensor {
     fn push(&mut self, ev: NetworkEvent) {
         self.stats.events += 1;
         self.out.push_back(ev);
+    }
+
+    /// Pushes an event of flow `id`: once the flow is lost, it says so.
+    fn push_for(&mut self, id: u64, mut ev: NetworkEvent) {
+        if let Some(why) = self.flows.get(&id).and_then(|f| f.lost.as_ref()) {
+            ev.additional_fields.insert("inspection".into(), json!("lost"));
+            ev.additional_fields.insert("inspection_reason".into(), json!(why));
+        }
+        self.push(ev);
+    }
+
+    /// The key a destination is remembered under: its canonical spelling, hashed.
+    fn key(&self, s: &str) -> u64 {
+        self.hasher.hash_one(s)
     }
 
     /// A name from DNS answers for an address, with every candidate.
@@ -327,7 +525,7 @@ impl Sensor {
         if overlap {
             ev.additional_fields.insert("overlap_conflict".into(), json!(true));
         }
-        self.push(ev);
+        self.push_for(id, ev);
         // The address itself is judged too: IP and CIDR indicators apply
         // whatever name the connection carries.
         self.judge(id, &meta.remote.ip().to_string(), ts, None);
@@ -366,7 +564,7 @@ impl Sensor {
             }
         }
         ev.additional_fields = f;
-        self.push(ev);
+        self.push_for(id, ev);
         if let Some(n) = named {
             if n.source != "dns" {
                 self.name_inner_layer(id, info.layer, &n, ts);
@@ -433,8 +631,12 @@ impl Sensor {
         if host_mismatch {
             f.insert("host_mismatch".into(), json!(true));
         }
+        // The framing was lost before this request and found again here.
+        if let Some(why) = self.flows.get_mut(&id).and_then(|f| f.resync.take()) {
+            f.insert("resync".into(), json!(why));
+        }
         ev.additional_fields = f;
-        self.push(ev);
+        self.push_for(id, ev);
         let named = Named { host: host.clone(), source, candidates: vec![] };
         self.name_inner_layer(id, req.layer, &named, ts);
         self.learn_name(id, named);
@@ -480,9 +682,17 @@ impl Sensor {
     /// target per connection. `name` is the target's name: its own, or the
     /// one the tunnel's content gave an address literal; `None` when unknown.
     fn emit_target(&mut self, id: u64, t: &Tunnel, name: Option<&str>, source: &'static str, ts: Timestamp) {
+        let key = self.key(&format!("{} {}", t.kind, t.target()));
+        let cap = self.config.max_keys_per_flow;
         let Some(flow) = self.flows.get_mut(&id) else { return };
-        if !flow.targets_done.insert(format!("{} {}", t.kind, t.target())) {
+        let (new, evicted) = flow.targets_done.insert(key, cap);
+        if !new {
             return;
+        }
+        if evicted {
+            self.stats.key_evictions += 1;
+        } else {
+            self.stats.keys_held += 1;
         }
         let meta = flow.meta;
         let mut ev = self.base_event(&meta, ts, ActionType::ConnectionSuccess);
@@ -496,16 +706,22 @@ impl Sensor {
             "proxy".into(),
             json!({ "kind": t.kind, "target": t.target(), "address": meta.remote.to_string() }),
         );
-        self.push(ev);
+        self.push_for(id, ev);
         self.judge(id, &t.host, ts, Some(t));
         if let Some(n) = name {
             self.judge(id, n, ts, Some(t));
         }
     }
 
-    fn on_dns(&mut self, id: u64, info: &netward_wire::DnsInfo, ts: Timestamp) {
+    fn on_dns(&mut self, id: u64, dir: Direction, info: &netward_wire::DnsInfo, ts: Timestamp) {
         let Some(flow) = self.flows.get(&id) else { return };
         if !info.is_response {
+            return;
+        }
+        // Only answers the client received teach anything: a "response" the
+        // client sends would name its own connections as it likes.
+        if dir != Direction::ToClient {
+            self.stats.dns_answers_ignored += 1;
             return;
         }
         let meta = flow.meta;
@@ -516,33 +732,44 @@ impl Sensor {
         let mut f = fields::dns(info);
         f.insert("name_source".into(), json!("dns"));
         ev.additional_fields = f;
-        self.push(ev);
+        self.push_for(id, ev);
         if let Some(q) = query {
             self.judge(id, &q, ts, None);
         }
     }
 
-    /// Asks the policy about one destination of a flow (once per flow) and
+    /// Asks the policy about one destination of a flow (once per flow and
+    /// canonical spelling: two spellings of one URL are one verdict) and
     /// emits the audit/block event when it says so.
     fn judge(&mut self, id: u64, input: &str, ts: Timestamp, via: Option<&Tunnel>) {
         let Some(policy) = &self.policy else { return };
         if policy.level == EnforcementLevel::Disabled {
             return;
         }
+        // A destination the canonicaliser refuses names nothing to judge.
+        let Ok(dest) = netward_canon::canonical_destination(input) else { return };
+        let key = self.hasher.hash_one(dest.to_string());
+        let cap = self.config.max_keys_per_flow;
         let Some(flow) = self.flows.get_mut(&id) else { return };
-        if !flow.judged.insert(input.to_string()) {
+        let (new, evicted) = flow.judged.insert(key, cap);
+        if !new {
             return;
+        }
+        if evicted {
+            self.stats.key_evictions += 1;
+        } else {
+            self.stats.keys_held += 1;
         }
         let meta = flow.meta;
         let now_secs = ts.unix_nanos().div_euclid(1_000_000_000);
-        let Ok(verdict) = policy.matcher.evaluate(input, policy.level, now_secs) else { return };
+        let verdict = policy.matcher.evaluate_destination(input, &dest, policy.level, now_secs);
         let action = match verdict.action {
             VerdictAction::Block | VerdictAction::Warn | VerdictAction::Audit => {
                 if verdict.enforced {
                     // A DNS answer is never what is blocked: the program
                     // would wait for a resolver timeout. The connection to
                     // the name is blocked (and reset) instead.
-                    flow.blocked |= !matches!(meta.remote.port(), 53 | 5353 | 5355);
+                    flow.blocked |= !is_dns_port(meta.remote.port());
                     ActionType::ExploitGuardNetworkProtectionBlocked
                 } else {
                     ActionType::ExploitGuardNetworkProtectionAudited
@@ -554,8 +781,23 @@ impl Sensor {
         let mut ev = self.base_event(&meta, ts, action);
         ev.remote_url = verdict_host(&verdict);
         ev.additional_fields = verdict_fields(&verdict, via);
-        self.push(ev);
+        self.push_for(id, ev);
     }
+}
+
+fn is_dns_port(port: u16) -> bool {
+    matches!(port, 53 | 5353 | 5355)
+}
+
+/// `total += new - old`, counter by counter (`new` grew from `old`).
+fn add_delta(total: &mut Work, new: &Work, old: &Work) {
+    total.bytes_in += new.bytes_in - old.bytes_in;
+    total.bytes_copied += new.bytes_copied - old.bytes_copied;
+    total.bytes_scanned += new.bytes_scanned - old.bytes_scanned;
+    total.range_ops += new.range_ops - old.range_ops;
+    total.bytes_decrypted += new.bytes_decrypted - old.bytes_decrypted;
+    total.messages += new.messages - old.messages;
+    total.name_steps += new.name_steps - old.name_steps;
 }
 
 fn target_is_address(t: &Target) -> bool {
