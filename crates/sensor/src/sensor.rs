@@ -133,7 +133,7 @@ pub struct SensorStats {
 pub struct Sensor {
     config: SensorConfig,
     dns: DnsCache,
-    flows: HashMap<u64, FlowState>,
+    flows: HashMap<u64, FlowState, foldhash::fast::RandomState>,
     out: VecDeque<NetworkEvent>,
     policy: Option<PolicyContext>,
     stats: SensorStats,
@@ -174,7 +174,7 @@ impl Sensor {
         Sensor {
             dns: DnsCache::new(config.dns_cache),
             config,
-            flows: HashMap::new(),
+            flows: HashMap::default(),
             out: VecDeque::new(),
             policy: None,
             stats: SensorStats::default(),
@@ -271,11 +271,19 @@ impl Sensor {
         // Even when the client side can teach nothing more, the server's
         // answer can (a proxy accepting a tunnel), so every byte is fed.
         flow.inspector.feed(dir, bytes);
-        let mut batch = Vec::new();
+        let first = flow.inspector.poll();
+        account(flow, id, &mut self.stats, &mut self.by_buffer);
+        // The common case, a segment that teaches nothing: one map lookup.
+        if first.is_none() && (flow.lost.is_some() || flow.inspector.lost().is_none()) {
+            if self.stats.buffered_bytes > self.config.max_buffered_bytes as u64 {
+                self.enforce_budget(ts);
+            }
+            return;
+        }
+        let mut batch: Vec<Observation> = first.into_iter().collect();
         while let Some(o) = flow.inspector.poll() {
             batch.push(o);
         }
-        self.account(id);
         if !batch.is_empty() {
             self.observe(id, dir, batch, ts);
         }
@@ -283,21 +291,10 @@ impl Sensor {
         self.enforce_budget(ts);
     }
 
-    /// Brings the statistics up to date with flow `id`'s inspector: its work
-    /// and what it buffers.
+    /// Brings the statistics up to date with flow `id`'s inspector.
     fn account(&mut self, id: u64) {
-        let Some(flow) = self.flows.get_mut(&id) else { return };
-        let w = flow.inspector.work();
-        add_delta(&mut self.stats.work, &w, &flow.work_seen);
-        flow.work_seen = w;
-        let b = flow.inspector.buffered();
-        if b != flow.buffered {
-            self.by_buffer.remove(&(flow.buffered, id));
-            if b > 0 {
-                self.by_buffer.insert((b, id));
-            }
-            self.stats.buffered_bytes = self.stats.buffered_bytes + b as u64 - flow.buffered as u64;
-            flow.buffered = b;
+        if let Some(flow) = self.flows.get_mut(&id) {
+            account(flow, id, &mut self.stats, &mut self.by_buffer);
         }
     }
 
@@ -787,6 +784,23 @@ impl Sensor {
 
 fn is_dns_port(port: u16) -> bool {
     matches!(port, 53 | 5353 | 5355)
+}
+
+/// Brings the statistics up to date with a flow's inspector: its work and
+/// what it buffers (indexed by size for the budget).
+fn account(flow: &mut FlowState, id: u64, stats: &mut SensorStats, by_buffer: &mut BTreeSet<(usize, u64)>) {
+    let w = flow.inspector.work();
+    add_delta(&mut stats.work, &w, &flow.work_seen);
+    flow.work_seen = w;
+    let b = flow.inspector.buffered();
+    if b != flow.buffered {
+        by_buffer.remove(&(flow.buffered, id));
+        if b > 0 {
+            by_buffer.insert((b, id));
+        }
+        stats.buffered_bytes = stats.buffered_bytes + b as u64 - flow.buffered as u64;
+        flow.buffered = b;
+    }
 }
 
 /// `total += new - old`, counter by counter (`new` grew from `old`).
