@@ -5,6 +5,8 @@
 //!   reader walks its buffered TCP segments with it (to buffer only new
 //!   bytes and compare the overlapping ones), [`RangeSet::insert`] walks
 //!   its own ranges with it.
+//! * Users of [`RangeSet`]: QUIC CRYPTO reassembly (netward-wire) and IP
+//!   defragmentation (netward-capture).
 //! * [`RangeSet`] keeps received ranges merged (touching ranges become one)
 //!   in a B-tree: inserting a piece costs `O((1 + k) log n)` where `k` is
 //!   the number of held ranges it swallows, and each range is swallowed at
@@ -68,6 +70,17 @@ impl RangeSet {
     /// Adds `[start, end)`, calling `new(s, e)` for each part that was not
     /// held before, in order. Returns how many bytes were new.
     pub fn insert(&mut self, start: u64, end: u64, mut new: impl FnMut(u64, u64)) -> u64 {
+        self.insert_parts(start, end, |s, e, held| {
+            if !held {
+                new(s, e)
+            }
+        })
+    }
+
+    /// Adds `[start, end)`, calling `part(s, e, held)` for each part in
+    /// order: `held` when it was held before (to compare the bytes), else
+    /// new. Returns how many bytes were new.
+    pub fn insert_parts(&mut self, start: u64, end: u64, mut part: impl FnMut(u64, u64, bool)) -> u64 {
         if start >= end {
             return 0;
         }
@@ -79,8 +92,8 @@ impl RangeSet {
         let steps = walk(start, end, pred.map(|(s, e)| (s, e, ())).into_iter().chain(later), |s, e, held| {
             if held.is_none() {
                 added += e - s;
-                new(s, e);
             }
+            part(s, e, held.is_some());
         });
         self.ops += steps as u64;
         // Swallow every range touching [start, end] into one.
