@@ -91,11 +91,19 @@ impl DnsCache {
     /// Learns from a DNS response that `client` received at `now`. Each A/AAAA
     /// answer is tied to every name of the CNAME chain that led to it (at most
     /// `max_names`), the queried name first.
-    pub fn record(&mut self, client: IpAddr, info: &DnsInfo, now: Duration) {
+    pub fn record<'a>(&mut self, client: IpAddr, info: &'a DnsInfo, now: Duration) {
         if !info.is_response || info.rcode != Some(0) {
             return;
         }
-        let canon = |n: &str| netward_canon::canonical_host(n).ok().map(|h| h.host.to_string());
+        // Each distinct spelling is canonicalised once per message (records
+        // of one owner repeat its name).
+        let mut spelled: HashMap<&str, Option<String>> = HashMap::new();
+        let mut canon = |n: &'a str| {
+            spelled
+                .entry(n)
+                .or_insert_with(|| netward_canon::canonical_host(n).ok().map(|h| h.host.to_string()))
+                .clone()
+        };
         let max = self.config.max_names.max(1);
         // CNAME target -> (owner, ttl); the first record for a target wins.
         let mut back: HashMap<String, (String, u32)> = HashMap::new();
