@@ -1,7 +1,7 @@
 //! What the sensor keeps per flow.
 
 use netward_events::{Protocol, Timestamp};
-use netward_wire::{FlowInspector, Work};
+use netward_wire::FlowInspector;
 use std::collections::{HashSet, VecDeque};
 use std::net::SocketAddr;
 
@@ -82,8 +82,6 @@ pub(crate) struct FlowState {
     pub resync: Option<&'static str>,
     /// What the inspector held after the last call (for the global budget).
     pub buffered: usize,
-    /// The inspector's work already added to the sensor's statistics.
-    pub work_seen: Work,
 }
 
 /// Keys (64-bit hashes of canonical strings, seeded per process) remembered
@@ -138,7 +136,6 @@ impl FlowState {
             lost: None,
             resync: None,
             buffered: 0,
-            work_seen: Work::default(),
         }
     }
 

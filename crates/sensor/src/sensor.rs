@@ -125,8 +125,9 @@ pub struct SensorStats {
     pub resyncs: u64,
     /// DNS responses sent by the client side of a flow: not learned from.
     pub dns_answers_ignored: u64,
-    /// Work done by the inspectors and the DNS cache (bytes copied and
-    /// scanned, range operations, bytes decrypted, name steps).
+    /// Work done by the inspectors (of ended and live flows) and the DNS
+    /// cache: bytes copied and scanned, range operations, bytes decrypted,
+    /// name steps. `stats()` sums the live flows' (a few additions each).
     pub work: Work,
 }
 
@@ -291,7 +292,7 @@ impl Sensor {
         self.enforce_budget(ts);
     }
 
-    /// Brings the statistics up to date with flow `id`'s inspector.
+    /// Brings the buffer accounting up to date with flow `id`'s inspector.
     fn account(&mut self, id: u64) {
         if let Some(flow) = self.flows.get_mut(&id) {
             account(flow, id, &mut self.stats, &mut self.by_buffer);
@@ -398,6 +399,7 @@ impl Sensor {
         }
         self.account(id);
         if let Some(flow) = self.flows.remove(&id) {
+            self.stats.work.add(&flow.inspector.work());
             self.by_buffer.remove(&(flow.buffered, id));
             self.stats.buffered_bytes -= flow.buffered as u64;
             self.stats.keys_held -= (flow.judged.len() + flow.targets_done.len()) as u64;
@@ -786,12 +788,9 @@ fn is_dns_port(port: u16) -> bool {
     matches!(port, 53 | 5353 | 5355)
 }
 
-/// Brings the statistics up to date with a flow's inspector: its work and
-/// what it buffers (indexed by size for the budget).
+/// Brings the buffer accounting up to date with a flow's inspector (indexed
+/// by size for the budget).
 fn account(flow: &mut FlowState, id: u64, stats: &mut SensorStats, by_buffer: &mut BTreeSet<(usize, u64)>) {
-    let w = flow.inspector.work();
-    add_delta(&mut stats.work, &w, &flow.work_seen);
-    flow.work_seen = w;
     let b = flow.inspector.buffered();
     if b != flow.buffered {
         by_buffer.remove(&(flow.buffered, id));
@@ -801,17 +800,6 @@ fn account(flow: &mut FlowState, id: u64, stats: &mut SensorStats, by_buffer: &m
         stats.buffered_bytes = stats.buffered_bytes + b as u64 - flow.buffered as u64;
         flow.buffered = b;
     }
-}
-
-/// `total += new - old`, counter by counter (`new` grew from `old`).
-fn add_delta(total: &mut Work, new: &Work, old: &Work) {
-    total.bytes_in += new.bytes_in - old.bytes_in;
-    total.bytes_copied += new.bytes_copied - old.bytes_copied;
-    total.bytes_scanned += new.bytes_scanned - old.bytes_scanned;
-    total.range_ops += new.range_ops - old.range_ops;
-    total.bytes_decrypted += new.bytes_decrypted - old.bytes_decrypted;
-    total.messages += new.messages - old.messages;
-    total.name_steps += new.name_steps - old.name_steps;
 }
 
 fn target_is_address(t: &Target) -> bool {

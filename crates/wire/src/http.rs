@@ -135,6 +135,12 @@ impl HttpConn {
         }
     }
 
+    /// Whether a direction is in the middle of a head: only a line end can
+    /// complete it.
+    pub(crate) fn reading_head(&self, to_server: bool) -> bool {
+        matches!(if to_server { self.client } else { self.server }, State::Head)
+    }
+
     /// Bytes of the current direction that can be skipped unseen (body bytes).
     pub(crate) fn skippable(&self, to_server: bool) -> u64 {
         match if to_server { self.client } else { self.server } {

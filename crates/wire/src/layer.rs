@@ -185,6 +185,21 @@ impl Layer {
                     input = &input[n..];
                 }
             }
+            // A head being read ends only at a line end: bytes without one
+            // are kept without running the parser (a head sent one byte per
+            // segment costs an append per byte).
+            if let Proto::Http(h) = &mut self.proto {
+                let to_server = dir == Direction::ToServer;
+                let held = self.buf[d].len();
+                if held > 0 && held + input.len() < crate::http::MAX_HEAD && h.reading_head(to_server) {
+                    h.work.bytes_scanned += input.len() as u64;
+                    if !input.contains(&b'\n') {
+                        self.buf[d].extend_from_slice(input);
+                        self.work.bytes_copied += input.len() as u64;
+                        return;
+                    }
+                }
+            }
             let take = input.len().min(MAX_BUFFER - self.buf[d].len());
             self.buf[d].extend_from_slice(&input[..take]);
             self.work.bytes_copied += take as u64;
