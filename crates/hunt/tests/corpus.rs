@@ -530,7 +530,7 @@ async fn corpus_md() -> String {
          sensor (replay, the agent) produces the data the query needs today: where it does not, the query runs but\n\
          finds nothing (or, for a `!in` on an empty column, everything) on netward's own events.\n\
          Checked by `cargo test -p netward-hunt --test corpus`; regenerated only on request, by\n\
-         `cargo test -p netward-hunt --test corpus -- --ignored regenerate_corpus_md`.\n\n\
+         `NETWARD_BLESS=1 cargo test -p netward-hunt --test corpus corpus_md_is_current`.\n\n\
          | # | query (source) | status | netward's sensor produces its data today |\n|---|---|---|---|\n",
     );
     for (i, (title, text)) in corpus::queries().into_iter().enumerate() {
@@ -556,17 +556,16 @@ async fn corpus_md() -> String {
 const CORPUS_MD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/CORPUS.md");
 
 /// CORPUS.md lists each query, its status and whether netward's data has
-/// what it needs; it must match. This test only reads the file.
+/// what it needs; it must match. With `NETWARD_BLESS=1` a stale file is
+/// rewritten for review, and the test still fails: a run that rewrote the
+/// golden file never passes.
 #[tokio::test]
 async fn corpus_md_is_current() {
     let want = corpus_md().await;
     let have = std::fs::read_to_string(CORPUS_MD).unwrap_or_default();
-    assert_eq!(have, want, "CORPUS.md is stale: regenerate it (see its header) and review the diff");
-}
-
-/// Writes CORPUS.md; run on request only (`--ignored`), never by the check.
-#[tokio::test]
-#[ignore = "writes CORPUS.md; run on request"]
-async fn regenerate_corpus_md() {
-    std::fs::write(CORPUS_MD, corpus_md().await).unwrap();
+    if have != want && std::env::var_os("NETWARD_BLESS").is_some_and(|v| v == "1") {
+        std::fs::write(CORPUS_MD, &want).unwrap();
+        panic!("CORPUS.md was stale and has been rewritten: review the diff, then run the test again");
+    }
+    assert_eq!(have, want, "CORPUS.md is stale: rerun with NETWARD_BLESS=1 and review the diff");
 }
