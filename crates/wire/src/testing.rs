@@ -10,28 +10,10 @@ use crate::quic::keys::InitialKeys;
 /// extension so the whole message is at least `min_len` bytes (a browser's
 /// post-quantum key share makes them about 1.8 KB).
 pub fn client_hello(sni: &str, alpn: &[&str], min_len: usize) -> Vec<u8> {
-    fn ext(out: &mut Vec<u8>, ty: u16, data: &[u8]) {
-        out.extend(ty.to_be_bytes());
-        out.extend((data.len() as u16).to_be_bytes());
-        out.extend(data);
-    }
     let mut exts = Vec::new();
     ext(&mut exts, 0x0a0a, &[]); // GREASE
-    let mut d = ((sni.len() + 3) as u16).to_be_bytes().to_vec();
-    d.push(0);
-    d.extend((sni.len() as u16).to_be_bytes());
-    d.extend(sni.as_bytes());
-    ext(&mut exts, 0x0000, &d);
-    if !alpn.is_empty() {
-        let mut list = Vec::new();
-        for a in alpn {
-            list.push(a.len() as u8);
-            list.extend(a.as_bytes());
-        }
-        let mut d = (list.len() as u16).to_be_bytes().to_vec();
-        d.extend(list);
-        ext(&mut exts, 0x0010, &d);
-    }
+    sni_ext(&mut exts, sni);
+    alpn_ext(&mut exts, alpn);
     ext(&mut exts, 0x000a, &[0, 4, 0x00, 0x1d, 0x00, 0x17]);
     ext(&mut exts, 0x000d, &[0, 4, 0x04, 0x03, 0x08, 0x04]);
     ext(&mut exts, 0x002b, &[2, 0x03, 0x04]);
@@ -45,6 +27,43 @@ pub fn client_hello(sni: &str, alpn: &[&str], min_len: usize) -> Vec<u8> {
     if now + 4 < min_len {
         ext(&mut exts, 0x0015, &vec![0u8; min_len - now - 4]);
     }
+    handshake(body, &exts)
+}
+
+/// One TLS extension: type, length, data.
+pub fn ext(out: &mut Vec<u8>, ty: u16, data: &[u8]) {
+    out.extend(ty.to_be_bytes());
+    out.extend((data.len() as u16).to_be_bytes());
+    out.extend(data);
+}
+
+/// The server_name extension naming `name` (one host_name entry).
+pub fn sni_ext(out: &mut Vec<u8>, name: &str) {
+    let mut d = ((name.len() + 3) as u16).to_be_bytes().to_vec();
+    d.push(0);
+    d.extend((name.len() as u16).to_be_bytes());
+    d.extend(name.as_bytes());
+    ext(out, 0x0000, &d);
+}
+
+/// The ALPN extension offering `alpn` (nothing when empty).
+pub fn alpn_ext(out: &mut Vec<u8>, alpn: &[&str]) {
+    if alpn.is_empty() {
+        return;
+    }
+    let mut list = Vec::new();
+    for a in alpn {
+        list.push(a.len() as u8);
+        list.extend(a.as_bytes());
+    }
+    let mut d = (list.len() as u16).to_be_bytes().to_vec();
+    d.extend(list);
+    ext(out, 0x0010, &d);
+}
+
+/// A ClientHello handshake message (type 1, 3-byte length) from its body up
+/// to the extensions, and the extensions.
+pub fn handshake(mut body: Vec<u8>, exts: &[u8]) -> Vec<u8> {
     body.extend((exts.len() as u16).to_be_bytes());
     body.extend(exts);
     let mut msg = vec![1];

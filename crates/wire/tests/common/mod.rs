@@ -4,6 +4,7 @@
 //! in netward-capture.
 #![allow(dead_code)]
 
+use netward_wire::testing::{alpn_ext, ext, handshake, sni_ext};
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
@@ -236,30 +237,12 @@ pub fn refeed(flow: &Flow, chunk: usize) -> Vec<Observation> {
 
 /// A TLS 1.3-style ClientHello handshake message (header included).
 pub fn client_hello(sni: Option<&str>, alpn: &[&str], ech: bool) -> Vec<u8> {
-    fn ext(out: &mut Vec<u8>, ty: u16, data: &[u8]) {
-        out.extend(ty.to_be_bytes());
-        out.extend((data.len() as u16).to_be_bytes());
-        out.extend(data);
-    }
     let mut exts = Vec::new();
     ext(&mut exts, 0x0a0a, &[]); // GREASE
     if let Some(name) = sni {
-        let mut d = ((name.len() + 3) as u16).to_be_bytes().to_vec();
-        d.push(0);
-        d.extend((name.len() as u16).to_be_bytes());
-        d.extend(name.as_bytes());
-        ext(&mut exts, 0x0000, &d);
+        sni_ext(&mut exts, name);
     }
-    if !alpn.is_empty() {
-        let mut list = Vec::new();
-        for a in alpn {
-            list.push(a.len() as u8);
-            list.extend(a.as_bytes());
-        }
-        let mut d = (list.len() as u16).to_be_bytes().to_vec();
-        d.extend(list);
-        ext(&mut exts, 0x0010, &d);
-    }
+    alpn_ext(&mut exts, alpn);
     ext(&mut exts, 0x000a, &[0, 4, 0x00, 0x1d, 0x00, 0x17]);
     ext(&mut exts, 0x000d, &[0, 4, 0x04, 0x03, 0x08, 0x04]);
     ext(&mut exts, 0x002b, &[4, 0x03, 0x04, 0x03, 0x03]);
@@ -272,24 +255,11 @@ pub fn client_hello(sni: Option<&str>, alpn: &[&str], ech: bool) -> Vec<u8> {
     body.extend([9u8; 32]);
     body.extend([0, 6, 0x13, 0x01, 0x13, 0x02, 0xc0, 0x2f]);
     body.extend([1, 0]);
-    body.extend((exts.len() as u16).to_be_bytes());
-    body.extend(exts);
-    let mut msg = vec![1];
-    msg.extend(&(body.len() as u32).to_be_bytes()[1..]);
-    msg.extend(body);
-    msg
+    handshake(body, &exts)
 }
 
-/// Wraps a handshake message in TLS records of at most `max` bytes of payload each.
-pub fn records(msg: &[u8], max: usize) -> Vec<u8> {
-    let mut out = Vec::new();
-    for frag in msg.chunks(max) {
-        out.extend([0x16, 0x03, 0x01]);
-        out.extend((frag.len() as u16).to_be_bytes());
-        out.extend(frag);
-    }
-    out
-}
+#[allow(unused_imports)] // not every test binary wraps records
+pub use netward_wire::testing::records;
 
 /// Feeds `(direction, bytes)` pieces to a TCP inspector and collects what it observes.
 pub fn inspect(dst_port: u16, pieces: &[(Direction, &[u8])]) -> Vec<Observation> {
