@@ -6,8 +6,8 @@ use netward_canon::canonical_host;
 use netward_events::{ActionType, NetworkEvent, Protocol, Timestamp};
 use netward_policy::{EnforcementLevel, Matcher, Verdict, VerdictAction};
 use netward_wire::{
-    Direction, DnsCache, DnsCacheConfig, FlowInspector, FlowKind, Host, Observation, Target, TunnelKind, TunnelStatus,
-    Work,
+    is_dns_port, Direction, DnsCache, DnsCacheConfig, FlowInspector, FlowKind, Host, Observation, Target, TunnelKind,
+    TunnelStatus, Work,
 };
 use serde_json::json;
 use std::collections::{BTreeSet, HashMap, VecDeque};
@@ -782,10 +782,6 @@ impl Sensor {
         ev.additional_fields = verdict_fields(&verdict, via);
         self.push_for(id, ev);
     }
-}
-
-fn is_dns_port(port: u16) -> bool {
-    matches!(port, 53 | 5353 | 5355)
 }
 
 /// Brings the buffer accounting up to date with a flow's inspector (indexed

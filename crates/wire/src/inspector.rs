@@ -18,7 +18,7 @@ pub enum FlowKind {
 }
 
 /// DNS is recognised by port (its content has no marker to detect it by).
-fn is_dns_port(port: u16) -> bool {
+pub fn is_dns_port(port: u16) -> bool {
     port == 53 || port == 5353 || port == 5355
 }
 

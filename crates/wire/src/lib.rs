@@ -87,7 +87,7 @@ mod work;
 pub use dns::{DnsAnswer, DnsData, DnsInfo};
 pub use dns_cache::{DnsCache, DnsCacheConfig, InferredName};
 pub use error::Error;
-pub use inspector::{FlowInspector, FlowKind};
+pub use inspector::{is_dns_port, FlowInspector, FlowKind};
 pub use layer::{MAX_BUFFER, MAX_DEPTH, MAX_TCP_DNS_MESSAGES};
 pub use observation::{Direction, HttpRequestInfo, Lost, Observation, Protocol, TunnelKind, TunnelStatus};
 pub use target::{absolute_uri_target, Host, Target};

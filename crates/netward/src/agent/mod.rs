@@ -51,22 +51,15 @@ struct Shared {
     dropped_events: AtomicU64,
 }
 
-fn level_of(name: &str) -> EnforcementLevel {
-    match name {
-        "block" => EnforcementLevel::Block,
-        "audit" => EnforcementLevel::Audit,
-        _ => EnforcementLevel::Disabled,
-    }
+/// Settings are checked when written; anything else would mean disabled.
+pub fn level_of(name: &str) -> EnforcementLevel {
+    name.parse().unwrap_or(EnforcementLevel::Disabled)
 }
 
 fn load_policy(ctx: &Ctx) -> CliResult<(PolicyContext, String)> {
     let level = ctx.settings.get(crate::settings::ENFORCEMENT_LEVEL).to_string();
     let store = crate::cmd::indicator::open_store(ctx)?;
     Ok((PolicyContext { matcher: store.snapshot(), level: level_of(&level) }, level))
-}
-
-fn now() -> netward_events::Timestamp {
-    crate::now()
 }
 
 pub fn run(ctx: &Ctx, args: &RunArgs) -> CliResult<()> {
@@ -184,7 +177,7 @@ fn queue_loop(
             }
         }
         let pkt = queue.recv().map_err(|e| CliError::failure(e.to_string()))?;
-        let t = now();
+        let t = crate::now();
         if let Some(pkt) = pkt {
             let mark = p.packet(t, pkt.payload(), pkt.hook());
             queue.accept(pkt, mark).map_err(|e| CliError::failure(e.to_string()))?;

@@ -141,10 +141,6 @@ impl Pipeline {
     }
 }
 
-fn event_ts(t: netward_capture::Timestamp) -> Timestamp {
-    Timestamp::from_unix_micros(i64::try_from(t.as_micros()).unwrap_or(i64::MAX))
-}
-
 /// One flow-table event to the sensor; an inbound flow gives only its
 /// acceptance event, once.
 fn drive(
@@ -168,7 +164,7 @@ fn drive(
                     if let Some(s) = stats {
                         s.inbound += 1;
                     }
-                    sensor.socket_event(meta, ActionType::InboundConnectionAccepted, event_ts(*ts));
+                    sensor.socket_event(meta, ActionType::InboundConnectionAccepted, crate::cmd::replay::ts(*ts));
                 }
             }
             CaptureEvent::FlowEnd { .. } => {

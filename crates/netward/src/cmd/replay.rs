@@ -21,7 +21,7 @@ use serde_json::Value as J;
 const TABLE_COLUMNS: [&str; 8] =
     ["Timestamp", "ActionType", "RemoteIP", "RemotePort", "RemoteUrl", "LocalIP", "LocalPort", "AdditionalFields"];
 
-fn ts(t: netward_capture::Timestamp) -> Timestamp {
+pub fn ts(t: netward_capture::Timestamp) -> Timestamp {
     Timestamp::from_unix_micros(i64::try_from(t.as_micros()).unwrap_or(i64::MAX))
 }
 
@@ -216,7 +216,6 @@ fn replay_files(sensor: &mut Sensor, files: &[std::path::PathBuf], sink: &mut dy
 }
 
 fn policy_context(ctx: &Ctx, args: &ReplayArgs) -> CliResult<PolicyContext> {
-    use netward_policy::EnforcementLevel;
     use netward_policy_store::PolicyStore;
     let configured = ctx.settings.get(crate::settings::ENFORCEMENT_LEVEL);
     let level_name = args.enforcement_level.as_deref().unwrap_or(match configured {
@@ -228,11 +227,7 @@ fn policy_context(ctx: &Ctx, args: &ReplayArgs) -> CliResult<PolicyContext> {
         }
         other => other,
     });
-    let level = match level_name {
-        "block" => EnforcementLevel::Block,
-        "audit" => EnforcementLevel::Audit,
-        _ => EnforcementLevel::Disabled,
-    };
+    let level = crate::agent::level_of(level_name);
     let store = PolicyStore::open(ctx.data_dir.file("policy"))
         .map_err(|e| CliError::failure(format!("cannot open the policy in {}: {e}", ctx.data_dir.path.display())))?;
     Ok(PolicyContext { matcher: store.snapshot(), level })
