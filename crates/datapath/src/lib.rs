@@ -8,7 +8,10 @@
 //!   with a mark, or drop) out, with the fail-open flag;
 //! * [`wake`]: waking the thread that blocks on the queue (ticks, stop
 //!   signals) without a busy loop;
-//! * [`sockets`]: listening sockets of the namespace, from `/proc/net`.
+//! * [`sockets`]: listening sockets of the namespace, from `/proc/net`;
+//! * [`ifname`]: interface names for the ifindexes of queued packets
+//!   (where a forwarded flow came in), cached and bounded;
+//! * [`icmp`]: an ICMP unreachable error about a SYN read as the reset it means.
 //!
 //! It knows nothing about names, policy or events: the agent (in the
 //! `netward` binary) wires it to the sensor and the store.
@@ -25,6 +28,8 @@
 //! [`RuleSpec::inspect_packets`] packets only (connbytes), so an unknown
 //! protocol cannot keep the queue busy.
 
+pub mod icmp;
+pub mod ifname;
 pub mod queue;
 pub mod rules;
 pub mod sockets;

@@ -11,6 +11,7 @@
 //! INPUT   -> NETWARD-IN:  loopback skipped (seen once, in OUTPUT), then NETWARD-Q
 //! FORWARD -> NETWARD-FWD: NETWARD-Q (containers, VMs, routed namespaces)
 //! NETWARD-Q: restore the connection's mark; PASS or BLOCK -> return;
+//!            ICMP destination unreachable about a tracked connection -> NFQUEUE;
 //!            INSPECT and original direction -> NFQUEUE;
 //!            the first N packets (connbytes) -> NFQUEUE
 //! ```
@@ -165,7 +166,7 @@ impl RuleSpec {
     /// The `iptables-restore --noflush` input that installs the rules, given
     /// what `iptables-save` shows now (`saved`): declaring a chain flushes it,
     /// stale jumps are deleted and exactly one jump per hook is inserted first.
-    pub fn render_install(&self, saved: &str) -> String {
+    pub fn render_install(&self, family: Family, saved: &str) -> String {
         let m = |v: u32| format!("0x{v:x}/0x{MARK_MASK:x}");
         let q = self.queue_target();
         let mut out = String::new();
@@ -202,6 +203,13 @@ impl RuleSpec {
                 );
                 let _ = writeln!(out, "-A NETWARD-Q -m mark --mark {} -j RETURN", m(MARK_PASS));
                 let _ = writeln!(out, "-A NETWARD-Q -m mark --mark {} -j RETURN", m(MARK_BLOCK));
+                // Unreachable errors about a connection being set up: the
+                // agent reads them as its refusal (crate::icmp).
+                let unreachable = match family {
+                    Family::V4 => "-p icmp -m icmp --icmp-type 3",
+                    Family::V6 => "-p ipv6-icmp -m icmp6 --icmpv6-type 1",
+                };
+                let _ = writeln!(out, "-A NETWARD-Q {unreachable} -m conntrack --ctstate RELATED -j {q}");
                 for p in ["tcp", "udp"] {
                     let _ = writeln!(
                         out,
@@ -304,7 +312,7 @@ pub fn installed(family: Family) -> Result<bool, RuleError> {
 
 /// Installs (or replaces) the rules of one family in one transaction.
 pub fn install(spec: &RuleSpec, family: Family) -> Result<(), RuleError> {
-    let text = spec.render_install(&saved(family)?);
+    let text = spec.render_install(family, &saved(family)?);
     run(family.restore(), &["--noflush"], Some(&text), family).map(|_| ())
 }
 
@@ -325,13 +333,14 @@ mod tests {
 
     #[test]
     fn stale_jumps_are_deleted_once_each_and_one_inserted() {
-        let text = RuleSpec::default().render_install(STALE);
+        let text = RuleSpec::default().render_install(Family::V4, STALE);
         assert_eq!(text.matches("-D OUTPUT -j NETWARD-OUT").count(), 2, "{text}");
         assert_eq!(text.matches("-I OUTPUT 1 -j NETWARD-OUT").count(), 1);
         assert!(!text.contains("OTHER"), "other software's rules are left alone");
         assert!(text.contains("--queue-bypass"), "fail open bypasses a queue without listener");
-        let closed = RuleSpec { fail_mode: FailMode::Closed, ..Default::default() }.render_install("");
+        let closed = RuleSpec { fail_mode: FailMode::Closed, ..Default::default() }.render_install(Family::V6, "");
         assert!(!closed.contains("--queue-bypass"));
+        assert!(text.contains("-p icmp -m icmp --icmp-type 3") && closed.contains("--icmpv6-type 1"), "{closed}");
         assert!(!closed.contains("-D "), "nothing stale to delete");
     }
 
