@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use crate::defrag::{DefragConfig, DefragStats, Defragmenter};
 use crate::ip::{self, IpHeader, TcpSegment, UdpDatagram, PROTO_TCP, PROTO_UDP};
 use crate::link::{network_layer, NetworkLayer};
-use crate::{DecodeError, LinkType, Timestamp};
+use crate::{DecodeError, LinkType, PacketTime};
 
 /// The transport part of a packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,7 +63,7 @@ impl PacketDecoder {
     /// Decode one captured frame of link type `link`.
     pub fn decode<'a>(
         &'a mut self,
-        ts: Timestamp,
+        ts: PacketTime,
         link: LinkType,
         frame: &'a [u8],
     ) -> Result<Decoded<'a>, DecodeError> {
@@ -81,13 +81,13 @@ impl PacketDecoder {
     }
 
     /// Decode one IP packet (IPv4 or IPv6, by its version nibble).
-    pub fn decode_ip<'a>(&'a mut self, ts: Timestamp, packet: &'a [u8]) -> Result<Decoded<'a>, DecodeError> {
+    pub fn decode_ip<'a>(&'a mut self, ts: PacketTime, packet: &'a [u8]) -> Result<Decoded<'a>, DecodeError> {
         self.decode(ts, LinkType::RAW, packet)
     }
 
     fn finish<'a>(
         &'a mut self,
-        ts: Timestamp,
+        ts: PacketTime,
         h: IpHeader<'a>,
         version: u8,
         offset: usize,

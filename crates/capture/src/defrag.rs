@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::ip::FragmentInfo;
-use crate::Timestamp;
+use crate::PacketTime;
 
 /// Largest reassembled payload (an IPv4 datagram cannot be larger).
 const MAX_DATAGRAM: u32 = 65535;
@@ -60,7 +60,7 @@ struct Pending {
     have: RangeSet,
     /// Datagram payload length, known once the last fragment arrived.
     total: Option<u32>,
-    first_ts: Timestamp,
+    first_ts: PacketTime,
 }
 
 /// A datagram rebuilt from its fragments.
@@ -75,7 +75,7 @@ pub struct Defragmenter {
     config: DefragConfig,
     pending: HashMap<Key, Pending>,
     bytes: usize,
-    last_sweep: Timestamp,
+    last_sweep: PacketTime,
     stats: DefragStats,
 }
 
@@ -85,7 +85,7 @@ impl Defragmenter {
             config,
             pending: HashMap::new(),
             bytes: 0,
-            last_sweep: Timestamp(0),
+            last_sweep: PacketTime(0),
             stats: DefragStats::default(),
         }
     }
@@ -102,7 +102,7 @@ impl Defragmenter {
     /// Add one fragment; returns the datagram when it is complete.
     pub fn add(
         &mut self,
-        ts: Timestamp,
+        ts: PacketTime,
         src: IpAddr,
         dst: IpAddr,
         proto: u8,
@@ -186,7 +186,7 @@ impl Defragmenter {
 
     /// Drop datagrams older than the timeout (checked at most once per second
     /// of packet time, so the scan stays cheap).
-    fn expire(&mut self, now: Timestamp) {
+    fn expire(&mut self, now: PacketTime) {
         if now.since(self.last_sweep) < Duration::from_secs(1) {
             return;
         }
@@ -264,20 +264,20 @@ mod tests {
         let n = 4096u32;
         let piece = |i: u32| [(i % 251) as u8; 8];
         for i in (0..n).step_by(2).rev() {
-            assert!(d.add(Timestamp(0), src, dst, 17, frag(8 * i, i + 1 < n), &piece(i)).is_none());
+            assert!(d.add(PacketTime(0), src, dst, 17, frag(8 * i, i + 1 < n), &piece(i)).is_none());
         }
         let key = Key { src, dst, proto: 17, id: 7 };
         assert_eq!(d.pending[&key].have.len(), n as usize / 2);
         let mut out = None;
         for i in (1..n).step_by(2) {
-            out = d.add(Timestamp(0), src, dst, 17, frag(8 * i, i + 1 < n), &piece(i));
+            out = d.add(PacketTime(0), src, dst, 17, frag(8 * i, i + 1 < n), &piece(i));
         }
         let out = out.expect("reassembled");
         assert_eq!(out.payload.len(), 8 * n as usize);
         assert!(out.payload.chunks(8).enumerate().all(|(i, c)| c == piece(i as u32)));
         // An overlap that differs is a conflict; the first copy is kept.
-        d.add(Timestamp(0), src, dst, 17, FragmentInfo { id: 8, offset: 0, more: true }, b"abcdefgh");
-        d.add(Timestamp(0), src, dst, 17, FragmentInfo { id: 8, offset: 0, more: true }, b"abcdXfgh");
+        d.add(PacketTime(0), src, dst, 17, FragmentInfo { id: 8, offset: 0, more: true }, b"abcdefgh");
+        d.add(PacketTime(0), src, dst, 17, FragmentInfo { id: 8, offset: 0, more: true }, b"abcdXfgh");
         assert_eq!(d.stats().overlap_conflicts, 1);
     }
 
@@ -286,7 +286,7 @@ mod tests {
         let mut d = Defragmenter::new(DefragConfig::default());
         let (src, dst) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
         for i in (0..2048u32).rev().step_by(2) {
-            d.add(Timestamp(0), src, dst, 17, frag(8 * i, true), &[1; 8]);
+            d.add(PacketTime(0), src, dst, 17, frag(8 * i, true), &[1; 8]);
         }
         let ops = d.pending[&Key { src, dst, proto: 17, id: 7 }].have.ops();
         assert!(ops <= 8 * 1024, "{ops} range operations for 1024 fragments");

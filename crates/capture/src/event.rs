@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::net::SocketAddr;
 
-use crate::Timestamp;
+use crate::PacketTime;
 
 /// Identifies one flow for its lifetime (unique within one [`FlowTable`](crate::FlowTable)).
 pub type FlowId = u64;
@@ -85,8 +85,8 @@ pub struct FlowStats {
     pub overlap_conflict: bool,
     /// The capture began after the connection was set up (no SYN seen).
     pub mid_stream: bool,
-    pub first_ts: Timestamp,
-    pub last_ts: Timestamp,
+    pub first_ts: PacketTime,
+    pub last_ts: PacketTime,
 }
 
 /// One event of the capture layer. Byte payloads are borrowed from the packet
@@ -95,21 +95,21 @@ pub struct FlowStats {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CaptureEvent<'a> {
     /// A new flow. `mid_stream`: no SYN was seen (TCP).
-    FlowStart { flow_id: FlowId, key: FlowKey, ts: Timestamp, mid_stream: bool },
+    FlowStart { flow_id: FlowId, key: FlowKey, ts: PacketTime, mid_stream: bool },
     /// The connection is set up (TCP handshake done, or data both ways; UDP:
     /// both sides sent). The verdict point of network protection follows it.
-    Established { flow_id: FlowId, ts: Timestamp },
+    Established { flow_id: FlowId, ts: PacketTime },
     /// In-order TCP bytes of one direction, starting at stream `offset`.
-    Data { flow_id: FlowId, dir: Direction, offset: u64, bytes: Cow<'a, [u8]>, ts: Timestamp },
+    Data { flow_id: FlowId, dir: Direction, offset: u64, bytes: Cow<'a, [u8]>, ts: PacketTime },
     /// TCP bytes of one direction that will never be delivered: the stream
     /// continues at `offset + len`.
-    Gap { flow_id: FlowId, dir: Direction, offset: u64, len: u64, ts: Timestamp },
+    Gap { flow_id: FlowId, dir: Direction, offset: u64, len: u64, ts: PacketTime },
     /// A retransmission/overlap whose bytes differ from the first copy (kept).
-    OverlapConflict { flow_id: FlowId, dir: Direction, offset: u64, len: u64, ts: Timestamp },
+    OverlapConflict { flow_id: FlowId, dir: Direction, offset: u64, len: u64, ts: PacketTime },
     /// One UDP datagram.
-    Datagram { flow_id: FlowId, key: FlowKey, dir: Direction, payload: Cow<'a, [u8]>, ts: Timestamp },
+    Datagram { flow_id: FlowId, key: FlowKey, dir: Direction, payload: Cow<'a, [u8]>, ts: PacketTime },
     /// The flow is over. `ts` is the time of its last packet.
-    FlowEnd { flow_id: FlowId, key: FlowKey, ts: Timestamp, outcome: Outcome, reason: EndReason, stats: FlowStats },
+    FlowEnd { flow_id: FlowId, key: FlowKey, ts: PacketTime, outcome: Outcome, reason: EndReason, stats: FlowStats },
 }
 
 impl CaptureEvent<'_> {

@@ -11,7 +11,7 @@ use std::time::Duration;
 use crate::event::{CaptureEvent, Direction, EndReason, FlowId, FlowKey, FlowStats, Outcome, Proto};
 use crate::ip::{TcpSegment, UdpDatagram};
 use crate::stream::{Budget, Chunk, HalfStream, StreamLimits};
-use crate::{IpPacket, Timestamp, Transport};
+use crate::{IpPacket, PacketTime, Transport};
 
 /// Limits and timeouts of the flow table.
 #[derive(Debug, Clone)]
@@ -146,7 +146,7 @@ pub struct FlowTable {
     flows: HashMap<Canon, Flow, foldhash::fast::RandomState>,
     /// Expiry queues, one per class, roughly in time order; entries may be stale
     /// (checked against the flow when popped).
-    queues: [VecDeque<(Timestamp, Canon, FlowId)>; 3],
+    queues: [VecDeque<(PacketTime, Canon, FlowId)>; 3],
     next_id: FlowId,
     budget: Budget,
     stats: TableStats,
@@ -192,7 +192,7 @@ impl FlowTable {
     }
 
     /// Take in one packet seen at `ts`.
-    pub fn process<'a, F>(&mut self, ts: Timestamp, pkt: &IpPacket<'a>, sink: &mut F)
+    pub fn process<'a, F>(&mut self, ts: PacketTime, pkt: &IpPacket<'a>, sink: &mut F)
     where
         F: FnMut(CaptureEvent<'a>),
     {
@@ -211,7 +211,7 @@ impl FlowTable {
     }
 
     /// End flows idle past their timeout at `now` (also done by `process`).
-    pub fn expire<'a, F: FnMut(CaptureEvent<'a>)>(&mut self, now: Timestamp, sink: &mut F) {
+    pub fn expire<'a, F: FnMut(CaptureEvent<'a>)>(&mut self, now: PacketTime, sink: &mut F) {
         for class in [Class::TcpOpen, Class::TcpClosed, Class::Udp] {
             let timeout = self.timeout(class);
             while let Some(&(qts, canon, id)) = self.queues[qi(class)].front() {
@@ -326,7 +326,7 @@ impl FlowTable {
 
     fn start<'a, F: FnMut(CaptureEvent<'a>)>(
         &mut self,
-        ts: Timestamp,
+        ts: PacketTime,
         canon: Canon,
         key: FlowKey,
         state: State,
@@ -347,7 +347,7 @@ impl FlowTable {
 
     fn tcp<'a, F: FnMut(CaptureEvent<'a>)>(
         &mut self,
-        ts: Timestamp,
+        ts: PacketTime,
         src: IpAddr,
         dst: IpAddr,
         seg: &TcpSegment<'a>,
@@ -482,7 +482,7 @@ impl FlowTable {
 
     fn udp<'a, F: FnMut(CaptureEvent<'a>)>(
         &mut self,
-        ts: Timestamp,
+        ts: PacketTime,
         src: IpAddr,
         dst: IpAddr,
         dgram: &UdpDatagram<'a>,
@@ -540,7 +540,7 @@ impl Tcp {
     }
 }
 
-fn chunk_event(flow_id: FlowId, dir: Direction, ts: Timestamp, c: Chunk<'_>) -> CaptureEvent<'_> {
+fn chunk_event(flow_id: FlowId, dir: Direction, ts: PacketTime, c: Chunk<'_>) -> CaptureEvent<'_> {
     match c {
         Chunk::Data { offset, bytes } => CaptureEvent::Data { flow_id, dir, offset, bytes, ts },
         Chunk::Gap { offset, len } => CaptureEvent::Gap { flow_id, dir, offset, len, ts },

@@ -30,4 +30,4 @@ pub use flow::{FlowConfig, FlowTable, TableStats};
 pub use reader::{CaptureReader, LinkType, OwnedPacket, OwnedPackets, RawPacket, MAX_BLOCK};
 pub use replay::{ReplayStats, Replayer};
 pub use synth::{generate, GenSpec, GenSummary};
-pub use time::Timestamp;
+pub use time::PacketTime;

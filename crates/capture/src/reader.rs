@@ -11,7 +11,7 @@ use std::io::Read;
 use pcap_parser::traits::PcapReaderIterator;
 use pcap_parser::{Block, PcapBlockOwned, PcapError};
 
-use crate::{CaptureError, CaptureErrorKind, Timestamp};
+use crate::{CaptureError, CaptureErrorKind, PacketTime};
 
 /// Initial read buffer.
 const INITIAL_BUFFER: usize = 256 * 1024;
@@ -49,7 +49,7 @@ impl LinkType {
 #[derive(Debug, Clone, Copy)]
 pub struct RawPacket<'a> {
     /// Capture time.
-    pub ts: Timestamp,
+    pub ts: PacketTime,
     /// Link-layer type of `data`.
     pub link: LinkType,
     /// Captured bytes (possibly fewer than `orig_len`).
@@ -63,7 +63,7 @@ pub struct RawPacket<'a> {
 /// An owned copy of a [`RawPacket`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OwnedPacket {
-    pub ts: Timestamp,
+    pub ts: PacketTime,
     pub link: LinkType,
     pub data: Vec<u8>,
     pub orig_len: u32,
@@ -86,7 +86,7 @@ impl RawPacket<'_> {
 #[derive(Debug, Clone, Copy)]
 struct Interface {
     link: LinkType,
-    /// Timestamp units per second.
+    /// PacketTime units per second.
     units_per_sec: u64,
     /// Seconds added to every timestamp.
     offset_secs: i64,
@@ -98,7 +98,7 @@ struct Located {
     block_len: usize,
     data_start: usize,
     data_len: usize,
-    ts: Timestamp,
+    ts: PacketTime,
     link: LinkType,
     orig_len: u32,
     offset: u64,
@@ -117,7 +117,7 @@ pub struct CaptureReader<'r> {
     legacy_nanos: bool,
     // pcapng state (reset by each section header).
     interfaces: Vec<Interface>,
-    last_ts: Timestamp,
+    last_ts: PacketTime,
     done: bool,
 }
 
@@ -144,7 +144,7 @@ impl<'r> CaptureReader<'r> {
             legacy_link: LinkType::ETHERNET,
             legacy_nanos: false,
             interfaces: Vec::new(),
-            last_ts: Timestamp(0),
+            last_ts: PacketTime(0),
             done: false,
         }
     }
@@ -223,7 +223,7 @@ impl<'r> CaptureReader<'r> {
                         PcapBlockOwned::Legacy(p) => {
                             let frac =
                                 if self.legacy_nanos { u64::from(p.ts_usec) / 1000 } else { u64::from(p.ts_usec) };
-                            let ts = Timestamp::from_secs_micros(u64::from(p.ts_sec), frac);
+                            let ts = PacketTime::from_secs_micros(u64::from(p.ts_sec), frac);
                             Some(Ok((ts, self.legacy_link, p.data, p.origlen)))
                         }
                         PcapBlockOwned::NG(Block::SectionHeader(_)) => {
@@ -314,11 +314,11 @@ impl<'r> CaptureReader<'r> {
 }
 
 /// pcapng timestamp units to microseconds.
-fn ng_timestamp(units: u64, ifc: &Interface) -> Timestamp {
+fn ng_timestamp(units: u64, ifc: &Interface) -> PacketTime {
     let micros = (u128::from(units) * 1_000_000 / u128::from(ifc.units_per_sec)).min(u128::from(u64::MAX)) as u64;
     let off = ifc.offset_secs.saturating_mul(1_000_000);
     let micros = if off >= 0 { micros.saturating_add(off as u64) } else { micros.saturating_sub(off.unsigned_abs()) };
-    Timestamp(micros)
+    PacketTime(micros)
 }
 
 /// Iterator of owned packets; see [`CaptureReader::owned`].

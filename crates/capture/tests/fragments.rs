@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use netward_capture::synth::packet;
-use netward_capture::{Decoded, DefragConfig, PacketDecoder, Timestamp, Transport};
+use netward_capture::{Decoded, DefragConfig, PacketDecoder, PacketTime, Transport};
 
 fn body(n: usize) -> Vec<u8> {
     (0..n).map(|i| (i * 7 % 251) as u8).collect()
@@ -19,7 +19,7 @@ fn udp_fragments(src: &str, dst: &str, payload: &[u8], id: u32, mtu: usize) -> V
 fn decode_all(dec: &mut PacketDecoder, frags: &[Vec<u8>]) -> Option<Vec<u8>> {
     let mut out = None;
     for (i, f) in frags.iter().enumerate() {
-        match dec.decode_ip(Timestamp(1_000_000 + i as u64), f).expect("decodes") {
+        match dec.decode_ip(PacketTime(1_000_000 + i as u64), f).expect("decodes") {
             Decoded::Ip(p) => {
                 assert!(out.is_none(), "datagram delivered twice");
                 match p.transport {
@@ -77,14 +77,14 @@ fn incomplete_datagrams_time_out_and_memory_is_bounded() {
     // First fragments only, of 10 datagrams: at most 4 are held.
     for id in 0..10 {
         let frags = udp_fragments("10.0.0.1", "10.0.0.2", &payload, id, 1000);
-        let r = dec.decode_ip(Timestamp(1_000_000), &frags[0]).unwrap();
+        let r = dec.decode_ip(PacketTime(1_000_000), &frags[0]).unwrap();
         assert_eq!(r, Decoded::FragmentHeld);
     }
     assert_eq!(dec.defrag_stats().evicted, 6);
     // 31 s later, the rest of datagram 9 arrives: the held part has expired.
     let frags = udp_fragments("10.0.0.1", "10.0.0.2", &payload, 9, 1000);
     for f in &frags[1..] {
-        let r = dec.decode_ip(Timestamp(32_000_000), f).unwrap();
+        let r = dec.decode_ip(PacketTime(32_000_000), f).unwrap();
         assert_eq!(r, Decoded::FragmentHeld);
     }
     assert_eq!(dec.defrag_stats().timed_out, 4);

@@ -8,7 +8,7 @@ use std::io::Cursor;
 use common::*;
 use netward_capture::synth::packet::flags::{ACK, SYN};
 use netward_capture::synth::pcap::PcapWriter;
-use netward_capture::{CaptureReader, FlowTable, LinkType, PacketDecoder, Replayer, Timestamp};
+use netward_capture::{CaptureReader, FlowTable, LinkType, PacketDecoder, PacketTime, Replayer};
 use proptest::prelude::*;
 
 proptest! {
@@ -78,7 +78,7 @@ proptest! {
         // Valid file, arbitrary frames: exercises decoder and flow table.
         let mut w = PcapWriter::new(Vec::new(), LinkType(link)).unwrap();
         for (i, f) in frames.iter().enumerate() {
-            w.packet(Timestamp(i as u64 * 1000), f).unwrap();
+            w.packet(PacketTime(i as u64 * 1000), f).unwrap();
         }
         let mut r = Replayer::default();
         let mut n = 0;

@@ -8,7 +8,7 @@ use common::*;
 use netward_capture::synth::packet;
 use netward_capture::synth::pcap::PcapWriter;
 use netward_capture::{
-    CaptureErrorKind, CaptureReader, Decoded, LinkType, OwnedPacket, PacketDecoder, Timestamp, Transport,
+    CaptureErrorKind, CaptureReader, Decoded, LinkType, OwnedPacket, PacketDecoder, PacketTime, Transport,
 };
 
 fn read_all(bytes: &[u8]) -> (Vec<OwnedPacket>, Option<netward_capture::CaptureError>) {
@@ -79,7 +79,7 @@ fn corrupt_block_length_is_an_error_with_offset() {
 #[test]
 fn huge_caplen_is_refused_not_allocated() {
     let mut w = PcapWriter::new(Vec::new(), LinkType::RAW).unwrap();
-    w.packet(Timestamp(1), &[0x45; 20]).unwrap();
+    w.packet(PacketTime(1), &[0x45; 20]).unwrap();
     let mut bytes = w.into_inner();
     bytes.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff, 0x7f]);
     bytes.extend_from_slice(&[0; 64]);
@@ -131,11 +131,11 @@ fn link_types() {
     for (link, frame) in cases {
         // Through a file of that link type, to check the header too.
         let mut w = PcapWriter::new(Vec::new(), link).unwrap();
-        w.packet(Timestamp(5_000_001), &frame).unwrap();
+        w.packet(PacketTime(5_000_001), &frame).unwrap();
         let (pkts, err) = read_all(&w.into_inner());
         assert!(err.is_none());
         assert_eq!(pkts[0].link, link);
-        assert_eq!(pkts[0].ts, Timestamp(5_000_001));
+        assert_eq!(pkts[0].ts, PacketTime(5_000_001));
         let mut dec = PacketDecoder::default();
         match dec.decode(pkts[0].ts, link, &pkts[0].data) {
             Ok(Decoded::Ip(p)) => match p.transport {
@@ -170,7 +170,7 @@ fn ipv6_extension_headers_are_skipped() {
         &body,
     );
     let mut dec = PacketDecoder::default();
-    match dec.decode_ip(Timestamp(0), &ip).unwrap() {
+    match dec.decode_ip(PacketTime(0), &ip).unwrap() {
         Decoded::Ip(p) => assert!(matches!(p.transport, Transport::Tcp(t) if t.payload == b"x")),
         other => panic!("{other:?}"),
     }
@@ -181,6 +181,6 @@ fn decode_errors_name_the_offset() {
     let mut dec = PacketDecoder::default();
     let ip = tcp_ip("10.1.1.1", 1, "10.2.2.2", 2, 0, 0, 0, b"");
     let eth = packet::ethernet(&ip[..30]); // TCP header cut short
-    let err = dec.decode(Timestamp(0), LinkType::ETHERNET, &eth).unwrap_err();
+    let err = dec.decode(PacketTime(0), LinkType::ETHERNET, &eth).unwrap_err();
     assert_eq!(err.offset, 14 + 20);
 }

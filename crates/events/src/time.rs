@@ -37,20 +37,31 @@ impl Timestamp {
     }
 
     /// Parses RFC 3339 (any fraction, any offset, converted to UTC), and the
-    /// forms Defender's CSV exports and humans use: `2026-11-22 10:15:00.123`
-    /// and `2026-11-22T10:15:00` without an offset (taken as UTC).
+    /// forms Defender's CSV exports, KQL's `datetime(...)` and humans use:
+    /// `2026-11-22 10:15:00.123`, `2026-11-22T10:15`, `2026/11/22`, each
+    /// without an offset or with a bare `Z` (taken as UTC). The one parser of
+    /// written times in the workspace: imports, feeds and KQL literals all
+    /// come here.
     pub fn parse(input: &str) -> Result<Self, TimestampError> {
         let s = input.trim();
         let err = || TimestampError { input: input.to_string() };
         let dt: DateTime<Utc> = if let Ok(d) = DateTime::parse_from_rfc3339(s) {
             d.with_timezone(&Utc)
         } else {
-            let naive = ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y-%m-%d"]
+            let bare = s.strip_suffix(['Z', 'z']).unwrap_or(s);
+            const DATE_TIMES: [&str; 5] = [
+                "%Y-%m-%dT%H:%M:%S%.f",
+                "%Y-%m-%d %H:%M:%S%.f",
+                "%Y-%m-%dT%H:%M",
+                "%Y-%m-%d %H:%M",
+                "%Y/%m/%d %H:%M:%S%.f",
+            ];
+            const DATES: [&str; 2] = ["%Y-%m-%d", "%Y/%m/%d"];
+            let naive = DATE_TIMES
                 .iter()
-                .find_map(|f| {
-                    NaiveDateTime::parse_from_str(s, f)
-                        .ok()
-                        .or_else(|| chrono::NaiveDate::parse_from_str(s, f).ok().and_then(|d| d.and_hms_opt(0, 0, 0)))
+                .find_map(|f| NaiveDateTime::parse_from_str(bare, f).ok())
+                .or_else(|| {
+                    DATES.iter().find_map(|f| chrono::NaiveDate::parse_from_str(bare, f).ok()?.and_hms_opt(0, 0, 0))
                 })
                 .ok_or_else(err)?;
             naive.and_utc()
@@ -90,6 +101,13 @@ mod tests {
         assert_eq!(Timestamp::parse("2025-11-22 00:15:00.123").unwrap(), z);
         assert_eq!(Timestamp::parse("2025-11-22T00:15:00.1234567Z").unwrap().0, z.0 + 456_700);
         assert_eq!(Timestamp::parse("2025-11-22").unwrap().to_string(), "2025-11-22T00:00:00.000Z");
+        // The forms KQL's `datetime(...)` takes, through the same parser.
+        let minute = Timestamp::parse("2025-11-22T00:15:00Z").unwrap();
+        assert_eq!(Timestamp::parse("2025-11-22T00:15").unwrap(), minute);
+        assert_eq!(Timestamp::parse("2025-11-22 00:15Z").unwrap(), minute);
+        assert_eq!(Timestamp::parse("2025/11/22 00:15:00").unwrap(), minute);
+        assert_eq!(Timestamp::parse("2025/11/22").unwrap(), Timestamp::parse("2025-11-22").unwrap());
+        assert!(Timestamp::parse("2025-13-01").is_err());
         assert!(Timestamp::parse("yesterday").is_err());
         assert!(Timestamp::parse("").is_err());
     }

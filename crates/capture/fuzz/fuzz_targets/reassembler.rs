@@ -7,40 +7,24 @@ use std::net::{IpAddr, Ipv4Addr};
 use libfuzzer_sys::fuzz_target;
 use netward_capture::ip::{TcpFlags, TcpSegment, UdpDatagram};
 use netward_capture::stream::StreamLimits;
-use netward_capture::{CaptureEvent, FlowConfig, FlowTable, IpPacket, Timestamp, Transport};
+use netward_capture::{CaptureEvent, FlowConfig, FlowTable, IpPacket, PacketTime, Transport};
 
 fuzz_target!(|data: &[u8]| {
     let cfg = FlowConfig {
         max_flows: 4,
-        stream: StreamLimits {
-            max_ooo_bytes: 512,
-            max_ooo_segments: 8,
-            check_window: 64,
-        },
+        stream: StreamLimits { max_ooo_bytes: 512, max_ooo_segments: 8, check_window: 64 },
         max_buffered_total: 1024,
         ..FlowConfig::default()
     };
     let mut table = FlowTable::new(cfg);
     let mut next = std::collections::HashMap::new();
     let mut sink = |e: CaptureEvent<'_>| match e {
-        CaptureEvent::Data {
-            flow_id,
-            dir,
-            offset,
-            bytes,
-            ..
-        } => {
+        CaptureEvent::Data { flow_id, dir, offset, bytes, .. } => {
             let n = next.entry((flow_id, dir as u8)).or_insert(offset);
             assert_eq!(*n, offset);
             *n += bytes.len() as u64;
         }
-        CaptureEvent::Gap {
-            flow_id,
-            dir,
-            offset,
-            len,
-            ..
-        } => {
+        CaptureEvent::Gap { flow_id, dir, offset, len, .. } => {
             let n = next.entry((flow_id, dir as u8)).or_insert(offset);
             assert_eq!(*n, offset);
             *n += len;
@@ -59,11 +43,7 @@ fuzz_target!(|data: &[u8]| {
         let b = IpAddr::V4(Ipv4Addr::new(10, 0, 1, h[2] % 3));
         let (src, dst) = if h[3] & 1 == 0 { (a, b) } else { (b, a) };
         let ports = (1000 + u16::from(h[4] % 3), 80 + u16::from(h[5] % 2));
-        let (sp, dp) = if h[3] & 1 == 0 {
-            ports
-        } else {
-            (ports.1, ports.0)
-        };
+        let (sp, dp) = if h[3] & 1 == 0 { ports } else { (ports.1, ports.0) };
         let transport = if h[3] & 2 == 0 {
             Transport::Tcp(TcpSegment {
                 src_port: sp,
@@ -76,22 +56,9 @@ fuzz_target!(|data: &[u8]| {
                 missing: usize::from(h[10] % 4),
             })
         } else {
-            Transport::Udp(UdpDatagram {
-                src_port: sp,
-                dst_port: dp,
-                payload,
-                missing: 0,
-            })
+            Transport::Udp(UdpDatagram { src_port: sp, dst_port: dp, payload, missing: 0 })
         };
-        table.process(
-            Timestamp(t),
-            &IpPacket {
-                src,
-                dst,
-                transport,
-            },
-            &mut sink,
-        );
+        table.process(PacketTime(t), &IpPacket { src, dst, transport }, &mut sink);
         assert!(table.buffered_bytes() <= 1024);
         assert!(table.len() <= 4);
     }

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use super::packet::{self, flags};
 use super::tls::{self, HelloFor};
 use super::{name, quic, server_addr, FlowKind, GenFlow, GenSpec, Rng};
-use crate::Timestamp;
+use crate::PacketTime;
 
 /// Round-trip time of generated connections, microseconds.
 const RTT_US: u64 = 10_000;
@@ -18,15 +18,15 @@ pub(super) struct Conv {
     server: SocketAddr,
     cseq: u32,
     sseq: u32,
-    t: Timestamp,
+    t: PacketTime,
     mss: usize,
-    packets: Vec<(Timestamp, Vec<u8>)>,
+    packets: Vec<(PacketTime, Vec<u8>)>,
     to_server: u64,
     to_client: u64,
 }
 
 impl Conv {
-    fn new(rng: &mut Rng, client: SocketAddr, server: SocketAddr, t: Timestamp, mss: usize) -> Self {
+    fn new(rng: &mut Rng, client: SocketAddr, server: SocketAddr, t: PacketTime, mss: usize) -> Self {
         Conv {
             client,
             server,
@@ -108,7 +108,7 @@ impl Conv {
         self.t = self.t.plus_us(RTT_US / 2);
     }
 
-    fn finish(self, kind: FlowKind, names: Vec<String>) -> (GenFlow, Vec<(Timestamp, Vec<u8>)>) {
+    fn finish(self, kind: FlowKind, names: Vec<String>) -> (GenFlow, Vec<(PacketTime, Vec<u8>)>) {
         let flow = GenFlow {
             kind,
             client: self.client,
@@ -150,8 +150,8 @@ pub(super) fn flow(
     kind: FlowKind,
     client: SocketAddr,
     v6: bool,
-    start: Timestamp,
-) -> (GenFlow, Vec<(Timestamp, Vec<u8>)>) {
+    start: PacketTime,
+) -> (GenFlow, Vec<(PacketTime, Vec<u8>)>) {
     // Proxies and the DNS server are IPv4 in the spec; keep a flow in one family.
     let family = |a: SocketAddr| if v6 { mapped(a) } else { a };
     match kind {

@@ -15,7 +15,7 @@ use std::collections::BinaryHeap;
 use std::io::{self, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use crate::{LinkType, Timestamp};
+use crate::{LinkType, PacketTime};
 
 /// A small deterministic PRNG (SplitMix64): reproducible captures, no dependency.
 #[derive(Debug, Clone)]
@@ -137,7 +137,7 @@ pub struct GenSpec {
     pub ipv6_percent: u8,
     pub seed: u64,
     /// Time of the first packet.
-    pub start: Timestamp,
+    pub start: PacketTime,
     /// Time between the starts of two flows, in microseconds.
     pub flow_spacing_us: u64,
     /// HTTP proxy address (CONNECT and absolute-URI requests).
@@ -159,7 +159,7 @@ impl Default for GenSpec {
             requests_per_proxy_conn: 3,
             ipv6_percent: 10,
             seed: 1,
-            start: Timestamp::from_secs_micros(1_700_000_000, 0),
+            start: PacketTime::from_secs_micros(1_700_000_000, 0),
             flow_spacing_us: 2_000,
             http_proxy: SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 3128),
             socks_proxy: SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), 1080),
@@ -238,7 +238,7 @@ fn server_addr(rng: &mut Rng, v6: bool, port: u16) -> SocketAddr {
 
 /// Packets waiting to be written, earliest first (flows overlap in time).
 struct Pending {
-    heap: BinaryHeap<Reverse<(Timestamp, u64, Vec<u8>)>>,
+    heap: BinaryHeap<Reverse<(PacketTime, u64, Vec<u8>)>>,
     order: u64,
 }
 
@@ -251,7 +251,7 @@ pub fn generate(w: impl Write, spec: &GenSpec) -> io::Result<GenSummary> {
     for i in 0..spec.flows {
         let kind = spec.mix.kind(i);
         let v6 = (rng.next_u64() % 100) < u64::from(spec.ipv6_percent);
-        let start = Timestamp(spec.start.0 + i as u64 * spec.flow_spacing_us);
+        let start = PacketTime(spec.start.0 + i as u64 * spec.flow_spacing_us);
         let (flow, packets) = conv::flow(&mut rng, spec, kind, client_addr(i, v6), v6, start);
         summary.payload_bytes += flow.bytes_to_server + flow.bytes_to_client;
         summary.flows.push(flow);
@@ -260,7 +260,7 @@ pub fn generate(w: impl Write, spec: &GenSpec) -> io::Result<GenSummary> {
             pending.order += 1;
         }
         // Everything before the next flow's start can be written now.
-        let next_start = Timestamp(spec.start.0 + (i as u64 + 1) * spec.flow_spacing_us);
+        let next_start = PacketTime(spec.start.0 + (i as u64 + 1) * spec.flow_spacing_us);
         while let Some(Reverse((ts, _, _))) = pending.heap.peek() {
             if *ts >= next_start {
                 break;

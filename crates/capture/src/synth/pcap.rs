@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use crate::{LinkType, Timestamp};
+use crate::{LinkType, PacketTime};
 
 /// Writes a pcap file to any `Write`.
 pub struct PcapWriter<W: Write> {
@@ -28,7 +28,7 @@ impl<W: Write> PcapWriter<W> {
     }
 
     /// Write one packet.
-    pub fn packet(&mut self, ts: Timestamp, data: &[u8]) -> io::Result<()> {
+    pub fn packet(&mut self, ts: PacketTime, data: &[u8]) -> io::Result<()> {
         let mut h = [0u8; 16];
         let secs = (ts.0 / 1_000_000) as u32;
         let micros = (ts.0 % 1_000_000) as u32;

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use netward_capture::synth::packet;
 use netward_capture::{
     CaptureEvent, Decoded, Direction, EndReason, FlowId, FlowKey, FlowStats, FlowTable, Outcome, PacketDecoder,
-    Timestamp,
+    PacketTime,
 };
 
 #[derive(Debug, Default, Clone)]
@@ -82,7 +82,7 @@ impl Collector {
 }
 
 /// Feed one IP packet (as bytes) to a table through a decoder.
-pub fn feed(dec: &mut PacketDecoder, table: &mut FlowTable, ts: Timestamp, ip: &[u8], c: &mut Collector) {
+pub fn feed(dec: &mut PacketDecoder, table: &mut FlowTable, ts: PacketTime, ip: &[u8], c: &mut Collector) {
     match dec.decode_ip(ts, ip).expect("decodes") {
         Decoded::Ip(p) => table.process(ts, &p, &mut |e| c.push(e)),
         Decoded::FragmentHeld | Decoded::NotIp(_) => {}
@@ -105,8 +105,8 @@ pub fn udp_ip(src: &str, sport: u16, dst: &str, dport: u16, payload: &[u8]) -> V
     packet::ip(s, d, 17, &packet::udp(s, d, sport, dport, payload))
 }
 
-pub fn ts(ms: u64) -> Timestamp {
-    Timestamp(1_700_000_000_000_000 + ms * 1000)
+pub fn ts(ms: u64) -> PacketTime {
+    PacketTime(1_700_000_000_000_000 + ms * 1000)
 }
 
 pub fn testdata(rel: &str) -> String {

@@ -523,25 +523,8 @@ impl Parser<'_> {
     }
 }
 
-/// Parses the text of a `datetime(...)` literal into Unix nanoseconds (UTC).
+/// Parses the text of a `datetime(...)` literal into Unix nanoseconds (UTC),
+/// with the event model's one parser of written times.
 pub fn parse_datetime(text: &str) -> Option<i64> {
-    use chrono::{NaiveDate, NaiveDateTime};
-    let t = text.trim();
-    let t = t.strip_suffix('Z').or_else(|| t.strip_suffix('z')).unwrap_or(t);
-    if let Ok(dt) = chrono::DateTime::parse_from_rfc3339(text.trim()) {
-        return dt.timestamp_nanos_opt();
-    }
-    for fmt in
-        ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S%.f"]
-    {
-        if let Ok(dt) = NaiveDateTime::parse_from_str(t, fmt) {
-            return dt.and_utc().timestamp_nanos_opt();
-        }
-    }
-    for fmt in ["%Y-%m-%d", "%Y/%m/%d"] {
-        if let Ok(d) = NaiveDate::parse_from_str(t, fmt) {
-            return d.and_hms_opt(0, 0, 0)?.and_utc().timestamp_nanos_opt();
-        }
-    }
-    None
+    netward_events::Timestamp::parse(text).ok().map(|t| t.unix_nanos())
 }

@@ -21,7 +21,7 @@ use serde_json::Value as J;
 const TABLE_COLUMNS: [&str; 8] =
     ["Timestamp", "ActionType", "RemoteIP", "RemotePort", "RemoteUrl", "LocalIP", "LocalPort", "AdditionalFields"];
 
-pub fn ts(t: netward_capture::Timestamp) -> Timestamp {
+pub fn ts(t: netward_capture::PacketTime) -> Timestamp {
     Timestamp::from_unix_micros(i64::try_from(t.as_micros()).unwrap_or(i64::MAX))
 }
 
