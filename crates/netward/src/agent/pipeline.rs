@@ -33,8 +33,8 @@ pub struct Pipeline {
     pub stats: PipelineStats,
 }
 
-fn capture_ts(t: Timestamp) -> netward_capture::Timestamp {
-    netward_capture::Timestamp(u64::try_from(t.unix_nanos() / 1000).unwrap_or(0))
+fn capture_ts(t: Timestamp) -> netward_capture::PacketTime {
+    netward_capture::PacketTime(u64::try_from(t.unix_nanos() / 1000).unwrap_or(0))
 }
 
 /// The flow table as the agent needs it: flows that were passed are
