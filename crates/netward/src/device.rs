@@ -113,10 +113,11 @@ mod tests {
     fn report_ids_increase_across_restarts() {
         let t = tempfile::tempdir().unwrap();
         let d = DataDir { path: t.path().to_path_buf(), source: DataDirSource::Flag };
-        let mut ids = ReportIds::open(&d).unwrap();
-        let first: Vec<i64> = (0..3).map(|_| ids.next_id().unwrap()).collect();
-        assert_eq!(first, vec![1, 2, 3]);
-        drop(ids); // a restart (or a crash) after using part of a block
+        {
+            let mut ids = ReportIds::open(&d).unwrap();
+            let first: Vec<i64> = (0..3).map(|_| ids.next_id().unwrap()).collect();
+            assert_eq!(first, vec![1, 2, 3]);
+        } // a restart (or a crash) after using part of a block
         let mut ids = ReportIds::open(&d).unwrap();
         let after = ids.next_id().unwrap();
         assert!(after > 3, "{after}");

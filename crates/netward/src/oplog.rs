@@ -164,9 +164,9 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let d = DataDir { path: t.path().to_path_buf(), source: DataDirSource::Flag };
         let e = OperationalEvent::settings_changed(Timestamp(0), "root", "x", "a", "b");
-        append(&d, &[e.clone()]).unwrap();
+        append(&d, std::slice::from_ref(&e)).unwrap();
         std::fs::OpenOptions::new().append(true).open(d.file(OPLOG_FILE)).unwrap().write_all(b"{\"Times").unwrap();
-        append(&d, &[e.clone()]).unwrap();
+        append(&d, std::slice::from_ref(&e)).unwrap();
         let (events, damaged) = read(&d).unwrap();
         assert_eq!(events, vec![e.clone(), e.clone()]);
         assert_eq!(damaged.len(), 1);

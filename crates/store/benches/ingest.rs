@@ -9,12 +9,26 @@
 //! Reports events/s for the durable append (rows → Arrow, then
 //! `Store::append_batch`: log frame → write → fsync), for the rolls, and end to end, plus the bytes on disk. Generating
 //! the rows is timed separately and not counted. `NETWARD_BENCH_DIR` picks
-//! the directory (default: a temporary one).
+//! the directory (default: a temporary one under `$TMPDIR`); the bench prints
+//! its filesystem and refuses tmpfs/ramfs, where fsync costs nothing
+//! (`NETWARD_BENCH_ALLOW_TMPFS=1` to run there anyway).
 
 use netward_events::{Table, Timestamp};
 use netward_store::gen::generate_network_events;
 use netward_store::{Store, StoreOptions};
 use std::time::{Duration, Instant};
+
+/// The filesystem type of `dir`, as `stat -f` names it (`ext2/ext3` covers ext4).
+fn filesystem_type(dir: &std::path::Path) -> String {
+    std::process::Command::new("stat")
+        .args(["-f", "-c", "%T"])
+        .arg(dir)
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "unknown".into())
+}
 
 fn env(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -44,6 +58,17 @@ fn main() {
         std::env::var("NETWARD_BENCH_DIR").unwrap_or_else(|_| std::env::temp_dir().display().to_string()),
     )
     .expect("temp dir");
+    // The figure means durable ingest only on a real disk: a tmpfs or ramfs
+    // directory makes every fsync free, so it is refused unless asked for.
+    let fs = filesystem_type(tmp.path());
+    println!("store directory {} (filesystem {fs})", tmp.path().display());
+    if (fs == "tmpfs" || fs == "ramfs") && std::env::var_os("NETWARD_BENCH_ALLOW_TMPFS").is_none() {
+        eprintln!(
+            "ingest bench: {} is on {fs}, not a disk; set NETWARD_BENCH_DIR to a directory on disk",
+            tmp.path().display()
+        );
+        std::process::exit(2);
+    }
     let opts = StoreOptions::default();
     let mut store = Store::open(tmp.path(), opts.clone()).expect("open store");
     let start = Timestamp::from_unix_millis(1_763_769_600_000);
