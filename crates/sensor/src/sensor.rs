@@ -258,6 +258,16 @@ impl Sensor {
         self.push(ev);
     }
 
+    /// `ListeningConnectionCreated`: a socket of this device began to listen
+    /// on `local`. There is no remote side, so `RemoteIP`/`RemotePort` stay empty.
+    pub fn listening(&mut self, protocol: Protocol, local: std::net::SocketAddr, ts: Timestamp) {
+        let meta = FlowMeta { protocol, local, remote: local };
+        let mut ev = self.base_event(&meta, ts, ActionType::ListeningConnectionCreated);
+        ev.remote_ip = None;
+        ev.remote_port = None;
+        self.push(ev);
+    }
+
     /// Bytes of one direction, in order (TCP), or one datagram (UDP).
     pub fn data(&mut self, id: u64, dir: Direction, bytes: &[u8], ts: Timestamp) {
         let Some(flow) = self.flows.get_mut(&id) else { return };

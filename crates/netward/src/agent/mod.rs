@@ -6,6 +6,7 @@
 //! flush the store and exit 0.
 
 pub mod control;
+pub mod listeners;
 pub mod pipeline;
 pub mod writer;
 
@@ -166,6 +167,8 @@ fn queue_loop(
 ) -> CliResult<()> {
     let mut generation = 0;
     let mut last_tick = Instant::now();
+    // Scanned on ticks: a new listener is reported within a tick or two.
+    let mut listening = listeners::ListenerWatch::start(netward_datapath::sockets::scan());
     while !wake::stop_requested() {
         let g = shared.policy_generation.load(Ordering::Acquire);
         if g != generation {
@@ -190,6 +193,7 @@ fn queue_loop(
         if last_tick.elapsed() >= Duration::from_millis(500) {
             last_tick = Instant::now();
             p.tick(t);
+            listening.scan(netward_datapath::sockets::scan(), &mut p.sensor, t);
             publish(p, shared);
         }
     }
