@@ -14,6 +14,18 @@ pub struct FlowMeta {
     pub remote: SocketAddr,
 }
 
+/// Where a flow came from, as the datapath tells it at the flow's start.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum FlowOrigin {
+    /// This device's own flow (or one the datapath cannot place).
+    #[default]
+    Local,
+    /// Routed through this device (a container, VM or routed namespace):
+    /// its packets came in on `interface`. Each event of the flow carries
+    /// `AdditionalFields.forwarded = true` and `interface`.
+    Forwarded { interface: std::sync::Arc<str> },
+}
+
 /// A name the sensor learned, canonical, and how.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Named {
@@ -82,6 +94,7 @@ pub(crate) struct FlowState {
     pub resync: Option<&'static str>,
     /// What the inspector held after the last call (for the global budget).
     pub buffered: usize,
+    pub origin: FlowOrigin,
 }
 
 /// Keys (64-bit hashes of canonical strings, seeded per process) remembered
@@ -136,6 +149,7 @@ impl FlowState {
             lost: None,
             resync: None,
             buffered: 0,
+            origin: FlowOrigin::Local,
         }
     }
 

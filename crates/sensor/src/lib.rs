@@ -59,5 +59,5 @@ mod flow;
 pub mod fuzzing;
 mod sensor;
 
-pub use flow::FlowMeta;
+pub use flow::{FlowMeta, FlowOrigin};
 pub use sensor::{FlowDecision, PolicyContext, Sensor, SensorConfig, SensorStats, Unfollowable};

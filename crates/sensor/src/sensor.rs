@@ -1,7 +1,7 @@
 //! The sensor proper: flow lifecycle calls in, events out.
 
 use crate::fields::{self, Fields};
-use crate::flow::{FlowMeta, FlowState, Named, Tunnel};
+use crate::flow::{FlowMeta, FlowOrigin, FlowState, Named, Tunnel};
 use netward_canon::canonical_host;
 use netward_events::{ActionType, NetworkEvent, Protocol, Timestamp};
 use netward_policy::{EnforcementLevel, Matcher, Verdict, VerdictAction};
@@ -229,6 +229,14 @@ impl Sensor {
         }
         if flow.name.is_some() && flow.meta.protocol == Protocol::Tcp {
             self.emit_connection(id, ActionType::ConnectionSuccess);
+        }
+    }
+
+    /// Where flow `id` came from (told right after [`Sensor::flow_start`],
+    /// before its first event); every later event of the flow says it.
+    pub fn set_origin(&mut self, id: u64, origin: FlowOrigin) {
+        if let Some(flow) = self.flows.get_mut(&id) {
+            flow.origin = origin;
         }
     }
 
@@ -476,6 +484,10 @@ impl Sensor {
 
     /// Pushes an event of flow `id`: once the flow is lost, it says so.
     fn push_for(&mut self, id: u64, mut ev: NetworkEvent) {
+        if let Some(FlowOrigin::Forwarded { interface }) = self.flows.get(&id).map(|f| &f.origin) {
+            ev.additional_fields.insert("forwarded".into(), json!(true));
+            ev.additional_fields.insert("interface".into(), json!(interface.as_ref()));
+        }
         if let Some(why) = self.flows.get(&id).and_then(|f| f.lost.as_ref()) {
             ev.additional_fields.insert("inspection".into(), json!("lost"));
             ev.additional_fields.insert("inspection_reason".into(), json!(why));

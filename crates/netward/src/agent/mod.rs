@@ -12,10 +12,10 @@ pub mod writer;
 
 use crate::context::Ctx;
 use crate::error::{CliError, CliResult};
-use netward_datapath::{rules, wake, FailMode, Family, PacketQueue, RuleSpec};
+use netward_datapath::{icmp, ifname::InterfaceNames, rules, wake, FailMode, Family, Hook, PacketQueue, RuleSpec};
 use netward_events::NetworkEvent;
 use netward_policy::EnforcementLevel;
-use netward_sensor::{PolicyContext, Sensor, SensorConfig};
+use netward_sensor::{FlowOrigin, PolicyContext, Sensor, SensorConfig};
 use pipeline::Pipeline;
 use serde_json::json;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -50,6 +50,8 @@ struct Shared {
     counters: Mutex<serde_json::Value>,
     writer: Arc<writer::WriterStats>,
     dropped_events: AtomicU64,
+    /// ICMP unreachable errors read as a refused connection.
+    icmp_refusals: AtomicU64,
 }
 
 /// Settings are checked when written; anything else would mean disabled.
@@ -98,6 +100,7 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> CliResult<()> {
         counters: Mutex::new(json!({})),
         writer: Arc::new(writer::WriterStats::default()),
         dropped_events: AtomicU64::new(0),
+        icmp_refusals: AtomicU64::new(0),
     });
     let result = serve(ctx, args, &mut queue, policy, device, &shared);
     for fam in &families {
@@ -167,6 +170,7 @@ fn queue_loop(
 ) -> CliResult<()> {
     let mut generation = 0;
     let mut last_tick = Instant::now();
+    let mut names = InterfaceNames::default();
     // Scanned on ticks: a new listener is reported within a tick or two.
     let mut listening = listeners::ListenerWatch::start(netward_datapath::sockets::scan());
     while !wake::stop_requested() {
@@ -182,7 +186,16 @@ fn queue_loop(
         let pkt = queue.recv().map_err(|e| CliError::failure(e.to_string()))?;
         let t = crate::now();
         if let Some(pkt) = pkt {
-            let mark = p.packet(t, pkt.payload(), pkt.hook());
+            let origin = origin(&mut names, &pkt);
+            let mark = if let Some(reset) = icmp::refusal_as_reset(pkt.payload()) {
+                // The flow table follows TCP: it is told the reset the error
+                // means, and the error itself goes on to the client.
+                shared.icmp_refusals.fetch_add(1, Ordering::Relaxed);
+                p.packet(t, &reset, pkt.hook(), &origin);
+                0
+            } else {
+                p.packet(t, pkt.payload(), pkt.hook(), &origin)
+            };
             queue.accept(pkt, mark).map_err(|e| CliError::failure(e.to_string()))?;
         }
         while let Some(ev) = p.next_event() {
@@ -198,6 +211,18 @@ fn queue_loop(
         }
     }
     Ok(())
+}
+
+/// A forwarded packet's input interface (names cached: no lookup per packet).
+fn origin(names: &mut InterfaceNames, pkt: &netward_datapath::Packet) -> FlowOrigin {
+    if pkt.hook() != Hook::Forward {
+        return FlowOrigin::Local;
+    }
+    match names.name(pkt.indev(), Instant::now()) {
+        Some(interface) => FlowOrigin::Forwarded { interface },
+        // The interface went away under the packet: still not this device's own.
+        None => FlowOrigin::Forwarded { interface: format!("if{}", pkt.indev()).into() },
+    }
 }
 
 fn publish(p: &Pipeline, shared: &Shared) {
@@ -233,6 +258,7 @@ fn answer(ctx: &Ctx, shared: &Shared, waker: wake::Waker, cmd: &str) -> serde_js
                 "events_written": w.written.load(Ordering::Relaxed),
                 "events_failed": w.failed.load(Ordering::Relaxed),
                 "events_dropped": shared.dropped_events.load(Ordering::Relaxed),
+                "icmp_refusals": shared.icmp_refusals.load(Ordering::Relaxed),
                 "store_lag_ms": w.lag_ms.load(Ordering::Relaxed),
                 "counters": shared.counters.lock().map(|c| c.clone()).unwrap_or_default(),
             })

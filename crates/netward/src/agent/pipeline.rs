@@ -6,7 +6,7 @@
 use netward_capture::{CaptureEvent, Decoded, FlowConfig, FlowId, PacketDecoder, Transport};
 use netward_datapath::{Hook, MARK_BLOCK, MARK_INSPECT, MARK_PASS};
 use netward_events::{ActionType, NetworkEvent, Timestamp};
-use netward_sensor::{FlowDecision, FlowMeta, Sensor};
+use netward_sensor::{FlowDecision, FlowMeta, FlowOrigin, Sensor};
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
@@ -76,7 +76,9 @@ impl Pipeline {
     }
 
     /// One queued packet; returns the mark for its verdict (0: no decision yet).
-    pub fn packet(&mut self, now: Timestamp, payload: &[u8], hook: Hook) -> u32 {
+    /// `origin`: where it came from (a forwarded flow's input interface),
+    /// told to the sensor when the packet starts a flow.
+    pub fn packet(&mut self, now: Timestamp, payload: &[u8], hook: Hook, origin: &FlowOrigin) -> u32 {
         self.stats.packets += 1;
         let ts = capture_ts(now);
         let Pipeline { decoder, table, sensor, inbound, established, stats } = self;
@@ -101,7 +103,11 @@ impl Pipeline {
             if !matches!(ev, CaptureEvent::FlowEnd { .. }) {
                 touched = Some(id);
             }
+            let start = matches!(ev, CaptureEvent::FlowStart { .. });
             drive(sensor, inbound, established, Some(stats), ev);
+            if start && *origin != FlowOrigin::Local {
+                sensor.set_origin(id, origin.clone());
+            }
         });
         let Some(id) = touched else { return 0 };
         if inbound.contains_key(&id) {
