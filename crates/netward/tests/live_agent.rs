@@ -5,104 +5,11 @@
 //! `CI=true` it fails. The rules are installed inside the test's own
 //! namespace only, never the root namespace.
 
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
+use common::agent::{curl, hunt, nw, rules_in_namespace, wait_for_rows, Agent};
 use common::Topo;
-
-fn netward() -> &'static str {
-    env!("CARGO_BIN_EXE_netward")
-}
-
-/// A `netward` command on the test's data directory.
-fn nw(data: &Path, args: &[&str]) -> Output {
-    let out = Command::new(netward()).arg("--data-dir").arg(data).args(args).output().expect("run netward");
-    assert!(out.status.success(), "netward {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    out
-}
-
-struct Agent {
-    child: Child,
-}
-
-impl Agent {
-    fn start(topo: &Topo, data: &Path) -> Agent {
-        let child = topo
-            .cli(netward())
-            .arg("--data-dir")
-            .arg(data)
-            .args(["run", "--queue", "11"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start agent");
-        let agent = Agent { child };
-        let t = Instant::now();
-        while t.elapsed() < Duration::from_secs(20) {
-            let out = Command::new(netward()).arg("--data-dir").arg(data).arg("health").output().unwrap();
-            if out.status.success() {
-                return agent;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("the agent did not answer health within 20 s");
-    }
-
-    fn stop(mut self) -> std::process::ExitStatus {
-        let pid = self.child.id() as i32;
-        let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
-        let t = Instant::now();
-        loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                return s;
-            }
-            assert!(t.elapsed() < Duration::from_secs(10), "agent did not stop on SIGTERM");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// curl in the client namespace: (succeeded, seconds taken).
-fn curl(topo: &Topo, args: &[&str]) -> (bool, f64) {
-    let t = Instant::now();
-    let out = topo
-        .cli("curl")
-        .args(["-sS", "-o", "/dev/null", "--max-time", "5", "--cacert", topo.var("NW_CA")])
-        .args(args)
-        .output()
-        .expect("curl");
-    (out.status.success(), t.elapsed().as_secs_f64())
-}
-
-fn rules_in_namespace(topo: &Topo) -> String {
-    let out = topo.cli("iptables-save").output().expect("iptables-save");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn hunt(data: &Path, q: &str) -> Vec<serde_json::Value> {
-    let out = nw(data, &["--format", "json", "hunt", q]);
-    String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
-}
-
-fn wait_for_rows(data: &Path, q: &str, want: usize) -> Vec<serde_json::Value> {
-    let t = Instant::now();
-    loop {
-        let rows = hunt(data, q);
-        if rows.len() >= want || t.elapsed() > Duration::from_secs(10) {
-            return rows;
-        }
-        std::thread::sleep(Duration::from_millis(300));
-    }
-}
 
 #[test]
 fn agent_blocks_and_audits_real_connections() {
@@ -114,7 +21,7 @@ fn agent_blocks_and_audits_real_connections() {
         &["indicator", "add", "--type", "domain", "--value", "evil.test", "--action", "block", "--title", "test block"],
     );
     nw(data, &["config", "network-protection", "enforcement-level", "--value", "block"]);
-    let agent = Agent::start(&topo, data);
+    let agent = Agent::start(&topo, data, 11);
     assert!(rules_in_namespace(&topo).contains("NETWARD-Q"), "rules installed in the client namespace");
     let proxy = topo.var("NW_HTTP_PROXY").to_string();
 

@@ -78,9 +78,10 @@ pub(crate) struct FlowState {
     pub judged: KeySet,
     /// The remote address was judged (on the first client bytes).
     pub address_judged: bool,
-    /// The outer layer carried a proxy-form request (absolute URI): every
-    /// later request may name another host, so the flow is followed to
-    /// its end. An origin-form request names the flow once.
+    /// The outer layer carried a proxy-form request (absolute URI) or an
+    /// origin-form one: every later request may name another host (a
+    /// proxy-form request on a direct connection, another Host on a shared
+    /// address), so the flow is followed to its end.
     pub proxy_form: bool,
     pub origin_form: bool,
     /// An enforced verdict fell on this flow: the datapath drops the packet
@@ -95,6 +96,8 @@ pub(crate) struct FlowState {
     /// What the inspector held after the last call (for the global budget).
     pub buffered: usize,
     pub origin: FlowOrigin,
+    /// The inspector finished without a name and DNS answers were asked for one.
+    pub dns_name_tried: bool,
 }
 
 /// Keys (64-bit hashes of canonical strings, seeded per process) remembered
@@ -150,6 +153,7 @@ impl FlowState {
             resync: None,
             buffered: 0,
             origin: FlowOrigin::Local,
+            dns_name_tried: false,
         }
     }
 

@@ -11,7 +11,9 @@
 //!   began), emitted as soon as the flow's first name is known (or at its
 //!   end), with `RemoteUrl` = that name: the SNI, Host, `CONNECT` target or
 //!   SOCKS target of the outer layer, else a name inferred from DNS answers
-//!   (`name_source: dns`, every candidate in `dns_candidates`);
+//!   (`name_source: dns`, every candidate in `dns_candidates`) — for a flow
+//!   the inspector is done with that named nothing, as soon as it is done,
+//!   and that name is judged then, before a datapath lets the flow pass;
 //! * `SslConnectionInspected` per ClientHello (TCP or QUIC, any tunnel
 //!   depth), `HttpConnectionInspected` per request head,
 //!   `DnsConnectionInspected` per DNS response — all with the connection's
@@ -35,6 +37,9 @@
 //!   flow ([`Sensor::decision`] is [`FlowDecision::Block`], a `Blocked`
 //!   event), `audit` records an `Audited` event. The default is
 //!   [`Unfollowable::Allow`].
+//! * a flow the datapath stops showing before it was decided (its packet
+//!   budget spent, [`Sensor::give_up`]) is flagged the same way, with the
+//!   datapath's reason.
 //! * an HTTP request read after lost framing (garbage between requests, a
 //!   body of unknown length) carries `AdditionalFields.resync` = why.
 //!

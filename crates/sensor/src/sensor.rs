@@ -91,8 +91,9 @@ pub enum FlowDecision {
     /// The destination is not known yet (no name, a tunnel not yet open):
     /// keep sending the flow's first packets.
     Inspect,
-    /// Every later client request may name another host (plain HTTP to a
-    /// proxy): keep sending the client's packets for the flow's whole life.
+    /// Every later client request may name another host (plain HTTP, to a
+    /// proxy or to a server): keep sending the client's packets for the
+    /// flow's whole life.
     Follow,
     /// Nothing more to learn and nothing enforced: later packets may bypass
     /// the sensor.
@@ -248,15 +249,28 @@ impl Sensor {
             FlowDecision::Block
         } else if flow.inspector.is_finished() && flow.pending_targets.is_empty() {
             FlowDecision::Pass
-        } else if flow.proxy_form {
+        } else if flow.proxy_form || flow.origin_form {
+            // Plain HTTP, to a proxy or straight to a server: each later
+            // request of a keep-alive connection may name another host (a
+            // proxy-form request, another Host on a shared address), so each
+            // one needs a decision and the client's packets stay followed.
             FlowDecision::Follow
-        } else if flow.origin_form {
-            // Direct plain HTTP: the first request named the server; the
-            // rest of a keep-alive connection (and a bulk body) passes.
-            FlowDecision::Pass
         } else {
             FlowDecision::Inspect
         })
+    }
+
+    /// The datapath stops showing flow `id` before it was decided (its
+    /// packet budget is spent): the flow is flagged as not followed to the
+    /// end (`inspection: lost`, `inspection_reason` = `reason`) and
+    /// [`SensorConfig::unfollowable`] applies, as for a flow the inspector
+    /// itself gives up on. [`Sensor::decision`] says what to do with it now.
+    pub fn give_up(&mut self, id: u64, reason: &'static str, ts: Timestamp) {
+        let Some(flow) = self.flows.get_mut(&id) else { return };
+        flow.inspector.give_up(reason);
+        self.account(id);
+        self.check_lost(id, ts);
+        self.name_from_dns_when_done(id, ts);
     }
 
     /// A socket event that needs no inspection (`InboundConnectionAccepted`,
@@ -292,8 +306,9 @@ impl Sensor {
         flow.inspector.feed(dir, bytes);
         let first = flow.inspector.poll();
         account(flow, id, &mut self.stats, &mut self.by_buffer);
+        let unnamed_done = !flow.dns_name_tried && flow.name.is_none() && flow.inspector.is_finished();
         // The common case, a segment that teaches nothing: one map lookup.
-        if first.is_none() && (flow.lost.is_some() || flow.inspector.lost().is_none()) {
+        if first.is_none() && (flow.lost.is_some() || flow.inspector.lost().is_none()) && !unnamed_done {
             if self.stats.buffered_bytes > self.config.max_buffered_bytes as u64 {
                 self.enforce_budget(ts);
             }
@@ -307,7 +322,25 @@ impl Sensor {
             self.observe(id, dir, batch, ts);
         }
         self.check_lost(id, ts);
+        self.name_from_dns_when_done(id, ts);
         self.enforce_budget(ts);
+    }
+
+    /// A flow the inspector is done with that named nothing (a protocol
+    /// without names, a ClientHello without SNI it could not read) is named
+    /// from DNS answers now, and that name judged, before the datapath lets
+    /// it pass: judged only at its end, a block would come too late.
+    fn name_from_dns_when_done(&mut self, id: u64, ts: Timestamp) {
+        let Some(flow) = self.flows.get_mut(&id) else { return };
+        if flow.dns_name_tried || flow.name.is_some() || !flow.inspector.is_finished() {
+            return;
+        }
+        flow.dns_name_tried = true;
+        let (local, remote) = (flow.meta.local.ip(), flow.meta.remote.ip());
+        let Some(named) = self.inferred(local, remote, ts) else { return };
+        let host = named.host.clone();
+        self.learn_name(id, named);
+        self.judge(id, &host, ts, None);
     }
 
     /// Brings the buffer accounting up to date with flow `id`'s inspector.

@@ -253,3 +253,71 @@ fn a_restarted_id_ends_the_old_flow() {
     assert_eq!(r.events.iter().filter(|e| is_connection(e)).count(), 2);
     assert_eq!(r.sensor.stats().flows_live, 0);
 }
+
+/// Rule: direct plain HTTP is followed, not passed once named: a later
+/// request on the keep-alive connection may name another host (here a
+/// proxy-form request to a blocked one) and is judged.
+#[test]
+fn a_direct_plain_http_connection_is_followed() {
+    let mut r =
+        Run::with_policy(SensorConfig::default(), policy(&[("evil.example", Action::Block)], EnforcementLevel::Block));
+    r.tcp(20, "192.0.2.20:80");
+    let first = b"GET / HTTP/1.1\r\nHost: good.example\r\n\r\n";
+    assert_eq!(r.send(20, first), Some(FlowDecision::Follow), "origin-form: followed");
+    r.recv(20, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    assert!(r.of(ActionType::ExploitGuardNetworkProtectionBlocked).is_empty());
+    let second = testing::proxy_get("http://evil.example/", "evil.example", 0);
+    assert_eq!(r.send(20, &second), Some(FlowDecision::Block), "the later request is judged");
+    let b = r.of(ActionType::ExploitGuardNetworkProtectionBlocked);
+    // The URL and the forward target's host: two destinations, each judged.
+    assert!(!b.is_empty() && b.iter().all(|e| e.remote_url == "evil.example"), "{b:#?}");
+}
+
+/// Rule: a flow the datapath gives up on before it was decided is flagged
+/// (`inspection: lost` with the datapath's reason) and may pass; with
+/// `unfollowable: Block` at level block it is blocked.
+#[test]
+fn a_flow_given_up_by_the_datapath_is_flagged() {
+    let partial = b"GET / HTTP/1.1\r\nX-Slow: 1\r\n";
+    let mut r = Run::with_policy(SensorConfig::default(), policy(&[], EnforcementLevel::Block));
+    r.tcp(21, "192.0.2.21:80");
+    assert_eq!(r.send(21, partial), Some(FlowDecision::Inspect), "a head not complete yet");
+    r.sensor.give_up(21, "packet budget spent before a decision", ts(100));
+    assert_eq!(r.sensor.decision(21), Some(FlowDecision::Pass));
+    r.end(21, ActionType::ConnectionSuccess);
+    let flagged: Vec<_> =
+        r.of_flow(21).into_iter().filter(|e| field(e, "inspection") == Some(&json!("lost"))).collect();
+    assert_eq!(flagged.len(), 2, "one inspected event and the connection event: {:#?}", r.events);
+    assert_eq!(flagged[0].action_type, Some(ActionType::HttpConnectionInspected));
+    assert_eq!(field(flagged[0], "inspection_reason"), Some(&json!("http: packet budget spent before a decision")));
+    assert!(is_connection(flagged[1]));
+
+    let config = SensorConfig { unfollowable: Unfollowable::Block, ..Default::default() };
+    let mut r = Run::with_policy(config, policy(&[], EnforcementLevel::Block));
+    r.tcp(22, "192.0.2.22:80");
+    r.send(22, partial);
+    r.sensor.give_up(22, "packet budget spent before a decision", ts(100));
+    assert_eq!(r.sensor.decision(22), Some(FlowDecision::Block));
+}
+
+/// Rule: a flow the inspector is done with that named nothing is named from
+/// DNS answers at once and that name judged, so a block lands before a
+/// datapath lets the flow pass (not only in its end event).
+#[test]
+fn a_nameless_protocol_is_named_from_dns_and_judged_at_once() {
+    let p = policy(&[("evil.example", Action::Block)], EnforcementLevel::Block);
+    let mut r = Run::with_policy(SensorConfig::default(), p);
+    r.start(23, meta(Protocol::Udp, 23, "192.0.2.53:53"));
+    r.send(23, &testing::dns_query(8, "evil.example"));
+    r.recv(23, &testing::dns_response(8, "evil.example.", &[("evil.example", 300, Rdata::A([192, 0, 2, 81]))]));
+    r.tcp(24, "192.0.2.81:22");
+    assert_eq!(r.send(24, b"SSH-2.0-x\r\n"), Some(FlowDecision::Block), "blocked on its first bytes");
+    let conn = r.of_flow(24).into_iter().find(|e| is_connection(e)).cloned().expect("connection event already out");
+    assert_eq!((conn.remote_url.as_str(), field(&conn, "name_source")), ("evil.example", Some(&json!("dns"))));
+    let b = r.of(ActionType::ExploitGuardNetworkProtectionBlocked);
+    assert!(b.iter().any(|e| e.local_port == Some(10024) && e.remote_url == "evil.example"), "{b:#?}");
+    // Without an answer for the address, nothing changes: passed, named at the end.
+    r.tcp(25, "192.0.2.82:22");
+    assert_eq!(r.send(25, b"SSH-2.0-x\r\n"), Some(FlowDecision::Pass));
+    assert!(r.of_flow(25).is_empty());
+}

@@ -144,7 +144,8 @@ fn serve(
             max_flows: args.max_flows,
             ..Default::default()
         });
-        let mut p = Pipeline::new(sensor, pipeline::live_flow_config(args.max_flows));
+        let mut p = Pipeline::new(sensor, pipeline::live_flow_config(args.max_flows))
+            .with_inspect_packets(args.inspect_packets);
         p.sensor.set_policy(Some(policy));
         wake::unblock_in_this_thread().map_err(|e| CliError::failure(e.to_string()))?;
         eprintln!(
@@ -231,7 +232,7 @@ fn publish(p: &Pipeline, shared: &Shared) {
     let v = json!({
         "packets_queued": s.packets,
         "packets_undecodable": s.undecodable,
-        "verdicts": {"pass": s.passed, "block": s.blocked, "follow": s.followed},
+        "verdicts": {"pass": s.passed, "block": s.blocked, "follow": s.followed, "budget_spent": s.budget_spent},
         "inbound_accepted": s.inbound,
         "flows_tracked": p.flows_tracked(),
         "flows_evicted": p.flows_evicted(),

@@ -3,11 +3,12 @@
 //! No sockets here: the queue loop in `mod.rs` feeds it, tests feed it
 //! hand-made packets.
 
-use netward_capture::{CaptureEvent, Decoded, FlowConfig, FlowId, PacketDecoder, Transport};
-use netward_datapath::{Hook, MARK_BLOCK, MARK_INSPECT, MARK_PASS};
+use netward_capture::{CaptureEvent, Decoded, FlowConfig, FlowId, FlowKey, IpPacket, PacketDecoder, Transport};
+use netward_datapath::{Hook, RuleSpec, MARK_BLOCK, MARK_INSPECT, MARK_PASS};
 use netward_events::{ActionType, NetworkEvent, Timestamp};
 use netward_sensor::{FlowDecision, FlowMeta, FlowOrigin, Sensor};
 use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 /// Counters shown by `netward health`.
@@ -19,6 +20,47 @@ pub struct PipelineStats {
     pub blocked: u64,
     pub followed: u64,
     pub inbound: u64,
+    /// Flows still undecided when their packet budget was spent: passed,
+    /// flagged as not followed to the end.
+    pub budget_spent: u64,
+}
+
+/// Why a flow is given up when the datapath stops queueing it.
+const BUDGET_SPENT: &str = "the datapath's packet budget was spent before a decision";
+
+/// A flow's two ends, the same whichever way a packet goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Ends {
+    tcp: bool,
+    low: SocketAddr,
+    high: SocketAddr,
+}
+
+impl Ends {
+    fn new(tcp: bool, a: SocketAddr, b: SocketAddr) -> Self {
+        Ends { tcp, low: a.min(b), high: a.max(b) }
+    }
+    fn of_key(key: &FlowKey) -> Self {
+        Ends::new(matches!(key.proto, netward_capture::Proto::Tcp), key.client, key.server)
+    }
+    fn of_packet(p: &IpPacket<'_>) -> Option<Self> {
+        let (tcp, sport, dport) = match &p.transport {
+            Transport::Tcp(s) => (true, s.src_port, s.dst_port),
+            Transport::Udp(d) => (false, d.src_port, d.dst_port),
+            Transport::Other(_) => return None,
+        };
+        Some(Ends::new(tcp, SocketAddr::new(p.src, sport), SocketAddr::new(p.dst, dport)))
+    }
+}
+
+/// Packets the datapath queued of each outbound flow not decided yet. The
+/// kernel queues an unmarked flow's first `limit` packets (connbytes, both
+/// directions) and then lets it pass unseen: the flow still undecided at
+/// the last of them is given up and flagged, so its events say it was not
+/// followed to the end instead of it passing in silence.
+struct Budget {
+    limit: u32,
+    seen: HashMap<Ends, (FlowId, u32)>,
 }
 
 pub struct Pipeline {
@@ -30,6 +72,7 @@ pub struct Pipeline {
     inbound: HashMap<FlowId, Option<FlowMeta>>,
     /// Flows whose setup completed (both sides spoke).
     established: HashSet<FlowId>,
+    budget: Budget,
     pub stats: PipelineStats,
 }
 
@@ -57,8 +100,15 @@ impl Pipeline {
             sensor,
             inbound: HashMap::new(),
             established: HashSet::new(),
+            budget: Budget { limit: RuleSpec::default().inspect_packets, seen: HashMap::new() },
             stats: PipelineStats::default(),
         }
+    }
+
+    /// The datapath's packet budget (`RuleSpec::inspect_packets`) the rules were installed with.
+    pub fn with_inspect_packets(mut self, limit: u32) -> Self {
+        self.budget.limit = limit;
+        self
     }
 
     pub fn flows_tracked(&self) -> usize {
@@ -71,8 +121,11 @@ impl Pipeline {
 
     /// Ends flows idle past their timeout (called on ticks, when no packet comes).
     pub fn tick(&mut self, now: Timestamp) {
-        let Pipeline { table, sensor, inbound, established, .. } = self;
-        table.expire(capture_ts(now), &mut |ev| drive(sensor, inbound, established, None, ev));
+        let Pipeline { table, sensor, inbound, established, budget, .. } = self;
+        table.expire(capture_ts(now), &mut |ev| {
+            budget.forget(&ev);
+            drive(sensor, inbound, established, None, ev)
+        });
     }
 
     /// One queued packet; returns the mark for its verdict (0: no decision yet).
@@ -81,7 +134,7 @@ impl Pipeline {
     pub fn packet(&mut self, now: Timestamp, payload: &[u8], hook: Hook, origin: &FlowOrigin) -> u32 {
         self.stats.packets += 1;
         let ts = capture_ts(now);
-        let Pipeline { decoder, table, sensor, inbound, established, stats } = self;
+        let Pipeline { decoder, table, sensor, inbound, established, budget, stats } = self;
         let pkt = match decoder.decode_ip(ts, payload) {
             Ok(Decoded::Ip(p)) => p,
             Ok(_) => return 0,
@@ -93,12 +146,20 @@ impl Pipeline {
         // A SYN arriving for this host opens an inbound flow.
         let inbound_syn =
             hook == Hook::LocalIn && matches!(&pkt.transport, Transport::Tcp(s) if s.flags.syn() && !s.flags.ack());
+        let ends = Ends::of_packet(&pkt);
         let mut touched: Option<FlowId> = None;
         table.process(ts, &pkt, &mut |ev| {
             let id = ev.flow_id();
-            if let (CaptureEvent::FlowStart { key, .. }, true) = (&ev, inbound_syn) {
-                let meta = FlowMeta { protocol: netward_events::Protocol::Tcp, local: key.server, remote: key.client };
-                inbound.insert(id, Some(meta));
+            match (&ev, inbound_syn) {
+                (CaptureEvent::FlowStart { key, .. }, true) => {
+                    let meta =
+                        FlowMeta { protocol: netward_events::Protocol::Tcp, local: key.server, remote: key.client };
+                    inbound.insert(id, Some(meta));
+                }
+                (CaptureEvent::FlowStart { key, .. }, false) => {
+                    budget.seen.insert(Ends::of_key(key), (id, 0));
+                }
+                _ => budget.forget(&ev),
             }
             if !matches!(ev, CaptureEvent::FlowEnd { .. }) {
                 touched = Some(id);
@@ -109,11 +170,29 @@ impl Pipeline {
                 sensor.set_origin(id, origin.clone());
             }
         });
-        let Some(id) = touched else { return 0 };
+        // Every queued packet counts, those that carry no bytes too.
+        let counted = ends.and_then(|e| budget.seen.get_mut(&e)).map(|(id, n)| {
+            *n += 1;
+            (*id, *n)
+        });
+        let Some(id) = touched.or(counted.map(|(id, _)| id)) else { return 0 };
         if inbound.contains_key(&id) {
             return if established.contains(&id) { MARK_PASS } else { 0 };
         }
-        match sensor.decision(id) {
+        let mut decision = sensor.decision(id);
+        let spent = counted.is_some_and(|(c, n)| c == id && n >= budget.limit);
+        if decision == Some(FlowDecision::Inspect) && spent {
+            stats.budget_spent += 1;
+            sensor.give_up(id, BUDGET_SPENT, now);
+            decision = sensor.decision(id);
+        }
+        if decision != Some(FlowDecision::Inspect) {
+            // Decided (or followed past the budget): nothing more to count.
+            if let Some(e) = ends {
+                budget.seen.remove(&e);
+            }
+        }
+        match decision {
             Some(FlowDecision::Block) => {
                 stats.blocked += 1;
                 self.finish(id, now);
@@ -121,7 +200,8 @@ impl Pipeline {
             }
             // A UDP flow is passed only once both sides spoke, so its
             // outcome is known when the sensor lets it go.
-            Some(FlowDecision::Pass) if self.established.contains(&id) => {
+            // A flow given up at its budget passes now: no more of it comes.
+            Some(FlowDecision::Pass) if self.established.contains(&id) || spent => {
                 self.stats.passed += 1;
                 self.finish(id, now);
                 MARK_PASS
@@ -144,6 +224,15 @@ impl Pipeline {
 
     pub fn next_event(&mut self) -> Option<NetworkEvent> {
         self.sensor.poll()
+    }
+}
+
+impl Budget {
+    /// A flow that ended is not counted any more.
+    fn forget(&mut self, ev: &CaptureEvent<'_>) {
+        if let CaptureEvent::FlowEnd { key, .. } = ev {
+            self.seen.remove(&Ends::of_key(key));
+        }
     }
 }
 

@@ -3,6 +3,8 @@
 //! `Drop`, even on panic.
 #![allow(dead_code)]
 
+pub mod agent;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Command;
