@@ -26,11 +26,17 @@ pub struct Agent {
 impl Agent {
     /// Starts the agent on NFQUEUE `queue` and waits until it answers `health`.
     pub fn start(topo: &Topo, data: &Path, queue: u16) -> Agent {
-        let child = topo
-            .cli(netward())
+        Agent::start_cmd(topo.cli(netward()), data, queue, &[])
+    }
+
+    /// The same, as `cmd` runs `netward` (`topo.cli(netward())`,
+    /// `topo.px(netward())`), with `extra` arguments after `run --queue N`.
+    pub fn start_cmd(mut cmd: Command, data: &Path, queue: u16, extra: &[&str]) -> Agent {
+        let child = cmd
             .arg("--data-dir")
             .arg(data)
             .args(["run", "--queue", &queue.to_string()])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
@@ -45,6 +51,17 @@ impl Agent {
             std::thread::sleep(Duration::from_millis(100));
         }
         panic!("the agent did not answer health within 20 s");
+    }
+
+    /// The agent's process id (`ip netns exec` execs it in place).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGKILL: no cleanup at all (rules stay, the store is cut where it was).
+    pub fn kill9(mut self) -> std::process::ExitStatus {
+        self.child.kill().expect("kill -9");
+        self.child.wait().unwrap()
     }
 
     /// SIGTERM, as an operator stops it; its exit status.

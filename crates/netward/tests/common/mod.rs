@@ -50,6 +50,14 @@ impl Topo {
         c.args(["netns", "exec", self.var("NW_NS_CLI"), program]);
         c
     }
+
+    /// `program` in the proxy/router namespace (squid, danted; it forwards
+    /// between the client and the servers).
+    pub fn px(&self, program: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", self.var("NW_NS_PX"), program]);
+        c
+    }
 }
 
 impl Drop for Topo {
