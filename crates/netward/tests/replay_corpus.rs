@@ -60,7 +60,7 @@ fn matches_row(ev: &serde_json::Value, row: &Row) -> bool {
     ev["RemoteUrl"] == row.name.as_str()
         && ev["Protocol"] == proto
         && (row.ip == "-" || ev["RemoteIP"] == row.ip.as_str())
-        && (row.port == "-" || ev["RemotePort"].to_string() == row.port)
+        && (row.port == "-" || ev["RemotePort"].as_u64().is_some_and(|p| p.to_string() == row.port))
 }
 
 #[test]
