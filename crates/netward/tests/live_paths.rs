@@ -221,8 +221,16 @@ fn blocked_paths_in_block_mode() {
         Ok(b) => b.is_empty(),
     };
     assert!(reset, "a nameless protocol to evil.test is reset: {nameless:?}");
+    // The same through SOCKS to the address (curl sends no SNI for an
+    // address), and plain HTTP whose Host is the address.
+    resolve(&topo, "evil.test");
+    let to_evil = format!("https://{evil_ip}/");
+    assert_stopped_fast("SOCKS to the address, no SNI", curl(&topo, &["-k", "--socks5", &socks, &to_evil]));
+    assert_stopped_fast("Host: the address", curl(&topo, &[&format!("http://{evil_ip}/")]));
     assert!(resolve(&topo, "good.test").contains(&good_ip));
     assert!(tls_without_sni(&topo, &good_ip).0, "TLS without SNI to good.test passes");
+    assert!(curl(&topo, &["-k", "--socks5", &socks, &format!("https://{good_ip}/")]).0, "SOCKS to good's address");
+    assert!(curl(&topo, &[&format!("http://{good_ip}/")]).0, "Host: good's address");
     let answer = nameless_bytes(&topo, &good_ip).expect("good.test answers");
     assert!(answer.starts_with(b"HTTP/1.1 400"), "{}", String::from_utf8_lossy(&answer));
 
@@ -265,13 +273,14 @@ fn blocked_paths_in_block_mode() {
     assert!(h["counters"]["verdicts"]["budget_spent"].as_u64().unwrap_or(0) >= 1, "{h}");
 
     // Each block above is a stored verdict of its own path.
-    let blocked = verdicts(data, "ExploitGuardNetworkProtectionBlocked", 12);
+    let blocked = verdicts(data, "ExploitGuardNetworkProtectionBlocked", 14);
     let has = |ip: &str, port: u64, proto: &str, url: &str| {
         blocked.iter().filter(|v| v.0 == ip && v.1 == port && v.2 == proto && v.3 == url).count()
     };
     let proxy = topo.var("NW_PROXY_IP");
     let socks_port: u64 = topo.var("NW_SOCKS_PORT").parse().unwrap();
-    assert!(has(proxy, socks_port, "Tcp", "evil.test") >= 3, "SOCKS: {blocked:?}");
+    assert!(has(proxy, socks_port, "Tcp", "evil.test") >= 4, "SOCKS: {blocked:?}");
+    assert!(has(&evil_ip, 80, "Tcp", "evil.test") >= 2, "nameless, Host: address: {blocked:?}");
     assert!(has(&evil_ip, 443, "Tcp", "deep.sub.evil.test") >= 1, "subdomain: {blocked:?}");
     assert!(has(&evil_ip, 443, "Tcp", "evil.test") >= 1, "no SNI: {blocked:?}");
     assert!(has(&evil_ip, 80, "Tcp", "evil.test") >= 1, "nameless: {blocked:?}");
@@ -315,9 +324,13 @@ fn blocked_paths_pass_and_are_recorded_in_audit_mode() {
 
     assert!(curl(&topo, &["--socks5-hostname", &socks, "https://evil.test/"]).0, "SOCKS by name");
     assert!(curl(&topo, &["--socks5", &socks, "https://evil.test/"]).0, "SOCKS by address");
+    assert!(curl(&topo, &["--socks5", &socks, "http://evil.test/"]).0, "SOCKS by address, plain HTTP");
     assert!(curl(&topo, &["https://deep.sub.evil.test/"]).0, "subdomain");
     resolve(&topo, "evil.test");
     assert!(tls_without_sni(&topo, &evil_ip).0, "TLS without SNI");
+    resolve(&topo, "evil.test");
+    assert!(curl(&topo, &["-k", "--socks5", &socks, &format!("https://{evil_ip}/")]).0, "SOCKS, no SNI");
+    assert!(curl(&topo, &[&format!("http://{evil_ip}/")]).0, "Host: the address");
     resolve(&topo, "evil.test");
     let answer = nameless_bytes(&topo, &evil_ip).expect("evil.test answers");
     assert!(answer.starts_with(b"HTTP/1.1 400"), "nameless: {}", String::from_utf8_lossy(&answer));
@@ -325,12 +338,13 @@ fn blocked_paths_pass_and_are_recorded_in_audit_mode() {
     let (a, b) = two_requests(&topo, topo.var("NW_GOOD_IP"), "GET / HTTP/1.1\r\nHost: evil.test\r\n\r\n");
     assert_eq!((a.as_deref(), b.as_deref()), (Some("HTTP/1.1 200 OK"), Some("HTTP/1.1 200 OK")));
 
-    let audited = verdicts(data, "ExploitGuardNetworkProtectionAudited", 7);
+    let audited = verdicts(data, "ExploitGuardNetworkProtectionAudited", 10);
     let has = |ip: &str, port: u64, proto: &str, url: &str| {
         audited.iter().filter(|v| v.0 == ip && v.1 == port && v.2 == proto && v.3 == url).count()
     };
     let socks_port: u64 = topo.var("NW_SOCKS_PORT").parse().unwrap();
-    assert!(has(topo.var("NW_PROXY_IP"), socks_port, "Tcp", "evil.test") >= 2, "SOCKS: {audited:?}");
+    assert!(has(topo.var("NW_PROXY_IP"), socks_port, "Tcp", "evil.test") >= 4, "SOCKS: {audited:?}");
+    assert!(has(&evil_ip, 80, "Tcp", "evil.test") >= 2, "nameless, Host: address: {audited:?}");
     assert!(has(&evil_ip, 443, "Tcp", "deep.sub.evil.test") >= 1, "subdomain: {audited:?}");
     assert!(has(&evil_ip, 443, "Tcp", "evil.test") >= 1, "no SNI: {audited:?}");
     assert!(has(&evil_ip, 80, "Tcp", "evil.test") >= 1, "nameless: {audited:?}");

@@ -695,10 +695,21 @@ impl Sensor {
         self.name_inner_layer(id, req.layer, &named, ts);
         self.learn_name(id, named);
         // URL indicators need the path; CONNECT has none, so the host.
+        let address = host.parse::<IpAddr>().ok();
         let judged = if req.connect_authority.is_some() { host } else { url };
         self.judge(id, &judged, ts, outer.as_ref());
         if let (true, Some(h)) = (host_mismatch, header_host) {
             self.judge(id, &h, ts, outer.as_ref());
+        }
+        // A request that names only an address (`Host: 192.0.2.1`) names
+        // nothing more than a ClientHello without SNI: the name the client's
+        // DNS answers gave that address is judged too. (Not a CONNECT: the
+        // tunnel's content names its target better.)
+        let to_address = req.connect_authority.is_none() && !host_mismatch;
+        if let (true, Some(ip)) = (to_address, address) {
+            if let Some(n) = self.inferred(meta.local.ip(), ip, ts) {
+                self.judge(id, &n.host, ts, outer.as_ref());
+            }
         }
     }
 

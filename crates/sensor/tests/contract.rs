@@ -321,3 +321,24 @@ fn a_nameless_protocol_is_named_from_dns_and_judged_at_once() {
     assert_eq!(r.send(25, b"SSH-2.0-x\r\n"), Some(FlowDecision::Pass));
     assert!(r.of_flow(25).is_empty());
 }
+
+/// Rule: a request naming only an address is judged by the name DNS
+/// answers gave that address too (as a ClientHello without SNI is).
+#[test]
+fn a_request_to_an_address_is_judged_by_its_dns_name() {
+    let p = policy(&[("evil.example", Action::Block)], EnforcementLevel::Block);
+    let mut r = Run::with_policy(SensorConfig::default(), p);
+    r.start(26, meta(Protocol::Udp, 26, "192.0.2.53:53"));
+    r.send(26, &testing::dns_query(9, "evil.example"));
+    r.recv(26, &testing::dns_response(9, "evil.example.", &[("evil.example", 300, Rdata::A([192, 0, 2, 83]))]));
+    r.tcp(27, "192.0.2.83:80");
+    assert_eq!(r.send(27, b"GET / HTTP/1.1\r\nHost: 192.0.2.83\r\n\r\n"), Some(FlowDecision::Block));
+    let b = r.of(ActionType::ExploitGuardNetworkProtectionBlocked);
+    assert!(b.iter().any(|e| e.local_port == Some(10027) && e.remote_url == "evil.example"), "{b:#?}");
+    r.tcp(28, "192.0.2.84:80");
+    assert_eq!(
+        r.send(28, b"GET / HTTP/1.1\r\nHost: 192.0.2.84\r\n\r\n"),
+        Some(FlowDecision::Follow),
+        "no answer: judged as an address"
+    );
+}
