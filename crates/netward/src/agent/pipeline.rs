@@ -271,3 +271,70 @@ fn drive(
     }
     crate::cmd::replay::drive(sensor, ev);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use netward_capture::synth::packet::{flags, ip, tcp};
+    use netward_sensor::SensorConfig;
+    use std::net::IpAddr;
+
+    /// One segment of a client (198.18.0.2:40000) to server (198.18.0.3:80) flow.
+    fn seg(from_client: bool, seq: u32, ack: u32, fl: u8, payload: &[u8]) -> Vec<u8> {
+        let (c, s): (IpAddr, IpAddr) = ("198.18.0.2".parse().unwrap(), "198.18.0.3".parse().unwrap());
+        let (src, dst, sp, dp) = if from_client { (c, s, 40000, 80) } else { (s, c, 80, 40000) };
+        ip(src, dst, 6, &tcp(src, dst, sp, dp, seq, ack, fl, payload))
+    }
+
+    /// Sends a request head one line per segment, a server ACK after the
+    /// first; the marks of all packets and the events.
+    fn drive_head(budget: u32, lines: &[&str]) -> (Vec<u32>, Vec<NetworkEvent>, PipelineStats) {
+        let sensor = Sensor::new(SensorConfig::default());
+        let mut p = Pipeline::new(sensor, live_flow_config(16)).with_inspect_packets(budget);
+        let t = Timestamp::from_unix_nanos(1_000_000_000);
+        let o = FlowOrigin::Local;
+        let mut marks = vec![
+            p.packet(t, &seg(true, 0, 0, flags::SYN, b""), Hook::LocalOut, &o),
+            p.packet(t, &seg(false, 0, 1, flags::SYN | flags::ACK, b""), Hook::LocalIn, &o),
+            p.packet(t, &seg(true, 1, 1, flags::ACK, b""), Hook::LocalOut, &o),
+        ];
+        let mut seq = 1;
+        for (i, line) in lines.iter().enumerate() {
+            marks.push(p.packet(t, &seg(true, seq, 1, flags::ACK | flags::PSH, line.as_bytes()), Hook::LocalOut, &o));
+            seq += line.len() as u32;
+            if i == 0 {
+                marks.push(p.packet(t, &seg(false, 1, seq, flags::ACK, b""), Hook::LocalIn, &o));
+            }
+        }
+        let mut events = Vec::new();
+        while let Some(e) = p.next_event() {
+            events.push(e);
+        }
+        (marks, events, p.stats)
+    }
+
+    /// A flow still undecided at the last packet the kernel queues is given
+    /// up there: passed, flagged on its events (ACK-only packets count).
+    #[test]
+    fn an_undecided_flow_is_flagged_at_its_packet_budget() {
+        let lines = ["GET / HTTP/1.1\r\n", "A: 1\r\n", "B: 1\r\n", "C: 1\r\n", "D: 1\r\n", "E: 1\r\n"];
+        let (marks, events, stats) = drive_head(10, &lines);
+        assert_eq!(marks, [0, 0, 0, 0, 0, 0, 0, 0, 0, MARK_PASS], "the 10th packet passes");
+        assert_eq!(stats.budget_spent, 1);
+        let lost: Vec<_> = events.iter().filter(|e| e.additional_fields.get("inspection").is_some()).collect();
+        assert_eq!(lost.len(), 2, "the inspected event and the connection event: {events:#?}");
+        let reason = lost[0].additional_fields["inspection_reason"].as_str().unwrap();
+        assert_eq!(reason, format!("http: {BUDGET_SPENT}"));
+        assert_eq!(lost[1].action_type, Some(ActionType::ConnectionSuccess));
+    }
+
+    /// A head complete within the budget is decided (plain HTTP: followed),
+    /// never flagged.
+    #[test]
+    fn a_flow_decided_within_its_budget_is_not_flagged() {
+        let (marks, events, stats) = drive_head(10, &["GET / HTTP/1.1\r\n", "Host: a.example\r\n\r\n"]);
+        assert_eq!(marks.last(), Some(&MARK_INSPECT), "direct plain HTTP stays followed");
+        assert_eq!(stats.budget_spent, 0);
+        assert!(events.iter().all(|e| e.additional_fields.get("inspection").is_none()), "{events:#?}");
+    }
+}
