@@ -269,7 +269,15 @@ fn blocked_paths_in_block_mode() {
         lost.iter().all(|r| fields(r)["inspection_reason"].as_str().unwrap_or("").contains("packet budget")),
         "{lost:?}"
     );
-    let h: serde_json::Value = serde_json::from_slice(&nw(data, &["health"]).stdout).unwrap();
+    // Counters are published twice a second.
+    let t = Instant::now();
+    let h = loop {
+        let h: serde_json::Value = serde_json::from_slice(&nw(data, &["health"]).stdout).unwrap();
+        if h["counters"]["verdicts"]["budget_spent"].as_u64().unwrap_or(0) >= 1 || t.elapsed().as_secs() >= 5 {
+            break h;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
     assert!(h["counters"]["verdicts"]["budget_spent"].as_u64().unwrap_or(0) >= 1, "{h}");
 
     // Each block above is a stored verdict of its own path.
