@@ -36,8 +36,9 @@ pub struct RunArgs {
     pub max_flows: usize,
 }
 
-/// Events waiting for the writer at most; beyond it they are counted as dropped.
-const EVENT_BACKLOG: usize = 100_000;
+/// Events waiting for the writer at most; beyond it they are counted as
+/// dropped (about 1 KiB each: a bound on the agent's memory, README "Memory bound").
+const EVENT_BACKLOG: usize = 16_384;
 
 /// What the control thread shares with the queue thread.
 struct Shared {
@@ -171,9 +172,9 @@ fn queue_loop(
 ) -> CliResult<()> {
     let mut generation = 0;
     let mut last_tick = Instant::now();
-    let mut names = InterfaceNames::default();
     // Scanned on ticks: a new listener is reported within a tick or two.
     let mut listening = listeners::ListenerWatch::start(netward_datapath::sockets::scan());
+    let mut names = InterfaceNames::default();
     while !wake::stop_requested() {
         let g = shared.policy_generation.load(Ordering::Acquire);
         if g != generation {

@@ -3,7 +3,6 @@
 //! log). The queue thread never waits for the disk: the channel between them
 //! is bounded and an event that finds it full is counted as dropped.
 
-use crate::cmd::import::open_store;
 use crate::context::Ctx;
 use crate::device::ReportIds;
 use crate::oplog::OperationalEvent;
@@ -19,6 +18,20 @@ const BATCH: usize = 2_000;
 /// how late `netward hunt` in another process sees it (plus the fsync).
 pub const LINGER: Duration = Duration::from_millis(250);
 
+/// The store keeps its live log's rows in memory (for hunts) until they are
+/// rolled into Parquet; the agent rolls at these sizes, not the store's
+/// defaults (1M rows / 256 MiB), so the writer's memory stays small under a
+/// flood of events. See README "Memory bound".
+const ROLL_ROWS: u64 = 16 * 1024;
+const ROLL_BYTES: u64 = 4 << 20;
+
+fn open_store(ctx: &Ctx) -> Result<netward_store::Store, String> {
+    let dir = ctx.data_dir.file(crate::cmd::import::STORE_DIR);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let opts = netward_store::StoreOptions { roll_rows: ROLL_ROWS, roll_bytes: ROLL_BYTES, ..Default::default() };
+    netward_store::Store::open(&dir, opts).map_err(|e| format!("event store: {e}"))
+}
+
 #[derive(Default)]
 pub struct WriterStats {
     pub written: AtomicU64,
@@ -29,7 +42,7 @@ pub struct WriterStats {
 
 /// Runs until the sending side is dropped, then writes what is left.
 pub fn run(ctx: &Ctx, rx: Receiver<NetworkEvent>, stats: Arc<WriterStats>) -> Result<(), String> {
-    let mut store = open_store(ctx).map_err(|e| e.to_string())?;
+    let mut store = open_store(ctx)?;
     let mut ids: Option<ReportIds> = None;
     let mut batch: Vec<NetworkEvent> = Vec::with_capacity(BATCH);
     let mut first: Option<Instant> = None;
