@@ -1,0 +1,378 @@
+//! Process attribution: which process owns a connection.
+//!
+//! This crate owns the answer to "who made this flow": given a connection's
+//! tuple as the agent sees it in a packet, [`Attributor::lookup`] names the
+//! process (pid, executable, command line, hashes, account, parent). It owns
+//! the kernel side (cgroup eBPF programs recording the connecting process by
+//! socket cookie, exec/exit tracepoints), the sock_diag join from tuple to
+//! socket, the /proc fallback, and the executable hash cache. It does not
+//! know about events or the store: the agent copies [`ProcessInfo`] into its
+//! events.
+//!
+//! How a lookup goes: sock_diag (in the network namespace of the thread that
+//! called [`Attributor::open`]) gives the socket's cookie and inode; in
+//! [`Mode::Bpf`] the cookie finds the kernel's record of the process that
+//! called connect()/sendmsg(), which names it even after it exited, and the
+//! exec-time /proc capture gives its image; otherwise (or when the kernel
+//! never saw the socket, e.g. it predates the agent) a bounded scan of
+//! /proc/*/fd finds a process holding the inode ([`Source::Proc`]).
+//!
+//! No `unsafe` here: libbpf-rs wraps libbpf, and the object is loaded from
+//! memory rather than through a generated skeleton (whose code is unsafe).
+#![forbid(unsafe_code)]
+
+mod accounts;
+mod bpf;
+mod cgroup;
+mod diag;
+mod execs;
+mod facts;
+mod hash;
+mod procfs;
+mod scan;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub use bpf::{Hook, Owner};
+pub use cgroup::{cgroup2_mount, parse_cgroup2_mount};
+pub use diag::SockId;
+pub use hash::ExeHashes;
+pub use scan::ScanBudget;
+
+use accounts::Accounts;
+use bpf::{Bpf, ProcKind};
+use diag::SockDiag;
+use execs::{At, ExecCache};
+use facts::Facts;
+use hash::HashCache;
+use procfs::Snapshot;
+
+/// The transport of a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Proto {
+    Tcp,
+    Udp,
+}
+
+impl Proto {
+    fn ip_protocol(self) -> u8 {
+        match self {
+            Proto::Tcp => 6,
+            Proto::Udp => 17,
+        }
+    }
+}
+
+/// How the attributor works, for `netward health`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Kernel records at connect time, /proc for sockets the kernel never saw.
+    Bpf,
+    /// sock_diag and a /proc scan only: long-lived processes.
+    Proc,
+    /// Attribution is off.
+    None,
+}
+
+/// Where one [`ProcessInfo`] came from (`AdditionalFields.attribution`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Bpf,
+    Proc,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Bpf => "bpf",
+            Source::Proc => "proc",
+        }
+    }
+}
+
+/// The process that owns a connection, in Defender's InitiatingProcess* terms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessInfo {
+    pub pid: u32,
+    /// Base name of the executable (its comm when the executable is unknown).
+    pub file_name: String,
+    /// The folder holding the executable.
+    pub folder_path: Option<PathBuf>,
+    pub command_line: Option<String>,
+    pub hashes: Option<ExeHashes>,
+    pub uid: Option<u32>,
+    pub account_name: Option<String>,
+    pub creation_time: Option<SystemTime>,
+    pub parent_pid: Option<u32>,
+    pub parent_file_name: Option<String>,
+    pub source: Source,
+}
+
+/// What the attributor does and where.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Try the kernel programs (off: the /proc fallback only).
+    pub bpf: bool,
+    /// Scan /proc when BPF is off or did not see the socket.
+    pub proc_fallback: bool,
+    /// The cgroup v2 directory the programs attach to; they see processes in
+    /// it and below. Production: the cgroup2 root ([`Config::system`]).
+    pub cgroup: PathBuf,
+    pub proc_root: PathBuf,
+    pub passwd: PathBuf,
+    pub scan: ScanBudget,
+    pub hash_cache_entries: usize,
+    /// Executables larger than this are not hashed.
+    pub max_hash_bytes: u64,
+    pub exec_cache_entries: usize,
+}
+
+impl Config {
+    /// Defaults with the programs attached to `cgroup`.
+    pub fn new(cgroup: PathBuf) -> Config {
+        Config {
+            bpf: true,
+            proc_fallback: true,
+            cgroup,
+            proc_root: PathBuf::from("/proc"),
+            passwd: PathBuf::from("/etc/passwd"),
+            scan: ScanBudget { max_procs: 4096, max_fds: 65536 },
+            hash_cache_entries: 1024,
+            max_hash_bytes: 256 << 20,
+            exec_cache_entries: 16384,
+        }
+    }
+
+    /// The production setting: every process of the machine, i.e. the root
+    /// of the cgroup2 hierarchy wherever it is mounted.
+    pub fn system() -> std::io::Result<Config> {
+        Ok(Config::new(cgroup2_mount()?))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("opening a sock_diag socket: {0}")]
+    SockDiag(nix::Error),
+}
+
+/// Counters for health and for cost measurements.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub lookups: AtomicU64,
+    pub by_bpf: AtomicU64,
+    pub by_proc: AtomicU64,
+    pub no_socket: AtomicU64,
+    pub unnamed: AtomicU64,
+    pub exec_events: AtomicU64,
+    pub exit_events: AtomicU64,
+}
+
+struct Shared {
+    execs: Mutex<ExecCache>,
+    hashes: Mutex<HashCache>,
+}
+
+/// Names the process owning a connection. Create one per network namespace
+/// the agent judges (sock_diag answers for the creating thread's namespace).
+pub struct Attributor {
+    cfg: Config,
+    mode: Mode,
+    diag: Mutex<SockDiag>,
+    bpf: Option<Bpf>,
+    bpf_error: Option<String>,
+    shared: Arc<Shared>,
+    accounts: Mutex<Accounts>,
+    boot: Boot,
+    stats: Arc<Stats>,
+}
+
+/// Turning /proc start ticks into times.
+#[derive(Debug, Clone, Copy)]
+struct Boot {
+    btime_s: u64,
+    ticks_per_s: u64,
+}
+
+impl Boot {
+    fn read(proc_root: &Path) -> Boot {
+        let btime_s =
+            std::fs::read_to_string(proc_root.join("stat")).ok().and_then(|t| procfs::parse_btime(&t)).unwrap_or(0);
+        let ticks_per_s = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+            .ok()
+            .flatten()
+            .and_then(|t| u64::try_from(t).ok())
+            .filter(|t| *t > 0)
+            .unwrap_or(100);
+        Boot { btime_s, ticks_per_s }
+    }
+
+    fn start_ns(self, ticks: u64) -> u64 {
+        ticks.saturating_mul(1_000_000_000) / self.ticks_per_s
+    }
+
+    fn creation_time(self, ticks: u64) -> Option<SystemTime> {
+        (self.btime_s > 0)
+            .then(|| UNIX_EPOCH + Duration::from_secs(self.btime_s) + Duration::from_nanos(self.start_ns(ticks)))
+    }
+}
+
+impl Attributor {
+    /// Opens the sock_diag socket (in this thread's network namespace) and,
+    /// if configured, loads and attaches the kernel programs; when they do
+    /// not load ([`Attributor::bpf_error`] says why) it works in
+    /// [`Mode::Proc`]. Fails only if sock_diag itself is unavailable.
+    pub fn open(cfg: Config) -> Result<Attributor, Error> {
+        let diag = SockDiag::open().map_err(Error::SockDiag)?;
+        let shared = Arc::new(Shared {
+            execs: Mutex::new(ExecCache::new(cfg.exec_cache_entries)),
+            hashes: Mutex::new(HashCache::new(cfg.hash_cache_entries, cfg.max_hash_bytes)),
+        });
+        let stats = Arc::new(Stats::default());
+        let (bpf, bpf_error) = if cfg.bpf {
+            match Bpf::load(&cfg.cgroup, exec_handler(cfg.proc_root.clone(), shared.clone(), stats.clone())) {
+                Ok(b) => (Some(b), None),
+                Err(e) => (None, Some(e)),
+            }
+        } else {
+            (None, Some("disabled by configuration".to_string()))
+        };
+        let mode = match (&bpf, cfg.proc_fallback) {
+            (Some(_), _) => Mode::Bpf,
+            (None, true) => Mode::Proc,
+            (None, false) => Mode::None,
+        };
+        Ok(Attributor {
+            accounts: Mutex::new(Accounts::new(cfg.passwd.clone())),
+            boot: Boot::read(&cfg.proc_root),
+            cfg,
+            mode,
+            diag: Mutex::new(diag),
+            bpf,
+            bpf_error,
+            shared,
+            stats,
+        })
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// Why the kernel programs are not used, when they are not.
+    pub fn bpf_error(&self) -> Option<&str> {
+        self.bpf_error.as_deref()
+    }
+
+    /// The kernel programs attached (connect4, ..., on_exec, on_exit).
+    pub fn attached_programs(&self) -> &[String] {
+        self.bpf.as_ref().map_or(&[], |b| &b.attached)
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// The socket with this tuple, as sock_diag reports it.
+    pub fn socket(&self, proto: Proto, local: SocketAddr, remote: SocketAddr) -> Option<SockId> {
+        self.diag.lock().unwrap_or_else(|p| p.into_inner()).lookup(proto, local, remote)
+    }
+
+    /// The kernel's record for a socket cookie.
+    pub fn kernel_owner(&self, cookie: u64) -> Option<Owner> {
+        self.bpf.as_ref()?.owner(cookie)
+    }
+
+    /// The process owning the connection `local` ↔ `remote` (the agent's
+    /// side first). Call once per new flow; a few µs to tens of µs when the
+    /// kernel saw the connect, up to a /proc scan otherwise.
+    pub fn lookup(&self, proto: Proto, local: SocketAddr, remote: SocketAddr) -> Option<ProcessInfo> {
+        if self.mode == Mode::None {
+            return None;
+        }
+        self.stats.lookups.fetch_add(1, Ordering::Relaxed);
+        let Some(sock) = self.socket(proto, local, remote) else {
+            self.stats.no_socket.fetch_add(1, Ordering::Relaxed);
+            return None;
+        };
+        if let Some(owner) = self.kernel_owner(sock.cookie) {
+            self.stats.by_bpf.fetch_add(1, Ordering::Relaxed);
+            return Some(self.from_owner(&owner));
+        }
+        let found = self.cfg.proc_fallback.then(|| self.from_scan(sock.inode)).flatten();
+        match &found {
+            Some(_) => self.stats.by_proc.fetch_add(1, Ordering::Relaxed),
+            None => self.stats.unnamed.fetch_add(1, Ordering::Relaxed),
+        };
+        found
+    }
+
+    fn from_owner(&self, owner: &Owner) -> ProcessInfo {
+        let cached = self.shared.execs.lock().unwrap_or_else(|p| p.into_inner()).at(owner.tgid, owner.at_ns);
+        let facts = match cached {
+            At::Image(f) => f,
+            // Never exec'd while we watched (started before the agent): the
+            // live process is the one that connected if it started before.
+            At::Unknown => Snapshot::read(&self.cfg.proc_root, owner.tgid)
+                .ok()
+                .filter(|s| self.boot.start_ns(s.stat.start_ticks) <= owner.at_ns)
+                .map(|s| Facts::from_snapshot(s, &mut self.shared.hashes.lock().unwrap_or_else(|p| p.into_inner())))
+                .unwrap_or_else(|| Facts::minimal(owner.comm.clone(), owner.uid)),
+            At::Superseded => Facts::minimal(owner.comm.clone(), owner.uid),
+        };
+        // The uid at connect time is the kernel's, whatever /proc says now.
+        self.info(owner.tgid, Facts { uid: Some(owner.uid), ..facts }, Source::Bpf)
+    }
+
+    fn from_scan(&self, inode: u64) -> Option<ProcessInfo> {
+        let pid = scan::find_socket_owner(&self.cfg.proc_root, inode, self.cfg.scan).pid?;
+        let snap = Snapshot::read(&self.cfg.proc_root, pid).ok()?;
+        let facts = Facts::from_snapshot(snap, &mut self.shared.hashes.lock().unwrap_or_else(|p| p.into_inner()));
+        Some(self.info(pid, facts, Source::Proc))
+    }
+
+    fn info(&self, pid: u32, f: Facts, source: Source) -> ProcessInfo {
+        let account_name = f.uid.and_then(|u| self.accounts.lock().unwrap_or_else(|p| p.into_inner()).name(u));
+        ProcessInfo {
+            pid,
+            file_name: f
+                .exe
+                .as_deref()
+                .and_then(Path::file_name)
+                .map_or(f.comm.clone(), |n| n.to_string_lossy().into_owned()),
+            folder_path: f.exe.as_deref().and_then(Path::parent).map(Path::to_path_buf),
+            command_line: f.cmdline,
+            hashes: f.hashes,
+            uid: f.uid,
+            account_name,
+            creation_time: f.start_ticks.and_then(|t| self.boot.creation_time(t)),
+            parent_pid: f.ppid,
+            parent_file_name: f.parent_name,
+            source,
+        }
+    }
+}
+
+/// What the ring buffer thread does per event: at exec, read /proc at once
+/// (a short-lived program may be gone a millisecond later) and hash the
+/// image through the descriptor opened then; at exit, mark the image ended.
+fn exec_handler(proc_root: PathBuf, shared: Arc<Shared>, stats: Arc<Stats>) -> impl FnMut(bpf::ProcEvent) + Send {
+    move |ev| match ev.kind {
+        ProcKind::Exec => {
+            stats.exec_events.fetch_add(1, Ordering::Relaxed);
+            let facts = match Snapshot::read(&proc_root, ev.tgid) {
+                Ok(snap) => Facts::from_snapshot(snap, &mut shared.hashes.lock().unwrap_or_else(|p| p.into_inner())),
+                Err(_) => Facts::minimal(ev.comm, ev.uid),
+            };
+            shared.execs.lock().unwrap_or_else(|p| p.into_inner()).insert(ev.tgid, ev.at_ns, facts);
+        }
+        ProcKind::Exit => {
+            stats.exit_events.fetch_add(1, Ordering::Relaxed);
+            shared.execs.lock().unwrap_or_else(|p| p.into_inner()).exited(ev.tgid, ev.at_ns);
+        }
+    }
+}
