@@ -62,6 +62,9 @@ pub enum EndReason {
     Rst,
     /// No packet for the idle timeout.
     IdleTimeout,
+    /// The TCP handshake did not complete within
+    /// [`FlowConfig::tcp_setup_timeout`](crate::FlowConfig::tcp_setup_timeout).
+    SetupTimeout,
     /// Dropped to make room for a new flow (the table was full).
     Evicted,
     /// A new connection (SYN with a new sequence number) reused the 5-tuple.

@@ -26,6 +26,12 @@ pub struct FlowConfig {
     pub tcp_closed_linger: Duration,
     /// A UDP flow idle this long ends.
     pub udp_idle: Duration,
+    /// A TCP flow whose handshake has not completed this long after its
+    /// first packet ends as an attempt (`EndReason::SetupTimeout`), so an
+    /// unanswered SYN is reported when the program has given up, not after
+    /// the idle timeout its retransmissions keep restarting. `None` (the
+    /// default): only the idle timeout.
+    pub tcp_setup_timeout: Option<Duration>,
     /// Out-of-order limits per TCP direction.
     pub stream: StreamLimits,
     /// Out-of-order bytes buffered across all flows.
@@ -39,6 +45,7 @@ impl Default for FlowConfig {
             tcp_idle: Duration::from_secs(600),
             tcp_closed_linger: Duration::from_secs(10),
             udp_idle: Duration::from_secs(60),
+            tcp_setup_timeout: None,
             stream: StreamLimits { max_ooo_bytes: 256 * 1024, max_ooo_segments: 512, check_window: 1024 },
             max_buffered_total: 64 * 1024 * 1024,
         }
@@ -147,6 +154,9 @@ pub struct FlowTable {
     /// Expiry queues, one per class, roughly in time order; entries may be stale
     /// (checked against the flow when popped).
     queues: [VecDeque<(PacketTime, Canon, FlowId)>; 3],
+    /// TCP flows by start time, for [`FlowConfig::tcp_setup_timeout`]
+    /// (entries of flows set up or gone are dropped when reached).
+    setup: VecDeque<(PacketTime, Canon, FlowId)>,
     next_id: FlowId,
     budget: Budget,
     stats: TableStats,
@@ -167,6 +177,7 @@ impl FlowTable {
             config,
             flows: HashMap::default(),
             queues: Default::default(),
+            setup: VecDeque::new(),
             next_id: 1,
             budget,
             stats: TableStats::default(),
@@ -212,6 +223,19 @@ impl FlowTable {
 
     /// End flows idle past their timeout at `now` (also done by `process`).
     pub fn expire<'a, F: FnMut(CaptureEvent<'a>)>(&mut self, now: PacketTime, sink: &mut F) {
+        if let Some(limit) = self.config.tcp_setup_timeout {
+            while let Some(&(started, canon, id)) = self.setup.front() {
+                let pending =
+                    self.flows.get(&canon).is_some_and(|f| f.id == id && !f.established && f.class() == Class::TcpOpen);
+                if pending && now.since(started) < limit {
+                    break;
+                }
+                self.setup.pop_front();
+                if pending {
+                    self.end(canon, EndReason::SetupTimeout, sink);
+                }
+            }
+        }
         for class in [Class::TcpOpen, Class::TcpClosed, Class::Udp] {
             let timeout = self.timeout(class);
             while let Some(&(qts, canon, id)) = self.queues[qi(class)].front() {
@@ -241,6 +265,7 @@ impl FlowTable {
             self.end(canon, EndReason::EndOfCapture, sink);
         }
         self.queues = Default::default();
+        self.setup.clear();
     }
 
     fn timeout(&self, class: Class) -> Duration {
@@ -342,6 +367,9 @@ impl FlowTable {
         let class = flow.class();
         self.flows.insert(canon, flow);
         self.queues[qi(class)].push_back((ts, canon, id));
+        if class == Class::TcpOpen && !mid_stream && self.config.tcp_setup_timeout.is_some() {
+            self.setup.push_back((ts, canon, id));
+        }
         sink(CaptureEvent::FlowStart { flow_id: id, key, ts, mid_stream });
     }
 

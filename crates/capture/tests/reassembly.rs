@@ -308,3 +308,32 @@ fn ipv6_flow() {
     assert_eq!(f.to_server, b"GET");
     assert!(f.key.unwrap().client.is_ipv6());
 }
+
+#[test]
+fn unanswered_syns_end_at_the_setup_timeout() {
+    let cfg = FlowConfig { tcp_setup_timeout: Some(std::time::Duration::from_secs(10)), ..FlowConfig::default() };
+    let mut r = Rig::with(cfg);
+    r.cs(100, 0, SYN, b"");
+    // Another connection, set up: the setup timeout is not for it.
+    r.ip(&tcp_ip(C, 40001, S, 443, 7, 0, SYN, b""));
+    r.ip(&tcp_ip(S, 443, C, 40001, 9, 8, SYN | ACK, b""));
+    r.ip(&tcp_ip(C, 40001, S, 443, 8, 10, ACK, b""));
+    // A retransmitted SYN does not restart the clock (the idle timeout's would).
+    r.t += 6_000;
+    r.cs(100, 0, SYN, b"");
+    r.t += 3_000;
+    r.ip(&udp_ip(C, 6000, S, 123, b"ntp"));
+    assert!(r.c.flows.values().all(|f| f.end.is_none()), "9 s: nothing ended yet");
+    r.t += 2_000;
+    r.ip(&udp_ip(C, 6000, S, 123, b"ntp"));
+    let recs: Vec<_> = r.c.flows.values().cloned().collect();
+    let (outcome, reason, _) = recs[0].end.expect("the unanswered SYN ended");
+    assert_eq!((outcome, reason), (Outcome::ConnectionAttempt, EndReason::SetupTimeout));
+    assert!(recs[1].end.is_none(), "the set-up connection lives on");
+    // Without the setting, only the idle timeout ends it.
+    let mut r = Rig::new();
+    r.cs(100, 0, SYN, b"");
+    r.t += 60_000;
+    r.ip(&udp_ip(C, 6000, S, 123, b"ntp"));
+    assert!(r.c.flows.values().all(|f| f.end.is_none()));
+}

@@ -1,8 +1,8 @@
 //! The live agent when things go wrong: killed with `kill -9` while traffic
 //! runs, in fail-open and in fail-closed mode (`network_protection.fail_mode`
 //! in the config file), then started again; a flood of new flows against a
-//! small flow table; connections the server refuses (RST) or the network
-//! cannot deliver (ICMP unreachable). Real agent, real nginx/dnsmasq, real
+//! small flow table; connections the server refuses (RST), the network
+//! cannot deliver (ICMP unreachable) or nobody answers. Real agent, real nginx/dnsmasq, real
 //! curl and real sockets in the testnet namespaces; the rules only in the
 //! test's client namespace. Skips outside CI when a prerequisite is missing,
 //! fails under `CI=true`.
@@ -178,6 +178,33 @@ fn fail_open_kill_restart_and_refused_connections() {
     assert_eq!(rows[0]["ActionType"], "ConnectionFailed", "{rows:?}");
     assert!(t.elapsed() < Duration::from_secs(10), "written when refused, not at the idle timeout");
     assert!(health(data)["icmp_refusals"].as_u64().unwrap() >= 1);
+
+    // No answer at all (the server namespace drops the SYNs): the attempt
+    // is written at the setup timeout (10 s after the first SYN), though
+    // the client's retransmitted SYNs keep the flow from idling out.
+    let drop = ["-I", "INPUT", "-p", "tcp", "--dport", "82", "-j", "DROP"];
+    let ok = std::process::Command::new("ip")
+        .args(["netns", "exec", topo.var("NW_NS_SRV"), "iptables"])
+        .args(drop)
+        .status()
+        .unwrap();
+    assert!(ok.success(), "a DROP rule in the test's server namespace");
+    let t = Instant::now();
+    let (ok, _) = curl(&topo, &["--connect-timeout", "4", &format!("http://{good}:82/")]);
+    assert!(!ok);
+    let q = "DeviceNetworkEvents | where RemotePort == 82 | project ActionType, Timestamp";
+    assert!(hunt(data, q).is_empty(), "nothing yet: the program may still be waiting");
+    let rows = loop {
+        let rows = hunt(data, q);
+        if !rows.is_empty() || t.elapsed() > Duration::from_secs(20) {
+            break rows;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["ActionType"], "ConnectionAttempt", "{rows:?}");
+    let secs = t.elapsed().as_secs_f64();
+    assert!((9.0..13.0).contains(&secs), "written at the setup timeout: {secs:.1} s");
 
     let status = agent.stop();
     assert!(status.success(), "agent exits 0 on SIGTERM: {status}");

@@ -80,6 +80,9 @@ fn capture_ts(t: Timestamp) -> netward_capture::PacketTime {
     netward_capture::PacketTime(u64::try_from(t.unix_nanos() / 1000).unwrap_or(0))
 }
 
+/// How long a TCP connection may take to be set up before it is reported as an attempt.
+pub const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The flow table as the agent needs it: flows that were passed are
 /// forgotten by the sensor at once and linger here only until idle.
 pub fn live_flow_config(max_flows: usize) -> FlowConfig {
@@ -87,6 +90,9 @@ pub fn live_flow_config(max_flows: usize) -> FlowConfig {
         max_flows,
         tcp_idle: Duration::from_secs(120),
         udp_idle: Duration::from_secs(30),
+        // An unanswered SYN is written as an attempt 10 s after it was sent
+        // (a program waiting longer sees a new flow on its next SYN).
+        tcp_setup_timeout: Some(SETUP_TIMEOUT),
         max_buffered_total: 32 * 1024 * 1024,
         ..FlowConfig::default()
     }
