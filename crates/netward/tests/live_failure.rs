@@ -204,7 +204,7 @@ fn fail_open_kill_restart_and_refused_connections() {
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!(rows[0]["ActionType"], "ConnectionAttempt", "{rows:?}");
     let secs = t.elapsed().as_secs_f64();
-    assert!((9.0..13.0).contains(&secs), "written at the setup timeout: {secs:.1} s");
+    assert!((9.0..16.0).contains(&secs), "written at the setup timeout: {secs:.1} s");
 
     let status = agent.stop();
     assert!(status.success(), "agent exits 0 on SIGTERM: {status}");
