@@ -177,6 +177,9 @@ impl Bpf {
         };
         let owners = map("owners")?;
         let procs = map("procs")?;
+        map("watched")?
+            .update(&0u32.to_ne_bytes(), &(cg.as_raw_fd() as u32).to_ne_bytes(), MapFlags::ANY)
+            .map_err(|e| format!("setting the watched cgroup: {e}"))?;
         let stop = Arc::new(AtomicBool::new(false));
         let thread = if attached.iter().any(|n| n == "on_exec") {
             let stop = stop.clone();

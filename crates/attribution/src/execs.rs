@@ -4,8 +4,11 @@
 //! the last one exec'd by that pid at or before the connect, provided that
 //! process had not exited by then.
 use std::collections::{BTreeMap, VecDeque};
+use std::fs::File;
+use std::sync::Arc;
 
 use crate::facts::Facts;
+use crate::hash::ExeHashes;
 
 struct Entry {
     facts: Facts,
@@ -46,6 +49,21 @@ impl ExecCache {
         }
         if self.entries.insert((pid, exec_ns), Entry { facts, exit_ns: None }).is_none() {
             self.order.push_back((pid, exec_ns));
+        }
+    }
+
+    /// The image kept open for entry `key`, if it still waits for hashing.
+    pub fn pending_image(&self, key: (u32, u64)) -> Option<Arc<File>> {
+        self.entries.get(&key)?.facts.image.clone()
+    }
+
+    /// Stores the hashes of entry `key` and closes its image.
+    pub fn set_hashes(&mut self, key: (u32, u64), hashes: Option<ExeHashes>) {
+        if let Some(e) = self.entries.get_mut(&key) {
+            e.facts.image = None;
+            if e.facts.hashes.is_none() {
+                e.facts.hashes = hashes;
+            }
         }
     }
 

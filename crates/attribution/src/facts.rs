@@ -1,6 +1,8 @@
 //! What attribution knows about one process image, however it learned it
 //! (a /proc read at exec time, at lookup time, or only the kernel's record).
+use std::fs::File;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use crate::hash::{ExeHashes, HashCache};
 use crate::procfs::Snapshot;
@@ -17,14 +19,28 @@ pub struct Facts {
     pub ppid: Option<u32>,
     pub parent_name: Option<String>,
     pub start_ticks: Option<u64>,
+    /// The executable opened at capture time, kept only until it is hashed
+    /// (so a short-lived or deleted binary can still be read).
+    pub image: Option<Arc<File>>,
 }
 
 impl Facts {
     /// Facts from a /proc snapshot; the image is hashed (or found in the
     /// cache) and then closed.
-    pub fn from_snapshot(snap: Snapshot, hashes: &mut HashCache) -> Facts {
+    pub fn from_snapshot(snap: Snapshot, hashes: &Mutex<HashCache>) -> Facts {
+        let mut facts = Facts::captured(snap, hashes);
+        facts.hash_now(hashes);
+        facts
+    }
+
+    /// Facts from a /proc snapshot without reading the image: hashes only
+    /// if the cache knows the file already, else the image is kept open for
+    /// [`Facts::hash_now`] (the exec path must not stall on a read).
+    pub fn captured(snap: Snapshot, hashes: &Mutex<HashCache>) -> Facts {
+        let known = snap.image.as_ref().and_then(|f| hashes.lock().unwrap_or_else(|p| p.into_inner()).cached(f));
         Facts {
-            hashes: snap.image.as_ref().and_then(|f| hashes.hashes(f)),
+            image: if known.is_some() { None } else { snap.image.map(Arc::new) },
+            hashes: known,
             exe: snap.exe,
             comm: snap.stat.comm,
             cmdline: snap.cmdline,
@@ -32,6 +48,15 @@ impl Facts {
             ppid: Some(snap.stat.ppid),
             parent_name: snap.parent_name,
             start_ticks: Some(snap.stat.start_ticks),
+        }
+    }
+
+    /// Hashes a kept image (one read, or a cache hit) and closes it.
+    pub fn hash_now(&mut self, hashes: &Mutex<HashCache>) {
+        if let Some(image) = self.image.take() {
+            if self.hashes.is_none() {
+                self.hashes = HashCache::hashes_shared(hashes, &image);
+            }
         }
     }
 

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::unix::fs::{FileExt, MetadataExt};
+use std::sync::Mutex;
 
 use md5::Md5;
 use sha1::Sha1;
@@ -108,22 +109,62 @@ impl HashCache {
         self.entries.len()
     }
 
+    /// The hashes of `image` if the cache has them; never reads the file.
+    pub fn cached(&mut self, image: &File) -> Option<ExeHashes> {
+        self.get(FileKey::of(image).ok()?)
+    }
+
     /// The hashes of the open file `image`; `None` for a file larger than the
     /// bound (not worth one read on the connection path) or unreadable.
+    /// (Single-owner form of [`HashCache::hashes_shared`], for the tests.)
+    #[cfg(test)]
     pub fn hashes(&mut self, image: &File) -> Option<ExeHashes> {
         let key = FileKey::of(image).ok()?;
-        self.tick += 1;
-        if let Some(e) = self.entries.get_mut(&key) {
-            e.last_used = self.tick;
-            return Some(e.hashes.clone());
+        if let Some(h) = self.get(key) {
+            return Some(h);
         }
+        let hashes = self.read(image, key)?;
+        self.insert(key, hashes.clone());
+        Some(hashes)
+    }
+
+    /// [`HashCache::hashes`] for a shared cache: the lock is not held while
+    /// the file is read, so the exec path's cache checks never wait on it.
+    pub fn hashes_shared(cache: &Mutex<HashCache>, image: &File) -> Option<ExeHashes> {
+        let key = FileKey::of(image).ok()?;
+        let lock = || cache.lock().unwrap_or_else(|p| p.into_inner());
+        let (hit, max) = {
+            let mut c = lock();
+            (c.get(key), c.max_file_bytes)
+        };
+        if hit.is_some() {
+            return hit;
+        }
+        if key.size > max {
+            return None;
+        }
+        let hashes = hash_reader(PosReader { file: image, off: 0 }.take(key.size)).ok()?;
+        let mut c = lock();
+        c.reads += 1;
+        c.insert(key, hashes.clone());
+        Some(hashes)
+    }
+
+    fn get(&mut self, key: FileKey) -> Option<ExeHashes> {
+        self.tick += 1;
+        let e = self.entries.get_mut(&key)?;
+        e.last_used = self.tick;
+        Some(e.hashes.clone())
+    }
+
+    #[cfg(test)]
+    fn read(&mut self, image: &File, key: FileKey) -> Option<ExeHashes> {
         if key.size > self.max_file_bytes {
             return None;
         }
         // Positional reads from 0: the handle's own offset may be anywhere.
         let hashes = hash_reader(PosReader { file: image, off: 0 }.take(key.size)).ok()?;
         self.reads += 1;
-        self.insert(key, hashes.clone());
         Some(hashes)
     }
 
@@ -178,6 +219,8 @@ mod tests {
         let a = cache.hashes(&f).unwrap();
         let b = cache.hashes(&f).unwrap();
         assert_eq!(a, b);
+        assert_eq!(cache.cached(&f), Some(a.clone()));
+        assert_eq!(cache.cached(&temp_file(b"other")), None, "cached() never reads");
         assert_eq!(cache.reads, 1, "the second ask is served from the cache");
         assert_eq!(a.sha256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
@@ -198,6 +241,16 @@ mod tests {
         assert_eq!(cache.reads, 4, "f2 had been evicted and is read again");
         assert_eq!(again, hash_reader(&b"two"[..]).unwrap(), "a second read hashes the whole file again");
         assert_eq!(cache.len(), 2);
+    }
+
+    #[test]
+    fn shared_cache_counts_one_read() {
+        let cache = Mutex::new(HashCache::new(4, 1 << 20));
+        let f = temp_file(b"abc");
+        let a = HashCache::hashes_shared(&cache, &f).unwrap();
+        assert_eq!(HashCache::hashes_shared(&cache, &f), Some(a.clone()));
+        assert_eq!(cache.lock().unwrap().reads, 1);
+        assert_eq!(a.md5, "900150983cd24fb0d6963f7d28e17f72");
     }
 
     #[test]

@@ -34,6 +34,7 @@ mod scan;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -158,6 +159,8 @@ impl Config {
 pub enum Error {
     #[error("opening a sock_diag socket: {0}")]
     SockDiag(nix::Error),
+    #[error("starting the hasher thread: {0}")]
+    Thread(std::io::Error),
 }
 
 /// Counters for health and for cost measurements.
@@ -234,7 +237,13 @@ impl Attributor {
         });
         let stats = Arc::new(Stats::default());
         let (bpf, bpf_error) = if cfg.bpf {
-            match Bpf::load(&cfg.cgroup, exec_handler(cfg.proc_root.clone(), shared.clone(), stats.clone())) {
+            let (to_hash, queue) = sync_channel(4096);
+            let hashing = shared.clone();
+            std::thread::Builder::new()
+                .name("attribution-hash".into())
+                .spawn(move || hasher(hashing, queue))
+                .map_err(Error::Thread)?;
+            match Bpf::load(&cfg.cgroup, exec_handler(cfg.proc_root.clone(), shared.clone(), stats.clone(), to_hash)) {
                 Ok(b) => (Some(b), None),
                 Err(e) => (None, Some(e)),
             }
@@ -320,10 +329,13 @@ impl Attributor {
             At::Unknown => Snapshot::read(&self.cfg.proc_root, owner.tgid)
                 .ok()
                 .filter(|s| self.boot.start_ns(s.stat.start_ticks) <= owner.at_ns)
-                .map(|s| Facts::from_snapshot(s, &mut self.shared.hashes.lock().unwrap_or_else(|p| p.into_inner())))
+                .map(|s| Facts::from_snapshot(s, &self.shared.hashes))
                 .unwrap_or_else(|| Facts::minimal(owner.comm.clone(), owner.uid)),
             At::Superseded => Facts::minimal(owner.comm.clone(), owner.uid),
         };
+        let mut facts = facts;
+        // Not hashed yet (the hasher is behind): hash the kept image here.
+        facts.hash_now(&self.shared.hashes);
         // The uid at connect time is the kernel's, whatever /proc says now.
         self.info(owner.tgid, Facts { uid: Some(owner.uid), ..facts }, Source::Bpf)
     }
@@ -331,7 +343,7 @@ impl Attributor {
     fn from_scan(&self, inode: u64) -> Option<ProcessInfo> {
         let pid = scan::find_socket_owner(&self.cfg.proc_root, inode, self.cfg.scan).pid?;
         let snap = Snapshot::read(&self.cfg.proc_root, pid).ok()?;
-        let facts = Facts::from_snapshot(snap, &mut self.shared.hashes.lock().unwrap_or_else(|p| p.into_inner()));
+        let facts = Facts::from_snapshot(snap, &self.shared.hashes);
         Some(self.info(pid, facts, Source::Proc))
     }
 
@@ -358,21 +370,43 @@ impl Attributor {
 }
 
 /// What the ring buffer thread does per event: at exec, read /proc at once
-/// (a short-lived program may be gone a millisecond later) and hash the
-/// image through the descriptor opened then; at exit, mark the image ended.
-fn exec_handler(proc_root: PathBuf, shared: Arc<Shared>, stats: Arc<Stats>) -> impl FnMut(bpf::ProcEvent) + Send {
+/// (a short-lived program may be gone a millisecond later) keeping the image
+/// open, and leave the hashing to the hasher thread so the next exec event is
+/// not delayed by a read; at exit, mark the image ended.
+fn exec_handler(
+    proc_root: PathBuf,
+    shared: Arc<Shared>,
+    stats: Arc<Stats>,
+    to_hash: SyncSender<(u32, u64)>,
+) -> impl FnMut(bpf::ProcEvent) + Send {
     move |ev| match ev.kind {
         ProcKind::Exec => {
             stats.exec_events.fetch_add(1, Ordering::Relaxed);
             let facts = match Snapshot::read(&proc_root, ev.tgid) {
-                Ok(snap) => Facts::from_snapshot(snap, &mut shared.hashes.lock().unwrap_or_else(|p| p.into_inner())),
+                Ok(snap) => Facts::captured(snap, &shared.hashes),
                 Err(_) => Facts::minimal(ev.comm, ev.uid),
             };
+            let pending = facts.image.is_some();
             shared.execs.lock().unwrap_or_else(|p| p.into_inner()).insert(ev.tgid, ev.at_ns, facts);
+            // A full queue is not a loss: a lookup hashes the kept image itself.
+            if pending {
+                let _ = to_hash.try_send((ev.tgid, ev.at_ns));
+            }
         }
         ProcKind::Exit => {
             stats.exit_events.fetch_add(1, Ordering::Relaxed);
             shared.execs.lock().unwrap_or_else(|p| p.into_inner()).exited(ev.tgid, ev.at_ns);
         }
+    }
+}
+
+/// Hashes the images captured at exec, outside the exec path; ends when the
+/// exec handler (the channel's sender) is dropped with the BPF side.
+fn hasher(shared: Arc<Shared>, queue: Receiver<(u32, u64)>) {
+    for key in queue {
+        let Some(image) = shared.execs.lock().unwrap_or_else(|p| p.into_inner()).pending_image(key) else { continue };
+        let hashes = HashCache::hashes_shared(&shared.hashes, &image);
+        drop(image);
+        shared.execs.lock().unwrap_or_else(|p| p.into_inner()).set_hashes(key, hashes);
     }
 }

@@ -64,6 +64,16 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } procs SEC(".maps");
 
+// Slot 0: the cgroup the programs attach to. The raw tracepoints fire for
+// every task of the machine; only tasks in that cgroup (or below) are
+// reported, so a test watching its own cgroup sees its own processes only.
+struct {
+	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} watched SEC(".maps");
+
 static __always_inline void record(struct bpf_sock_addr *ctx, __u32 hook, __u64 flags)
 {
 	__u64 cookie = bpf_get_socket_cookie(ctx);
@@ -120,6 +130,8 @@ static __always_inline void proc_event(__u32 kind)
 
 	// A thread's exit is not the process's: only the thread group leader's.
 	if (kind == PROC_EXIT && (__u32)pid_tgid != (__u32)(pid_tgid >> 32))
+		return;
+	if (bpf_current_task_under_cgroup(&watched, 0) != 1)
 		return;
 	e = bpf_ringbuf_reserve(&procs, sizeof(*e), 0);
 	if (!e)
