@@ -90,6 +90,24 @@ pub enum ProcKind {
     Exit,
 }
 
+/// The exec-time facts the kernel read (CO-RE), for a program gone before
+/// user space could read /proc.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KernelExec {
+    pub ppid: u32,
+    /// CLOCK_BOOTTIME nanoseconds the process started (fork, not exec).
+    pub start_ns: u64,
+    pub exe_ino: u64,
+    /// The kernel's dev_t of the image's file system.
+    pub exe_dev: u32,
+    /// The image's own file name (the link target's name for a symlink).
+    pub exe_name: String,
+    /// The path exec'd (for a script: its interpreter).
+    pub interp: String,
+    /// argv as NUL-separated bytes, cut at 1024.
+    pub args: Vec<u8>,
+}
+
 /// One `struct proc_event` of the ring buffer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcEvent {
@@ -98,11 +116,19 @@ pub struct ProcEvent {
     pub tgid: u32,
     pub uid: u32,
     pub comm: String,
+    pub exec: Option<KernelExec>,
 }
 
+const EXE_NAME: std::ops::Range<usize> = 64..128;
+const INTERP: std::ops::Range<usize> = 128..384;
+const ARGS_AT: usize = 384;
+const ARGS_LEN: usize = 1024;
+
 impl ProcEvent {
+    pub const SIZE: usize = ARGS_AT + ARGS_LEN;
+
     pub fn parse(b: &[u8]) -> Option<ProcEvent> {
-        if b.len() < 24 + COMM_LEN {
+        if b.len() < ProcEvent::SIZE {
             return None;
         }
         let kind = match u32_at(b, 8) {
@@ -110,12 +136,22 @@ impl ProcEvent {
             2 => ProcKind::Exit,
             _ => return None,
         };
+        let exec = (kind == ProcKind::Exec).then(|| KernelExec {
+            ppid: u32_at(b, 20),
+            start_ns: u64_at(b, 40),
+            exe_ino: u64_at(b, 48),
+            exe_dev: u32_at(b, 56),
+            exe_name: comm(&b[EXE_NAME]),
+            interp: comm(&b[INTERP]),
+            args: b[ARGS_AT..ARGS_AT + (u32_at(b, 60) as usize).min(ARGS_LEN)].to_vec(),
+        });
         Some(ProcEvent {
             at_ns: u64_at(b, 0),
             kind,
             tgid: u32_at(b, 12),
             uid: u32_at(b, 16),
             comm: comm(&b[24..24 + COMM_LEN]),
+            exec,
         })
     }
 }
@@ -251,6 +287,30 @@ mod tests {
         b[20] = 9;
         assert_eq!(Owner::parse(&b), None, "an unknown hook is refused");
         assert_eq!(Owner::parse(&b[..10]), None);
+    }
+
+    #[test]
+    fn proc_event_layout() {
+        let mut b = vec![0u8; ProcEvent::SIZE];
+        b[0..8].copy_from_slice(&9u64.to_ne_bytes());
+        b[8..12].copy_from_slice(&1u32.to_ne_bytes());
+        b[12..16].copy_from_slice(&42u32.to_ne_bytes());
+        b[20..24].copy_from_slice(&7u32.to_ne_bytes());
+        b[24..28].copy_from_slice(b"bash");
+        b[48..56].copy_from_slice(&1234u64.to_ne_bytes());
+        b[60..64].copy_from_slice(&5000u32.to_ne_bytes()); // more than the buffer: cut
+        b[64..74].copy_from_slice(b"python3.11");
+        b[128..144].copy_from_slice(b"/usr/bin/python3");
+        b[384..387].copy_from_slice(b"a\0b");
+        let e = ProcEvent::parse(&b).unwrap();
+        let x = e.exec.unwrap();
+        assert_eq!((e.tgid, e.comm.as_str(), x.ppid, x.exe_ino), (42, "bash", 7, 1234));
+        assert_eq!((x.exe_name.as_str(), x.interp.as_str()), ("python3.11", "/usr/bin/python3"));
+        assert_eq!(x.args.len(), 1024);
+        assert_eq!(&x.args[..3], b"a\0b");
+        b[8] = 2;
+        assert_eq!(ProcEvent::parse(&b).unwrap().exec, None, "exit events carry no exec facts");
+        assert_eq!(ProcEvent::parse(&b[..100]), None);
     }
 
     #[test]

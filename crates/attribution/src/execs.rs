@@ -25,7 +25,7 @@ pub struct ExecCache {
 /// What the cache says about a pid at an instant.
 #[derive(Debug)]
 pub enum At {
-    Image(Facts),
+    Image(Box<Facts>),
     /// The pid exec'd only after that instant, or its image then had
     /// exited: /proc now shows another program, not the one asked about.
     Superseded,
@@ -75,7 +75,7 @@ impl ExecCache {
 
     pub fn at(&self, pid: u32, t_ns: u64) -> At {
         match self.entries.range((pid, 0)..=(pid, t_ns)).next_back() {
-            Some((_, e)) if e.exit_ns.is_none_or(|x| x >= t_ns) => At::Image(e.facts.clone()),
+            Some((_, e)) if e.exit_ns.is_none_or(|x| x >= t_ns) => At::Image(Box::new(e.facts.clone())),
             Some(_) => At::Superseded,
             None if self.entries.range((pid, t_ns)..=(pid, u64::MAX)).next().is_some() => At::Superseded,
             None => At::Unknown,

@@ -1,11 +1,13 @@
 //! What attribution knows about one process image, however it learned it
 //! (a /proc read at exec time, at lookup time, or only the kernel's record).
-use std::fs::File;
-use std::path::PathBuf;
+use std::fs::{self, File};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use crate::bpf::KernelExec;
 use crate::hash::{ExeHashes, HashCache};
-use crate::procfs::Snapshot;
+use crate::procfs::{parse_cmdline, process_name, Snapshot};
 
 #[derive(Debug, Clone, Default)]
 pub struct Facts {
@@ -57,6 +59,35 @@ impl Facts {
             if self.hashes.is_none() {
                 self.hashes = HashCache::hashes_shared(hashes, &image);
             }
+        }
+    }
+
+    /// Facts from the kernel's exec record, when /proc was already gone (or
+    /// showed another process). The exec'd path names the image only if the
+    /// file there now is the one the kernel mapped (same inode; st_dev is
+    /// not compared, overlay and btrfs report another one than the kernel's
+    /// s_dev); then it is also what gets hashed.
+    pub fn from_kernel(ev_comm: String, uid: u32, k: &KernelExec, ticks_per_s: u64, proc_root: &Path) -> Facts {
+        let verified = Path::new(&k.interp)
+            .is_absolute()
+            .then(|| fs::canonicalize(&k.interp).ok())
+            .flatten()
+            .and_then(|p| File::open(&p).ok().map(|f| (p, f)))
+            .filter(|(_, f)| f.metadata().is_ok_and(|m| m.ino() == k.exe_ino));
+        let (exe, image) = match verified {
+            Some((p, f)) => (Some(p), Some(Arc::new(f))),
+            None => (None, None),
+        };
+        Facts {
+            exe,
+            comm: if k.exe_name.is_empty() { ev_comm } else { k.exe_name.clone() },
+            cmdline: parse_cmdline(&k.args),
+            hashes: None,
+            uid: Some(uid),
+            ppid: Some(k.ppid),
+            parent_name: process_name(proc_root, k.ppid),
+            start_ticks: Some(k.start_ns.saturating_mul(ticks_per_s) / 1_000_000_000),
+            image,
         }
     }
 

@@ -32,6 +32,7 @@ mod procfs;
 mod scan;
 
 use std::net::SocketAddr;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
@@ -172,6 +173,9 @@ pub struct Stats {
     pub no_socket: AtomicU64,
     pub unnamed: AtomicU64,
     pub exec_events: AtomicU64,
+    /// Exec events where /proc no longer showed the process: named from the
+    /// kernel's exec record.
+    pub exec_from_kernel: AtomicU64,
     pub exit_events: AtomicU64,
 }
 
@@ -214,6 +218,10 @@ impl Boot {
         Boot { btime_s, ticks_per_s }
     }
 
+    fn tick_ns(self) -> u64 {
+        1_000_000_000 / self.ticks_per_s
+    }
+
     fn start_ns(self, ticks: u64) -> u64 {
         ticks.saturating_mul(1_000_000_000) / self.ticks_per_s
     }
@@ -236,6 +244,7 @@ impl Attributor {
             hashes: Mutex::new(HashCache::new(cfg.hash_cache_entries, cfg.max_hash_bytes)),
         });
         let stats = Arc::new(Stats::default());
+        let boot = Boot::read(&cfg.proc_root);
         let (bpf, bpf_error) = if cfg.bpf {
             let (to_hash, queue) = sync_channel(4096);
             let hashing = shared.clone();
@@ -243,7 +252,10 @@ impl Attributor {
                 .name("attribution-hash".into())
                 .spawn(move || hasher(hashing, queue))
                 .map_err(Error::Thread)?;
-            match Bpf::load(&cfg.cgroup, exec_handler(cfg.proc_root.clone(), shared.clone(), stats.clone(), to_hash)) {
+            match Bpf::load(
+                &cfg.cgroup,
+                exec_handler(cfg.proc_root.clone(), boot, shared.clone(), stats.clone(), to_hash),
+            ) {
                 Ok(b) => (Some(b), None),
                 Err(e) => (None, Some(e)),
             }
@@ -257,7 +269,7 @@ impl Attributor {
         };
         Ok(Attributor {
             accounts: Mutex::new(Accounts::new(cfg.passwd.clone())),
-            boot: Boot::read(&cfg.proc_root),
+            boot,
             cfg,
             mode,
             diag: Mutex::new(diag),
@@ -310,9 +322,9 @@ impl Attributor {
         };
         if let Some(owner) = self.kernel_owner(sock.cookie) {
             self.stats.by_bpf.fetch_add(1, Ordering::Relaxed);
-            return Some(self.from_owner(&owner));
+            return Some(self.named_by_kernel(&owner));
         }
-        let found = self.cfg.proc_fallback.then(|| self.from_scan(sock.inode)).flatten();
+        let found = self.cfg.proc_fallback.then(|| self.named_by_scan(sock.inode)).flatten();
         match &found {
             Some(_) => self.stats.by_proc.fetch_add(1, Ordering::Relaxed),
             None => self.stats.unnamed.fetch_add(1, Ordering::Relaxed),
@@ -320,10 +332,10 @@ impl Attributor {
         found
     }
 
-    fn from_owner(&self, owner: &Owner) -> ProcessInfo {
+    fn named_by_kernel(&self, owner: &Owner) -> ProcessInfo {
         let cached = self.shared.execs.lock().unwrap_or_else(|p| p.into_inner()).at(owner.tgid, owner.at_ns);
         let facts = match cached {
-            At::Image(f) => f,
+            At::Image(f) => *f,
             // Never exec'd while we watched (started before the agent): the
             // live process is the one that connected if it started before.
             At::Unknown => Snapshot::read(&self.cfg.proc_root, owner.tgid)
@@ -340,7 +352,7 @@ impl Attributor {
         self.info(owner.tgid, Facts { uid: Some(owner.uid), ..facts }, Source::Bpf)
     }
 
-    fn from_scan(&self, inode: u64) -> Option<ProcessInfo> {
+    fn named_by_scan(&self, inode: u64) -> Option<ProcessInfo> {
         let pid = scan::find_socket_owner(&self.cfg.proc_root, inode, self.cfg.scan).pid?;
         let snap = Snapshot::read(&self.cfg.proc_root, pid).ok()?;
         let facts = Facts::from_snapshot(snap, &self.shared.hashes);
@@ -375,6 +387,7 @@ impl Attributor {
 /// not delayed by a read; at exit, mark the image ended.
 fn exec_handler(
     proc_root: PathBuf,
+    boot: Boot,
     shared: Arc<Shared>,
     stats: Arc<Stats>,
     to_hash: SyncSender<(u32, u64)>,
@@ -382,9 +395,30 @@ fn exec_handler(
     move |ev| match ev.kind {
         ProcKind::Exec => {
             stats.exec_events.fetch_add(1, Ordering::Relaxed);
-            let facts = match Snapshot::read(&proc_root, ev.tgid) {
-                Ok(snap) => Facts::captured(snap, &shared.hashes),
-                Err(_) => Facts::minimal(ev.comm, ev.uid),
+            // /proc is used if it still shows this process (same start time
+            // as the kernel's, within a tick) with this image: it may have
+            // exec'd again since, or be exiting (no image any more, while
+            // its stat still reads); else the kernel's record.
+            let same = |s: &Snapshot| {
+                ev.exec.as_ref().is_none_or(|k| {
+                    let image_ino = s.image.as_ref().and_then(|f| f.metadata().ok()).map(|m| m.ino());
+                    boot.start_ns(s.stat.start_ticks).abs_diff(k.start_ns) <= boot.tick_ns()
+                        && image_ino == Some(k.exe_ino)
+                })
+            };
+            let facts = match (Snapshot::read(&proc_root, ev.tgid).ok().filter(same), &ev.exec) {
+                (Some(snap), k) => {
+                    let mut f = Facts::captured(snap, &shared.hashes);
+                    if f.cmdline.is_none() {
+                        f.cmdline = k.as_ref().and_then(|k| procfs::parse_cmdline(&k.args));
+                    }
+                    f
+                }
+                (None, Some(k)) => {
+                    stats.exec_from_kernel.fetch_add(1, Ordering::Relaxed);
+                    Facts::from_kernel(ev.comm, ev.uid, k, boot.ticks_per_s, &proc_root)
+                }
+                (None, None) => Facts::minimal(ev.comm, ev.uid),
             };
             let pending = facts.image.is_some();
             shared.execs.lock().unwrap_or_else(|p| p.into_inner()).insert(ev.tgid, ev.at_ns, facts);

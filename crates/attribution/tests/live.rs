@@ -63,7 +63,6 @@ fn short_lived_shell_is_named_after_it_exited() {
     let started = Instant::now();
     let info = r.attr.lookup(Proto::Tcp, peer, r.listener.addr).expect("attributed");
     let first = started.elapsed();
-    eprintln!("DEBUG programs {:?} stats {:?} info {info:?}", r.attr.attached_programs(), r.attr.stats());
     assert_eq!(info.source, Source::Bpf);
     assert_eq!(info.pid, pid);
     assert_image(&info, &real("/bin/bash"), Path::new("/bin/bash"));
@@ -121,6 +120,9 @@ fn renamed_copy_keeps_the_hash() {
     let mut client = spawn(&r.ns, Some(&r.cg), &[copy.to_str().unwrap(), "-c", &script]);
     client.wait_success();
     let peer = r.listener.next_peer();
+    // Gone from disk too: the image was read through the descriptor opened
+    // at exec time.
+    fs::remove_file(&copy).unwrap();
     let info = r.attr.lookup(Proto::Tcp, peer, r.listener.addr).expect("attributed");
     assert_eq!(info.pid, client.pid());
     assert_image(&info, &copy, Path::new("/bin/bash"));
@@ -141,6 +143,39 @@ fn unprivileged_user_is_named() {
     assert_eq!(info.file_name, "bash");
     assert_eq!(info.uid, Some(65534));
     assert_eq!(info.account_name.as_deref(), Some("nobody"));
+}
+
+/// A burst of short-lived connectors at once: each connection is its own
+/// process's, with the image named and hashed, whether user space read /proc
+/// at exec time or only the kernel's exec record was left.
+#[test]
+fn burst_of_short_lived_processes() {
+    let mut r = rig("burst", true);
+    let script = format!("exec 3<>/dev/tcp/127.0.0.1/{}", r.listener.addr.port());
+    let mut clients: Vec<_> = (0..16).map(|_| spawn(&r.ns, Some(&r.cg), &["bash", "-c", &script])).collect();
+    let mut want: Vec<u32> = clients.iter().map(|c| c.pid()).collect();
+    for c in &mut clients {
+        c.wait_success();
+    }
+    let bash = real("/bin/bash");
+    let mut got = Vec::new();
+    for _ in 0..clients.len() {
+        let peer = r.listener.next_peer();
+        let info = r.attr.lookup(Proto::Tcp, peer, r.listener.addr).expect("attributed");
+        assert_eq!(info.source, Source::Bpf);
+        assert_image(&info, &bash, Path::new("/bin/bash"));
+        assert_eq!(info.command_line.as_deref(), Some(format!("bash -c {script}").as_str()));
+        got.push(info.pid);
+    }
+    got.sort_unstable();
+    want.sort_unstable();
+    assert_eq!(got, want);
+    let s = r.attr.stats();
+    eprintln!(
+        "burst: {} exec events, {} named from the kernel's record alone",
+        s.exec_events.load(std::sync::atomic::Ordering::Relaxed),
+        s.exec_from_kernel.load(std::sync::atomic::Ordering::Relaxed)
+    );
 }
 
 const HOLDER: &str = "import socket, sys, time; s = socket.create_connection(('127.0.0.1', int(sys.argv[1]))); print('up', flush=True); time.sleep(60)";

@@ -9,12 +9,60 @@
 // when to read /proc/<pid> (at exec, before a short-lived program is gone)
 // and when a pid's cached image stops being valid (at exit).
 //
-// Only uapi headers (linux/bpf.h) and libbpf's bpf_helpers.h: no vmlinux.h,
-// no BTF dump at build time, no CO-RE relocations, no probe_read of kernel
-// structures. Raw tracepoints, not tracefs ones: they attach by name without
-// tracefs being mounted.
+// Only uapi headers (linux/bpf.h) and libbpf's headers: no vmlinux.h, no
+// BTF dump at build time. The exec program reads a few kernel fields through
+// CO-RE with the minimal struct declarations below (preserve_access_index):
+// libbpf relocates them against the running kernel's BTF at load time, and
+// where there is none the exec/exit programs are not loaded (user space then
+// reads /proc at lookup time only). Raw tracepoints, not tracefs ones: they
+// attach by name without tracefs being mounted.
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+
+// Just the fields used; the kernel's own layout comes from its BTF.
+struct qstr {
+	const unsigned char *name;
+} __attribute__((preserve_access_index));
+
+struct dentry {
+	struct qstr d_name;
+} __attribute__((preserve_access_index));
+
+struct path {
+	struct dentry *dentry;
+} __attribute__((preserve_access_index));
+
+struct super_block {
+	__u32 s_dev;
+} __attribute__((preserve_access_index));
+
+struct inode {
+	unsigned long i_ino;
+	struct super_block *i_sb;
+} __attribute__((preserve_access_index));
+
+struct file {
+	struct path f_path;
+	struct inode *f_inode;
+} __attribute__((preserve_access_index));
+
+struct mm_struct {
+	unsigned long arg_start;
+	unsigned long arg_end;
+	struct file *exe_file;
+} __attribute__((preserve_access_index));
+
+struct task_struct {
+	int tgid;
+	struct task_struct *real_parent;
+	struct mm_struct *mm;
+	__u64 start_boottime;
+} __attribute__((preserve_access_index));
+
+struct linux_binprm {
+	const char *interp;
+} __attribute__((preserve_access_index));
 
 #define COMM_LEN 16
 
@@ -49,19 +97,32 @@ enum proc_kind {
 	PROC_EXIT = 2,
 };
 
-// One ring buffer record; layout mirrored by `ProcEvent::parse` (40 bytes).
+#define NAME_LEN 64
+#define PATH_LEN 256
+#define ARGS_LEN 1024
+
+// One ring buffer record; layout mirrored by `ProcEvent::parse`. The exec
+// fields let user space name a program that is gone before it reads /proc.
 struct proc_event {
 	__u64 at_ns;
 	__u32 kind;
 	__u32 tgid;
 	__u32 uid;
-	__u32 pad;
+	__u32 ppid;
 	char comm[COMM_LEN];
+	// exec only:
+	__u64 start_ns;  // task->start_boottime, the clock of /proc stat's starttime
+	__u64 exe_ino;   // the image actually mapped (mm->exe_file)
+	__u32 exe_dev;   // kernel dev_t (major << 20 | minor)
+	__u32 args_len;  // bytes of args (argv, NUL-separated, maybe truncated)
+	char exe_name[NAME_LEN]; // the image's own file name (symlinks resolved)
+	char interp[PATH_LEN];   // the path exec'd (the interpreter, for a script)
+	char args[ARGS_LEN];
 };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 256 * 1024);
+	__uint(max_entries, 1024 * 1024);
 } procs SEC(".maps");
 
 // Slot 0: the cgroup the programs attach to. The raw tracepoints fire for
@@ -123,7 +184,31 @@ int sendmsg6(struct bpf_sock_addr *ctx)
 	return 1;
 }
 
-static __always_inline void proc_event(__u32 kind)
+static __always_inline void exec_details(struct proc_event *e, struct linux_binprm *bprm)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct mm_struct *mm = BPF_CORE_READ(task, mm);
+	struct file *exe = BPF_CORE_READ(mm, exe_file);
+	unsigned long start = BPF_CORE_READ(mm, arg_start);
+	unsigned long end = BPF_CORE_READ(mm, arg_end);
+	__u64 n = end - start;
+
+	e->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	e->start_ns = BPF_CORE_READ(task, start_boottime);
+	e->exe_ino = BPF_CORE_READ(exe, f_inode, i_ino);
+	e->exe_dev = BPF_CORE_READ(exe, f_inode, i_sb, s_dev);
+	bpf_probe_read_kernel_str(e->exe_name, sizeof(e->exe_name), BPF_CORE_READ(exe, f_path.dentry, d_name.name));
+	bpf_probe_read_kernel_str(e->interp, sizeof(e->interp), BPF_CORE_READ(bprm, interp));
+	if (end < start)
+		n = 0;
+	if (n > ARGS_LEN)
+		n = ARGS_LEN;
+	// The new image's argv is on its fresh stack, present in memory.
+	if (bpf_probe_read_user(e->args, n, (void *)start) == 0)
+		e->args_len = n;
+}
+
+static __always_inline void proc_event(__u32 kind, struct linux_binprm *bprm)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct proc_event *e;
@@ -140,24 +225,32 @@ static __always_inline void proc_event(__u32 kind)
 	e->kind = kind;
 	e->tgid = pid_tgid >> 32;
 	e->uid = (__u32)bpf_get_current_uid_gid();
-	e->pad = 0;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	e->ppid = 0;
+	e->start_ns = 0;
+	e->exe_ino = 0;
+	e->exe_dev = 0;
+	e->args_len = 0;
+	e->exe_name[0] = 0;
+	e->interp[0] = 0;
+	if (kind == PROC_EXEC)
+		exec_details(e, bprm);
 	bpf_ringbuf_submit(e, 0);
 }
 
-// Raw tracepoint arguments are not read: the current task is the one that
-// exec'd / exits, which the helpers give.
+// sched_process_exec(struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm):
+// the current task is the one that exec'd.
 SEC("raw_tp/sched_process_exec")
-int on_exec(void *ctx)
+int on_exec(struct bpf_raw_tracepoint_args *ctx)
 {
-	proc_event(PROC_EXEC);
+	proc_event(PROC_EXEC, (struct linux_binprm *)ctx->args[2]);
 	return 0;
 }
 
 SEC("raw_tp/sched_process_exit")
-int on_exit(void *ctx)
+int on_exit(struct bpf_raw_tracepoint_args *ctx)
 {
-	proc_event(PROC_EXIT);
+	proc_event(PROC_EXIT, 0);
 	return 0;
 }
 
