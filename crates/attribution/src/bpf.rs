@@ -21,7 +21,7 @@ struct Aligned<B: ?Sized> {
 }
 static OBJECT: &Aligned<[u8]> = &Aligned { bytes: *include_bytes!(concat!(env!("OUT_DIR"), "/attribution.bpf.o")) };
 
-const CGROUP_PROGRAMS: [&str; 4] = ["connect4", "connect6", "sendmsg4", "sendmsg6"];
+const CGROUP_PROGRAMS: [&str; 6] = ["connect4", "connect6", "sendmsg4", "sendmsg6", "post_bind4", "post_bind6"];
 const TRACE_PROGRAMS: [(&str, &str); 2] = [("on_exec", "sched_process_exec"), ("on_exit", "sched_process_exit")];
 const COMM_LEN: usize = 16;
 
@@ -57,6 +57,10 @@ pub enum Hook {
     Connect6,
     Sendmsg4,
     Sendmsg6,
+    /// An explicit bind(): a server's listening socket (or a client that
+    /// chose its source address before connecting; connect overwrites).
+    Bind4,
+    Bind6,
 }
 
 impl Owner {
@@ -71,6 +75,8 @@ impl Owner {
             2 => Hook::Connect6,
             3 => Hook::Sendmsg4,
             4 => Hook::Sendmsg6,
+            5 => Hook::Bind4,
+            6 => Hook::Bind6,
             _ => return None,
         };
         Some(Owner {
@@ -180,7 +186,7 @@ fn load_object(with_tracepoints: bool) -> libbpf_rs::Result<Object> {
 }
 
 impl Bpf {
-    /// Loads, attaches the cgroup programs to `cgroup` (all four required)
+    /// Loads, attaches the cgroup programs to `cgroup` (all six required)
     /// and the exec/exit tracepoints (wanted, not required: without them
     /// only processes still alive at lookup are fully named), and starts
     /// delivering exec/exit events to `on_event` on a thread of its own.

@@ -17,6 +17,8 @@ const NLM_F_REQUEST: u16 = 1;
 const NLMSG_HDR: usize = 16;
 const REQ_LEN: usize = NLMSG_HDR + 56; // nlmsghdr + inet_diag_req_v2
 const MSG_LEN: usize = 72; // inet_diag_msg
+/// The TCP state of a listening socket.
+pub const TCP_LISTEN: u8 = 10;
 const AF_INET: u8 = 2;
 const AF_INET6: u8 = 10;
 

@@ -31,7 +31,8 @@ mod hash;
 mod procfs;
 mod scan;
 
-use std::net::SocketAddr;
+use std::collections::VecDeque;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -177,11 +178,27 @@ pub struct Stats {
     /// kernel's exec record.
     pub exec_from_kernel: AtomicU64,
     pub exit_events: AtomicU64,
+    /// Exec events dropped from the queue for [`Attributor::take_process_events`].
+    pub process_events_dropped: AtomicU64,
 }
 
 struct Shared {
     execs: Mutex<ExecCache>,
     hashes: Mutex<HashCache>,
+    /// Exec events not yet taken by [`Attributor::take_process_events`].
+    created: Mutex<VecDeque<(u32, u64)>>,
+}
+
+/// At most this many exec events wait for the agent; older ones are dropped
+/// (and counted) when it does not keep up.
+const CREATED_QUEUE: usize = 4096;
+
+/// A process image that started (exec), for `DeviceProcessEvents`
+/// (`ProcessCreated`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessEvent {
+    pub exec_time: SystemTime,
+    pub info: ProcessInfo,
 }
 
 /// Names the process owning a connection. Create one per network namespace
@@ -226,6 +243,11 @@ impl Boot {
         ticks.saturating_mul(1_000_000_000) / self.ticks_per_s
     }
 
+    /// A CLOCK_BOOTTIME instant as wall time (to the second of `btime`).
+    fn wall(self, boot_ns: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(self.btime_s) + Duration::from_nanos(boot_ns)
+    }
+
     fn creation_time(self, ticks: u64) -> Option<SystemTime> {
         (self.btime_s > 0)
             .then(|| UNIX_EPOCH + Duration::from_secs(self.btime_s) + Duration::from_nanos(self.start_ns(ticks)))
@@ -242,6 +264,7 @@ impl Attributor {
         let shared = Arc::new(Shared {
             execs: Mutex::new(ExecCache::new(cfg.exec_cache_entries)),
             hashes: Mutex::new(HashCache::new(cfg.hash_cache_entries, cfg.max_hash_bytes)),
+            created: Mutex::new(VecDeque::new()),
         });
         let stats = Arc::new(Stats::default());
         let boot = Boot::read(&cfg.proc_root);
@@ -298,6 +321,24 @@ impl Attributor {
         &self.stats
     }
 
+    /// The processes exec'd (in the attached cgroup) since the last call,
+    /// oldest first, named as at their exec. Empty unless in [`Mode::Bpf`]
+    /// with the exec tracepoint attached.
+    pub fn take_process_events(&self) -> Vec<ProcessEvent> {
+        let keys: Vec<(u32, u64)> = self.shared.created.lock().unwrap_or_else(|p| p.into_inner()).drain(..).collect();
+        let mut out = Vec::with_capacity(keys.len());
+        for (pid, exec_ns) in keys {
+            let At::Image(facts) = self.shared.execs.lock().unwrap_or_else(|p| p.into_inner()).at(pid, exec_ns) else {
+                continue; // evicted already
+            };
+            let mut facts = *facts;
+            facts.hash_now(&self.shared.hashes);
+            let exec_time = self.boot.wall(exec_ns);
+            out.push(ProcessEvent { exec_time, info: self.info(pid, facts, Source::Bpf) });
+        }
+        out
+    }
+
     /// The socket with this tuple, as sock_diag reports it.
     pub fn socket(&self, proto: Proto, local: SocketAddr, remote: SocketAddr) -> Option<SockId> {
         self.diag.lock().unwrap_or_else(|p| p.into_inner()).lookup(proto, local, remote)
@@ -320,7 +361,7 @@ impl Attributor {
             self.stats.no_socket.fetch_add(1, Ordering::Relaxed);
             return None;
         };
-        if let Some(owner) = self.kernel_owner(sock.cookie) {
+        if let Some(owner) = self.kernel_owner(sock.cookie).or_else(|| self.listener_owner(proto, local)) {
             self.stats.by_bpf.fetch_add(1, Ordering::Relaxed);
             return Some(self.named_by_kernel(&owner));
         }
@@ -330,6 +371,21 @@ impl Attributor {
             None => self.stats.unnamed.fetch_add(1, Ordering::Relaxed),
         };
         found
+    }
+
+    /// An accepted socket was never connect()ed, so the kernel has no record
+    /// of it; the listening socket on the same local address was bound, by
+    /// the server process.
+    fn listener_owner(&self, proto: Proto, local: SocketAddr) -> Option<Owner> {
+        if proto != Proto::Tcp || self.bpf.is_none() {
+            return None;
+        }
+        let any = SocketAddr::new(
+            if local.is_ipv4() { Ipv4Addr::UNSPECIFIED.into() } else { Ipv6Addr::UNSPECIFIED.into() },
+            0,
+        );
+        let listener = self.socket(proto, local, any).filter(|s| s.state == diag::TCP_LISTEN)?;
+        self.kernel_owner(listener.cookie)
     }
 
     fn named_by_kernel(&self, owner: &Owner) -> ProcessInfo {
@@ -422,6 +478,13 @@ fn exec_handler(
             };
             let pending = facts.image.is_some();
             shared.execs.lock().unwrap_or_else(|p| p.into_inner()).insert(ev.tgid, ev.at_ns, facts);
+            let mut created = shared.created.lock().unwrap_or_else(|p| p.into_inner());
+            if created.len() >= CREATED_QUEUE {
+                created.pop_front();
+                stats.process_events_dropped.fetch_add(1, Ordering::Relaxed);
+            }
+            created.push_back((ev.tgid, ev.at_ns));
+            drop(created);
             // A full queue is not a loss: a lookup hashes the kept image itself.
             if pending {
                 let _ = to_hash.try_send((ev.tgid, ev.at_ns));

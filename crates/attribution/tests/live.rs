@@ -11,11 +11,13 @@ use std::time::{Duration, Instant, SystemTime};
 use common::{sha256sum, spawn, Listener, Netns, TempDir, TestCgroup, PYTHON};
 use netward_attribution::{Attributor, Config, Hook, Mode, ProcessInfo, Proto, Source};
 
+// Dropped in this order: processes, then the programs detach, then the
+// cgroup and the namespace go.
 struct Rig {
-    ns: Netns,
-    cg: TestCgroup,
-    attr: Attributor,
     listener: Listener,
+    attr: Attributor,
+    cg: TestCgroup,
+    ns: Netns,
 }
 
 fn rig(tag: &str, bpf: bool) -> Rig {
@@ -86,6 +88,16 @@ fn short_lived_shell_is_named_after_it_exited() {
     }
     eprintln!("lookup: first {first:?}, then {:?} each over {n}", t.elapsed() / n);
     assert!(r.attr.stats().exec_events.load(std::sync::atomic::Ordering::Relaxed) >= 2);
+
+    // The exec events, for DeviceProcessEvents: `ip netns exec` then bash,
+    // same pid (each exec'd the next).
+    let created: Vec<_> = r.attr.take_process_events().into_iter().filter(|e| e.info.pid == pid).collect();
+    let names: Vec<&str> = created.iter().map(|e| e.info.file_name.as_str()).collect();
+    assert_eq!(names, ["ip", "bash"]);
+    assert_eq!(created[1].info.command_line, info.command_line);
+    assert_eq!(created[1].info.hashes, info.hashes);
+    assert!(created[0].exec_time <= created[1].exec_time);
+    assert!(r.attr.take_process_events().is_empty(), "taken once");
 }
 
 /// A one-line python socket, started by a shell (its parent), gone before
@@ -176,6 +188,48 @@ fn burst_of_short_lived_processes() {
         s.exec_events.load(std::sync::atomic::Ordering::Relaxed),
         s.exec_from_kernel.load(std::sync::atomic::Ordering::Relaxed)
     );
+}
+
+/// A server in the watched cgroup: the accepted connection (never
+/// connect()ed, so not in the kernel's records itself) and the listening
+/// socket are both named through the bind() of the listener.
+#[test]
+fn server_named_on_accepted_and_listening_sockets() {
+    let ns = Netns::new("srv");
+    let cg = TestCgroup::new("srv");
+    let cfg = Config::new(cg.path.clone());
+    let attr = ns.enter(move || Attributor::open(cfg).unwrap());
+    let mut server = Listener::start_in(&ns, Some(&cg));
+    let script = format!("exec 3<>/dev/tcp/127.0.0.1/{}", server.addr.port());
+    let mut client = spawn(&ns, None, &["bash", "-c", &script]); // outside the cgroup
+    client.wait_success();
+    let peer = server.next_peer();
+
+    let accepted = attr.socket(Proto::Tcp, server.addr, peer).expect("accepted socket");
+    assert_eq!(attr.kernel_owner(accepted.cookie), None, "accept is no connect");
+    let info = attr.lookup(Proto::Tcp, server.addr, peer).expect("attributed");
+    assert_eq!((info.source, info.pid), (Source::Bpf, server.proc.pid()));
+    assert_image(&info, &real(PYTHON), Path::new(PYTHON));
+
+    let any = SocketAddr::from(([0, 0, 0, 0], 0));
+    let listening = attr.socket(Proto::Tcp, server.addr, any).expect("listening socket");
+    assert_eq!(listening.state, 10);
+    assert_eq!(attr.kernel_owner(listening.cookie).map(|o| o.hook), Some(Hook::Bind4));
+    assert_eq!(attr.lookup(Proto::Tcp, server.addr, any).map(|i| i.pid), Some(server.proc.pid()));
+    drop(server);
+
+    // Dropping the attributor detaches every program from the cgroup.
+    let show = |p: &Path| {
+        let out = std::process::Command::new("bpftool").args(["cgroup", "show"]).arg(p).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let before = show(&cg.path);
+    for prog in ["connect4", "connect6", "sendmsg4", "sendmsg6", "post_bind4", "post_bind6"] {
+        assert!(before.contains(prog), "{prog} attached: {before}");
+    }
+    drop(attr);
+    assert_eq!(show(&cg.path).trim(), "", "nothing left attached");
 }
 
 const HOLDER: &str = "import socket, sys, time; s = socket.create_connection(('127.0.0.1', int(sys.argv[1]))); print('up', flush=True); time.sleep(60)";

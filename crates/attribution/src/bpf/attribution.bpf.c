@@ -72,6 +72,8 @@ enum hook {
 	HOOK_CONNECT6 = 2,
 	HOOK_SENDMSG4 = 3,
 	HOOK_SENDMSG6 = 4,
+	HOOK_BIND4 = 5,
+	HOOK_BIND6 = 6,
 };
 
 // The value of `owners`; layout mirrored by `Owner::parse` in src/bpf.rs
@@ -135,9 +137,8 @@ struct {
 	__type(value, __u32);
 } watched SEC(".maps");
 
-static __always_inline void record(struct bpf_sock_addr *ctx, __u32 hook, __u64 flags)
+static __always_inline void record_cookie(__u64 cookie, __u32 hook, __u64 flags)
 {
-	__u64 cookie = bpf_get_socket_cookie(ctx);
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u64 uid_gid = bpf_get_current_uid_gid();
 	struct owner o = {};
@@ -149,6 +150,11 @@ static __always_inline void record(struct bpf_sock_addr *ctx, __u32 hook, __u64 
 	o.hook = hook;
 	bpf_get_current_comm(o.comm, sizeof(o.comm));
 	bpf_map_update_elem(&owners, &cookie, &o, flags);
+}
+
+static __always_inline void record(struct bpf_sock_addr *ctx, __u32 hook, __u64 flags)
+{
+	record_cookie(bpf_get_socket_cookie(ctx), hook, flags);
 }
 
 // connect() is the decisive moment: it overwrites (a socket handed to another
@@ -181,6 +187,24 @@ SEC("cgroup/sendmsg6")
 int sendmsg6(struct bpf_sock_addr *ctx)
 {
 	record(ctx, HOOK_SENDMSG6, BPF_NOEXIST);
+	return 1;
+}
+
+// An explicit bind() (servers, and clients that pick their source): names
+// the owner of a listening socket, and through it (user space looks the
+// listener up when the accepted socket is not in the map) the process that
+// accepts inbound connections.
+SEC("cgroup/post_bind4")
+int post_bind4(struct bpf_sock *sk)
+{
+	record_cookie(bpf_get_socket_cookie(sk), HOOK_BIND4, BPF_ANY);
+	return 1;
+}
+
+SEC("cgroup/post_bind6")
+int post_bind6(struct bpf_sock *sk)
+{
+	record_cookie(bpf_get_socket_cookie(sk), HOOK_BIND6, BPF_ANY);
 	return 1;
 }
 

@@ -166,7 +166,12 @@ while True:
 
 impl Listener {
     pub fn start(ns: &Netns) -> Listener {
-        let mut proc = spawn(ns, None, &[PYTHON, "-c", LISTENER]);
+        Listener::start_in(ns, None)
+    }
+
+    /// The listener itself in `cgroup` (a server the programs watch).
+    pub fn start_in(ns: &Netns, cgroup: Option<&TestCgroup>) -> Listener {
+        let mut proc = spawn(ns, cgroup, &[PYTHON, "-c", LISTENER]);
         let port: u16 = proc.line().parse().unwrap();
         Listener { proc, addr: SocketAddr::from(([127, 0, 0, 1], port)) }
     }
