@@ -6,7 +6,7 @@
 
 use std::fs;
 use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -152,9 +152,10 @@ pub struct Listener {
 }
 
 const LISTENER: &str = r#"
-import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
+import socket, sys
+host = sys.argv[1]
+s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+s.bind((host, 0))
 s.listen(64)
 print(s.getsockname()[1], flush=True)
 kept = []
@@ -171,16 +172,27 @@ impl Listener {
 
     /// The listener itself in `cgroup` (a server the programs watch).
     pub fn start_in(ns: &Netns, cgroup: Option<&TestCgroup>) -> Listener {
-        let mut proc = spawn(ns, cgroup, &[PYTHON, "-c", LISTENER]);
+        Listener::start_on(ns, cgroup, IpAddr::from([127, 0, 0, 1]))
+    }
+
+    /// On `ip` of the namespace's loopback (127.0.0.1 or ::1).
+    pub fn start_on(ns: &Netns, cgroup: Option<&TestCgroup>, ip: IpAddr) -> Listener {
+        let mut proc = spawn(ns, cgroup, &[PYTHON, "-c", LISTENER, &ip.to_string()]);
         let port: u16 = proc.line().parse().unwrap();
-        Listener { proc, addr: SocketAddr::from(([127, 0, 0, 1], port)) }
+        Listener { proc, addr: SocketAddr::new(ip, port) }
     }
 
     /// The client end of the next accepted connection.
     pub fn next_peer(&mut self) -> SocketAddr {
         let line = self.proc.line();
         let (ip, port) = line.split_once(' ').unwrap();
-        SocketAddr::new(ip.parse().unwrap(), port.parse().unwrap())
+        let ip: IpAddr = ip.parse().unwrap();
+        // A v4 client of a dual-stack listener shows as ::ffff:a.b.c.d.
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        SocketAddr::new(ip, port.parse().unwrap())
     }
 }
 
