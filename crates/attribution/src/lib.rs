@@ -3,19 +3,27 @@
 //! This crate owns the answer to "who made this flow": given a connection's
 //! tuple as the agent sees it in a packet, [`Attributor::lookup`] names the
 //! process (pid, executable, command line, hashes, account, parent). It owns
-//! the kernel side (cgroup eBPF programs recording the connecting process by
-//! socket cookie, exec/exit tracepoints), the sock_diag join from tuple to
-//! socket, the /proc fallback, and the executable hash cache. It does not
-//! know about events or the store: the agent copies [`ProcessInfo`] into its
-//! events.
+//! the kernel side (src/bpf/attribution.bpf.c: cgroup programs recording the
+//! process that connects, sends or binds, by socket cookie; exec/exit raw
+//! tracepoints), the sock_diag join from tuple to socket, the /proc
+//! fallback, and the executable hash cache. It does not know about events or
+//! the store: the agent copies [`ProcessInfo`] (and [`ProcessEvent`]s for
+//! `DeviceProcessEvents`) into its own rows.
 //!
 //! How a lookup goes: sock_diag (in the network namespace of the thread that
-//! called [`Attributor::open`]) gives the socket's cookie and inode; in
+//! called [`Attributor::open`]) gives the socket's cookie and inode. In
 //! [`Mode::Bpf`] the cookie finds the kernel's record of the process that
-//! called connect()/sendmsg(), which names it even after it exited, and the
-//! exec-time /proc capture gives its image; otherwise (or when the kernel
-//! never saw the socket, e.g. it predates the agent) a bounded scan of
-//! /proc/*/fd finds a process holding the inode ([`Source::Proc`]).
+//! called connect()/sendmsg() (or, for an accepted socket, bind() on the
+//! listener), which names it even after it exited; the image (path, argv,
+//! parent, hashes) is what was captured at its exec, from /proc if it was
+//! still there or from the kernel's own exec record. Otherwise (BPF off, or
+//! a socket the kernel never saw, e.g. older than the agent or outside the
+//! attached cgroup) a bounded scan of /proc/*/fd finds a process holding the
+//! inode ([`Source::Proc`]).
+//!
+//! Safety of use: the programs attach to [`Config::cgroup`], whose default
+//! ([`Config::system`]) is the cgroup2 root, i.e. the whole machine. Tests
+//! give a child cgroup of their own.
 //!
 //! No `unsafe` here: libbpf-rs wraps libbpf, and the object is loaded from
 //! memory rather than through a generated skeleton (whose code is unsafe).
@@ -350,8 +358,12 @@ impl Attributor {
     }
 
     /// The process owning the connection `local` ↔ `remote` (the agent's
-    /// side first). Call once per new flow; a few µs to tens of µs when the
-    /// kernel saw the connect, up to a /proc scan otherwise.
+    /// side first: for an outbound flow the client end, for an inbound one
+    /// the server end). Call once per new flow. Cost: tens of µs when the
+    /// kernel saw the socket (two sock_diag round trips at most, a map
+    /// lookup, cache reads); a /proc scan (hundreds of µs, bounded by
+    /// [`Config::scan`]) otherwise; plus, the first time a binary is seen
+    /// and the hasher thread has not finished it, one read of the file.
     pub fn lookup(&self, proto: Proto, local: SocketAddr, remote: SocketAddr) -> Option<ProcessInfo> {
         if self.mode == Mode::None {
             return None;
@@ -505,5 +517,26 @@ fn hasher(shared: Arc<Shared>, queue: Receiver<(u32, u64)>) {
         let hashes = HashCache::hashes_shared(&shared.hashes, &image);
         drop(image);
         shared.execs.lock().unwrap_or_else(|p| p.into_inner()).set_hashes(key, hashes);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The agent shares one attributor between its threads.
+    #[test]
+    fn attributor_is_send_and_sync() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<Attributor>();
+    }
+
+    #[test]
+    fn boot_clock_conversions() {
+        let boot = Boot { btime_s: 1_000, ticks_per_s: 100 };
+        assert_eq!(boot.start_ns(250), 2_500_000_000);
+        assert_eq!(boot.tick_ns(), 10_000_000);
+        assert_eq!(boot.creation_time(250), Some(UNIX_EPOCH + Duration::from_millis(1_002_500)));
+        assert_eq!(Boot { btime_s: 0, ticks_per_s: 100 }.creation_time(1), None, "unknown boot time: no guess");
     }
 }
