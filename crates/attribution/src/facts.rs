@@ -96,3 +96,39 @@ impl Facts {
         Facts { comm, uid: Some(uid), ..Facts::default() }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exec_of(interp: &str, ino: u64) -> KernelExec {
+        KernelExec {
+            ppid: 1,
+            start_ns: 3_000_000_000,
+            exe_ino: ino,
+            exe_dev: 0,
+            exe_name: "bash".into(),
+            interp: interp.into(),
+            args: b"bash\0-c\0true\0".to_vec(),
+        }
+    }
+
+    #[test]
+    fn kernel_record_names_the_image_when_the_inode_matches() {
+        let ino = fs::metadata("/bin/bash").unwrap().ino();
+        let f = Facts::from_kernel("bash".into(), 0, &exec_of("/bin/bash", ino), 100, Path::new("/proc"));
+        assert_eq!(f.exe, Some(fs::canonicalize("/bin/bash").unwrap()));
+        assert!(f.image.is_some(), "kept for hashing");
+        assert_eq!(f.cmdline.as_deref(), Some("bash -c true"));
+        assert_eq!((f.ppid, f.start_ticks, f.uid), (Some(1), Some(300), Some(0)));
+    }
+
+    #[test]
+    fn kernel_record_without_a_matching_file_keeps_only_the_name() {
+        let ino = fs::metadata("/bin/bash").unwrap().ino();
+        for k in [exec_of("/bin/bash", ino + 1), exec_of("bash", ino), exec_of("/nonexistent/x", ino)] {
+            let f = Facts::from_kernel("bas".into(), 0, &k, 100, Path::new("/proc"));
+            assert_eq!((f.exe, f.image.is_none(), f.comm.as_str()), (None, true, "bash"), "{}", k.interp);
+        }
+    }
+}
