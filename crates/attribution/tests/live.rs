@@ -20,7 +20,10 @@ struct Rig {
     ns: Netns,
 }
 
-fn rig(tag: &str, bpf: bool) -> Rig {
+fn rig(tag: &str, bpf: bool) -> Option<Rig> {
+    if !common::ready() {
+        return None;
+    }
     let ns = Netns::new(tag);
     let cg = TestCgroup::new(tag);
     let mut cfg = Config::new(cg.path.clone());
@@ -30,7 +33,7 @@ fn rig(tag: &str, bpf: bool) -> Rig {
         assert_eq!(attr.mode(), Mode::Bpf, "BPF did not load: {:?}", attr.bpf_error());
     }
     let listener = Listener::start(&ns);
-    Rig { ns, cg, attr, listener }
+    Some(Rig { ns, cg, attr, listener })
 }
 
 fn gone(pid: u32) -> bool {
@@ -54,7 +57,7 @@ fn assert_image(info: &ProcessInfo, exe: &Path, hashed: &Path) {
 /// after it is gone and names it from the kernel's record.
 #[test]
 fn short_lived_shell_is_named_after_it_exited() {
-    let mut r = rig("bash", true);
+    let Some(mut r) = rig("bash", true) else { return };
     let script = format!("exec 3<>/dev/tcp/127.0.0.1/{}", r.listener.addr.port());
     let mut client = spawn(&r.ns, Some(&r.cg), &["bash", "-c", &script]);
     let pid = client.pid();
@@ -104,7 +107,7 @@ fn short_lived_shell_is_named_after_it_exited() {
 /// the lookup.
 #[test]
 fn short_lived_python_with_its_parent() {
-    let mut r = rig("py", true);
+    let Some(mut r) = rig("py", true) else { return };
     let code = format!("import socket; socket.create_connection(('127.0.0.1', {}))", r.listener.addr.port());
     // `; exit 0` keeps bash from exec'ing python: bash stays the parent.
     let script = format!("{PYTHON} -c \"{code}\"; exit 0");
@@ -124,7 +127,7 @@ fn short_lived_python_with_its_parent() {
 /// A copy of bash under another name: its own name and folder, bash's hash.
 #[test]
 fn renamed_copy_keeps_the_hash() {
-    let mut r = rig("copy", true);
+    let Some(mut r) = rig("copy", true) else { return };
     let dir = TempDir::new("copy");
     let copy = dir.0.join("innocent-tool");
     fs::copy("/bin/bash", &copy).unwrap();
@@ -144,7 +147,7 @@ fn renamed_copy_keeps_the_hash() {
 /// Run as nobody: the kernel's uid at connect time and its account name.
 #[test]
 fn unprivileged_user_is_named() {
-    let mut r = rig("nobody", true);
+    let Some(mut r) = rig("nobody", true) else { return };
     let script = format!("exec 3<>/dev/tcp/127.0.0.1/{}", r.listener.addr.port());
     let argv = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "bash", "-c", &script];
     let mut client = spawn(&r.ns, Some(&r.cg), &argv);
@@ -162,7 +165,7 @@ fn unprivileged_user_is_named() {
 /// at exec time or only the kernel's exec record was left.
 #[test]
 fn burst_of_short_lived_processes() {
-    let mut r = rig("burst", true);
+    let Some(mut r) = rig("burst", true) else { return };
     let script = format!("exec 3<>/dev/tcp/127.0.0.1/{}", r.listener.addr.port());
     let mut clients: Vec<_> = (0..16).map(|_| spawn(&r.ns, Some(&r.cg), &["bash", "-c", &script])).collect();
     let mut want: Vec<u32> = clients.iter().map(|c| c.pid()).collect();
@@ -193,6 +196,9 @@ fn burst_of_short_lived_processes() {
 /// IPv6: connect6 records a shell's /dev/tcp to ::1.
 #[test]
 fn ipv6_short_lived() {
+    if !common::ready() {
+        return;
+    }
     let ns = Netns::new("v6");
     let cg = TestCgroup::new("v6");
     let cfg = Config::new(cg.path.clone());
@@ -214,7 +220,7 @@ fn ipv6_short_lived() {
 /// the agent sees a v4 tuple, the socket is an IPv6 one.
 #[test]
 fn v4_mapped_socket_found_by_its_v4_tuple() {
-    let mut r = rig("mapped", true);
+    let Some(mut r) = rig("mapped", true) else { return };
     let code = format!(
         "import socket; s = socket.socket(socket.AF_INET6); s.connect(('::ffff:127.0.0.1', {})); print('up', flush=True); __import__('time').sleep(60)",
         r.listener.addr.port()
@@ -234,6 +240,9 @@ fn v4_mapped_socket_found_by_its_v4_tuple() {
 /// socket are both named through the bind() of the listener.
 #[test]
 fn server_named_on_accepted_and_listening_sockets() {
+    if !common::ready() {
+        return;
+    }
     let ns = Netns::new("srv");
     let cg = TestCgroup::new("srv");
     let cfg = Config::new(cg.path.clone());
@@ -285,7 +294,7 @@ fn holder(r: &Rig, in_cgroup: bool) -> common::Proc {
 /// found through sock_diag and /proc.
 #[test]
 fn proc_fallback_names_a_long_lived_process() {
-    let mut r = rig("proc", false);
+    let Some(mut r) = rig("proc", false) else { return };
     assert_eq!(r.attr.mode(), Mode::Proc);
     assert!(r.attr.attached_programs().is_empty());
     let p = holder(&r, true);
@@ -311,7 +320,7 @@ fn proc_fallback_names_a_long_lived_process() {
 /// the test's cgroup is not in the kernel's records (named through /proc).
 #[test]
 fn outside_the_attached_cgroup_the_kernel_sees_nothing() {
-    let mut r = rig("outside", true);
+    let Some(mut r) = rig("outside", true) else { return };
     let p = holder(&r, false);
     let peer = r.listener.next_peer();
     let sock = r.attr.socket(Proto::Tcp, peer, r.listener.addr).expect("socket");
@@ -324,7 +333,7 @@ fn outside_the_attached_cgroup_the_kernel_sees_nothing() {
 /// Unconnected UDP: sendmsg4 records the sender.
 #[test]
 fn udp_sendto_is_recorded() {
-    let r = rig("udp", true);
+    let Some(r) = rig("udp", true) else { return };
     let code = "import socket, time; u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.sendto(b'x', ('127.0.0.1', 9)); print(u.getsockname()[1], flush=True); time.sleep(60)";
     let mut p = spawn(&r.ns, Some(&r.cg), &[PYTHON, "-c", code]);
     let port: u16 = p.line().parse().unwrap();

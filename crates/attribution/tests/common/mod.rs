@@ -15,6 +15,32 @@ use netward_attribution::cgroup2_mount;
 
 pub const PYTHON: &str = "/usr/bin/python3";
 
+/// Whether this machine can run the live tests (root, cgroup2, the tools).
+/// Outside CI a missing prerequisite skips with a message; with CI=true it
+/// fails, as the project's other live tests do.
+pub fn ready() -> bool {
+    let mut missing = Vec::new();
+    if !nix::unistd::geteuid().is_root() {
+        missing.push("root".to_string());
+    }
+    if cgroup2_mount().is_err() {
+        missing.push("a cgroup2 mount".to_string());
+    }
+    for tool in ["ip", "bpftool", "setpriv", "sha256sum", PYTHON] {
+        let found =
+            Command::new("sh").arg("-c").arg(format!("command -v {tool}")).output().is_ok_and(|o| o.status.success());
+        if !found {
+            missing.push(tool.to_string());
+        }
+    }
+    if missing.is_empty() {
+        return true;
+    }
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "live test prerequisites missing under CI: {missing:?}");
+    eprintln!("SKIPPED (prerequisite missing, CI is not true): {missing:?}");
+    false
+}
+
 fn run(cmd: &mut Command) {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
     assert!(out.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
