@@ -7,7 +7,7 @@
 use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -169,6 +169,9 @@ pub struct Bpf {
     pub attached: Vec<String>,
     links: Vec<Link>,
     stop: Arc<AtomicBool>,
+    /// CLOCK_BOOTTIME ns before the last completed poll: every exec/exit
+    /// event the kernel submitted before it has been handled.
+    drained: Arc<AtomicU64>,
     thread: Option<JoinHandle<()>>,
     _object: Object,
 }
@@ -223,17 +226,35 @@ impl Bpf {
             .update(&0u32.to_ne_bytes(), &(cg.as_raw_fd() as u32).to_ne_bytes(), MapFlags::ANY)
             .map_err(|e| format!("setting the watched cgroup: {e}"))?;
         let stop = Arc::new(AtomicBool::new(false));
+        let drained = Arc::new(AtomicU64::new(0));
         let thread = if attached.iter().any(|n| n == "on_exec") {
             let stop = stop.clone();
+            let drained = drained.clone();
             let spawned = std::thread::Builder::new()
                 .name("attribution-procs".into())
-                .spawn(move || drain(procs, on_event, &stop))
+                .spawn(move || drain(procs, on_event, &stop, &drained))
                 .map_err(|e| format!("starting the ring buffer thread: {e}"))?;
             Some(spawned)
         } else {
             None
         };
-        Ok(Bpf { owners, attached, links, stop, thread, _object: object })
+        Ok(Bpf { owners, attached, links, stop, drained, thread, _object: object })
+    }
+
+    /// Waits (at most `max`) until the exec/exit events up to `at_ns` have
+    /// been handled; false if there is no ring thread or it is behind.
+    pub fn wait_drained(&self, at_ns: u64, max: Duration) -> bool {
+        if self.thread.is_none() {
+            return false;
+        }
+        let deadline = std::time::Instant::now() + max;
+        while self.drained.load(Ordering::Acquire) < at_ns {
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        true
     }
 
     /// Who connected the socket with this cookie, if a program saw it.
@@ -243,7 +264,18 @@ impl Bpf {
     }
 }
 
-fn drain(procs: MapHandle, mut on_event: impl FnMut(ProcEvent), stop: &AtomicBool) {
+/// The boot-time clock, the one of bpf_ktime_get_boot_ns().
+pub fn boot_now_ns() -> u64 {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_BOOTTIME)
+        .map(|t| t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64)
+        .unwrap_or(0)
+}
+
+/// How often the ring thread wakes when idle: it bounds how stale the
+/// `drained` mark can be, hence a lookup's wait in [`Bpf::wait_drained`].
+const POLL: Duration = Duration::from_millis(20);
+
+fn drain(procs: MapHandle, mut on_event: impl FnMut(ProcEvent), stop: &AtomicBool, drained: &AtomicU64) {
     let mut builder = RingBufferBuilder::new();
     let callback = |data: &[u8]| {
         if let Some(ev) = ProcEvent::parse(data) {
@@ -256,8 +288,12 @@ fn drain(procs: MapHandle, mut on_event: impl FnMut(ProcEvent), stop: &AtomicBoo
     }
     let Ok(ring) = builder.build() else { return };
     while !stop.load(Ordering::Relaxed) {
-        // The timeout only bounds how long Drop waits; events wake it at once.
-        let _ = ring.poll(Duration::from_millis(100));
+        // Events wake the poll at once and it consumes all that is there
+        // (level-triggered): whatever was submitted before `t0` is handled
+        // when it returns.
+        let t0 = boot_now_ns();
+        let _ = ring.poll(POLL);
+        drained.store(t0, Ordering::Release);
     }
 }
 

@@ -197,6 +197,11 @@ struct Shared {
     created: Mutex<VecDeque<(u32, u64)>>,
 }
 
+/// The longest a lookup waits for the ring thread to handle the exec events
+/// that precede a connect (only when neither the exec cache nor /proc knows
+/// the process: the thread is behind).
+const DRAIN_WAIT: Duration = Duration::from_millis(200);
+
 /// At most this many exec events wait for the agent; older ones are dropped
 /// (and counted) when it does not keep up.
 const CREATED_QUEUE: usize = 4096;
@@ -401,19 +406,29 @@ impl Attributor {
     }
 
     fn named_by_kernel(&self, owner: &Owner) -> ProcessInfo {
-        let cached = self.shared.execs.lock().unwrap_or_else(|p| p.into_inner()).at(owner.tgid, owner.at_ns);
-        let facts = match cached {
-            At::Image(f) => *f,
+        let execs_at = || self.shared.execs.lock().unwrap_or_else(|p| p.into_inner()).at(owner.tgid, owner.at_ns);
+        let mut cached = execs_at();
+        if let At::Unknown = cached {
             // Never exec'd while we watched (started before the agent): the
             // live process is the one that connected if it started before.
-            At::Unknown => Snapshot::read(&self.cfg.proc_root, owner.tgid)
+            let live = Snapshot::read(&self.cfg.proc_root, owner.tgid)
                 .ok()
-                .filter(|s| self.boot.start_ns(s.stat.start_ticks) <= owner.at_ns)
-                .map(|s| Facts::from_snapshot(s, &self.shared.hashes))
-                .unwrap_or_else(|| Facts::minimal(owner.comm.clone(), owner.uid)),
-            At::Superseded => Facts::minimal(owner.comm.clone(), owner.uid),
+                .filter(|s| self.boot.start_ns(s.stat.start_ticks) <= owner.at_ns);
+            if let Some(snap) = live {
+                cached = At::Image(Box::new(Facts::captured(snap, &self.shared.hashes)));
+            }
+        }
+        if !matches!(cached, At::Image(_)) {
+            // Its exec event may still wait in the ring buffer (the ring
+            // thread is behind): let it catch up to the connect, briefly.
+            if self.bpf.as_ref().is_some_and(|b| b.wait_drained(owner.at_ns, DRAIN_WAIT)) {
+                cached = execs_at();
+            }
+        }
+        let mut facts = match cached {
+            At::Image(f) => *f,
+            At::Unknown | At::Superseded => Facts::minimal(owner.comm.clone(), owner.uid),
         };
-        let mut facts = facts;
         // Not hashed yet (the hasher is behind): hash the kept image here.
         facts.hash_now(&self.shared.hashes);
         // The uid at connect time is the kernel's, whatever /proc says now.

@@ -345,3 +345,25 @@ fn udp_sendto_is_recorded() {
     assert_eq!((info.source, info.pid), (Source::Bpf, p.pid()));
     assert_image(&info, &real(PYTHON), Path::new(PYTHON));
 }
+
+/// The programs cannot attach (here: the configured cgroup does not exist):
+/// the attributor says why and works through /proc.
+#[test]
+fn falls_back_when_bpf_cannot_attach() {
+    if !common::ready() {
+        return;
+    }
+    let ns = Netns::new("nocg");
+    let mut cfg = Config::new(std::env::temp_dir().join(format!("netward-no-such-cgroup-{}", std::process::id())));
+    cfg.bpf = true;
+    let attr = ns.enter(move || Attributor::open(cfg).unwrap());
+    assert_eq!(attr.mode(), Mode::Proc);
+    assert!(attr.bpf_error().is_some_and(|e| e.contains("cgroup")), "{:?}", attr.bpf_error());
+    let mut listener = Listener::start(&ns);
+    let port = listener.addr.port().to_string();
+    let mut p = spawn(&ns, None, &[PYTHON, "-c", HOLDER, &port]);
+    assert_eq!(p.line(), "up");
+    let peer = listener.next_peer();
+    let info = attr.lookup(Proto::Tcp, peer, listener.addr).expect("attributed");
+    assert_eq!((info.source, info.pid), (Source::Proc, p.pid()));
+}
