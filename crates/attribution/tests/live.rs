@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-use common::{sha256sum, spawn, Listener, Netns, TempDir, TestCgroup, PYTHON};
+use common::{digest, spawn, Listener, Netns, TempDir, TestCgroup, PYTHON};
 use netward_attribution::{Attributor, Config, Hook, Mode, ProcessInfo, Proto, Source};
 
 // Dropped in this order: processes, then the programs detach, then the
@@ -48,9 +48,9 @@ fn assert_image(info: &ProcessInfo, exe: &Path, hashed: &Path) {
     assert_eq!(info.file_name, exe.file_name().unwrap().to_str().unwrap());
     assert_eq!(info.folder_path.as_deref(), exe.parent());
     let hashes = info.hashes.as_ref().expect("hashes");
-    assert_eq!(hashes.sha256, sha256sum(hashed));
-    assert_eq!(hashes.sha1.len(), 40);
-    assert_eq!(hashes.md5.len(), 32);
+    assert_eq!(hashes.sha256, digest("sha256sum", hashed));
+    assert_eq!(hashes.sha1, digest("sha1sum", hashed));
+    assert_eq!(hashes.md5, digest("md5sum", hashed));
 }
 
 /// A shell's /dev/tcp connects and the shell exits at once; the lookup comes

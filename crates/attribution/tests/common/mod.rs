@@ -26,7 +26,7 @@ pub fn ready() -> bool {
     if cgroup2_mount().is_err() {
         missing.push("a cgroup2 mount".to_string());
     }
-    for tool in ["ip", "bpftool", "setpriv", "sha256sum", PYTHON] {
+    for tool in ["ip", "bpftool", "setpriv", "sha256sum", "sha1sum", "md5sum", PYTHON] {
         let found =
             Command::new("sh").arg("-c").arg(format!("command -v {tool}")).output().is_ok_and(|o| o.status.success());
         if !found {
@@ -222,8 +222,9 @@ impl Listener {
     }
 }
 
-pub fn sha256sum(path: &Path) -> String {
-    let out = Command::new("sha256sum").arg(path).output().unwrap();
+/// The digest coreutils' `tool` (sha256sum, sha1sum, md5sum) gives `path`.
+pub fn digest(tool: &str, path: &Path) -> String {
+    let out = Command::new(tool).arg(path).output().unwrap();
     assert!(out.status.success());
     String::from_utf8(out.stdout).unwrap().split_whitespace().next().unwrap().to_string()
 }
