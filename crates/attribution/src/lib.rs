@@ -492,8 +492,14 @@ fn exec_handler(
             let facts = match (Snapshot::read(&proc_root, ev.tgid).ok().filter(same), &ev.exec) {
                 (Some(snap), k) => {
                     let mut f = Facts::captured(snap, &shared.hashes);
-                    if f.cmdline.is_none() {
-                        f.cmdline = k.as_ref().and_then(|k| procfs::parse_cmdline(&k.args));
+                    // The process may exit while it is read: what /proc
+                    // no longer gave, the kernel's record does.
+                    if let Some(k) = k.as_ref().filter(|_| f.exe.is_none() || f.cmdline.is_none()) {
+                        let from_kernel = Facts::from_kernel(ev.comm.clone(), ev.uid, k, boot.ticks_per_s, &proc_root);
+                        f.cmdline = f.cmdline.or(from_kernel.cmdline);
+                        if f.exe.is_none() {
+                            f.exe = from_kernel.exe;
+                        }
                     }
                     f
                 }

@@ -45,8 +45,8 @@ fn real(path: &str) -> PathBuf {
 }
 
 fn assert_image(info: &ProcessInfo, exe: &Path, hashed: &Path) {
-    assert_eq!(info.file_name, exe.file_name().unwrap().to_str().unwrap());
-    assert_eq!(info.folder_path.as_deref(), exe.parent());
+    assert_eq!(info.file_name, exe.file_name().unwrap().to_str().unwrap(), "{info:?}");
+    assert_eq!(info.folder_path.as_deref(), exe.parent(), "{info:?}");
     let hashes = info.hashes.as_ref().expect("hashes");
     assert_eq!(hashes.sha256, digest("sha256sum", hashed));
     assert_eq!(hashes.sha1, digest("sha1sum", hashed));
@@ -68,6 +68,7 @@ fn short_lived_shell_is_named_after_it_exited() {
     let started = Instant::now();
     let info = r.attr.lookup(Proto::Tcp, peer, r.listener.addr).expect("attributed");
     let first = started.elapsed();
+    eprintln!("{:?}", r.attr.stats());
     assert_eq!(info.source, Source::Bpf);
     assert_eq!(info.pid, pid);
     assert_image(&info, &real("/bin/bash"), Path::new("/bin/bash"));
@@ -277,7 +278,14 @@ fn server_named_on_accepted_and_listening_sockets() {
         assert!(before.contains(prog), "{prog} attached: {before}");
     }
     drop(attr);
-    assert_eq!(show(&cg.path).trim(), "", "nothing left attached");
+    // bpftool may print its header for a program being freed at that very
+    // moment: what counts is that no program line stays.
+    let programs = |p: &Path| show(p).lines().filter(|l| !l.trim().is_empty() && !l.starts_with("ID")).count();
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while programs(&cg.path) > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(programs(&cg.path), 0, "nothing left attached: {}", show(&cg.path));
 }
 
 const HOLDER: &str = "import socket, sys, time; s = socket.create_connection(('127.0.0.1', int(sys.argv[1]))); print('up', flush=True); time.sleep(60)";
