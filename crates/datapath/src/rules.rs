@@ -12,6 +12,7 @@
 //! FORWARD -> NETWARD-FWD: NETWARD-Q (containers, VMs, routed namespaces)
 //! NETWARD-Q: restore the connection's mark; PASS or BLOCK -> return;
 //!            ICMP destination unreachable about a tracked connection -> NFQUEUE;
+//!            INSPECT, a bare TCP ACK (no payload) -> return;
 //!            INSPECT and original direction -> NFQUEUE;
 //!            the first N packets (connbytes) -> NFQUEUE
 //! ```
@@ -157,6 +158,19 @@ fn chain_exists(saved: &str, table: &str, chain: &str) -> bool {
     })
 }
 
+/// `u32` matches for a TCP segment without payload, one per data offset
+/// (5..=15 words): the IP header's length field equals the headers' lengths.
+fn bare_ack_matches(family: Family) -> Vec<String> {
+    (5u32..=15)
+        .map(|words| match family {
+            // Version 4, IHL 5; total length; the TCP data offset, byte 12 of the TCP header.
+            Family::V4 => format!("0>>24=0x45 && 0&0xFFFF={} && 32>>28={words}", 20 + 4 * words),
+            // Payload length; next header TCP (no extension headers); the data offset at 40 + 12.
+            Family::V6 => format!("4>>16={} && 4>>8&0xFF=6 && 52>>28={words}", 4 * words),
+        })
+        .collect()
+}
+
 impl RuleSpec {
     fn queue_target(&self) -> String {
         let bypass = if self.fail_mode == FailMode::Open { " --queue-bypass" } else { "" };
@@ -210,6 +224,19 @@ impl RuleSpec {
                     Family::V6 => "-p ipv6-icmp -m icmp6 --icmpv6-type 1",
                 };
                 let _ = writeln!(out, "-A NETWARD-Q {unreachable} -m conntrack --ctstate RELATED -j {q}");
+                // A followed flow's bare ACKs carry nothing to inspect, and in a
+                // download they are most of the client's packets: queueing
+                // them would hold back the ACK clock. Exactly "no payload"
+                // (header lengths add up to the packet's length), one rule
+                // per TCP header length; IPv4 options or IPv6 extension
+                // headers do not match, so such packets are still queued.
+                for rule in bare_ack_matches(family) {
+                    let _ = writeln!(
+                        out,
+                        "-A NETWARD-Q -p tcp -m mark --mark {} -m tcp --tcp-flags SYN,FIN,RST,ACK ACK -m u32 --u32 \"{rule}\" -j RETURN",
+                        m(MARK_INSPECT)
+                    );
+                }
                 for p in ["tcp", "udp"] {
                     let _ = writeln!(
                         out,
@@ -330,6 +357,26 @@ mod tests {
     use super::*;
 
     const STALE: &str = "*mangle\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:NETWARD-OUT - [0:0]\n-A OUTPUT -j NETWARD-OUT\n-A OUTPUT -j NETWARD-OUT\n-A OUTPUT -j OTHER\nCOMMIT\n*filter\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n";
+
+    #[test]
+    fn a_followed_flows_bare_acks_return_before_it_is_queued() {
+        for (family, first) in
+            [(Family::V4, "0>>24=0x45 && 0&0xFFFF=40 && 32>>28=5"), (Family::V6, "4>>16=20 && 4>>8&0xFF=6 && 52>>28=5")]
+        {
+            let text = RuleSpec::default().render_install(family, "");
+            let lines: Vec<&str> = text.lines().collect();
+            let skips: Vec<usize> = (0..lines.len()).filter(|&i| lines[i].contains("-m u32")).collect();
+            assert_eq!(skips.len(), 11, "one per TCP header length: {text}");
+            assert!(lines[skips[0]].contains(first), "{}", lines[skips[0]]);
+            assert!(lines[skips[10]].contains("=15\""), "{}", lines[skips[10]]);
+            assert!(skips
+                .iter()
+                .all(|&i| lines[i].contains("--mark 0x40000/0x70000") && lines[i].ends_with("-j RETURN")));
+            let inspect_queue =
+                lines.iter().position(|l| l.contains("--ctdir ORIGINAL") && l.contains("-p tcp")).unwrap();
+            assert!(skips.iter().all(|&i| i < inspect_queue), "{text}");
+        }
+    }
 
     #[test]
     fn stale_jumps_are_deleted_once_each_and_one_inserted() {

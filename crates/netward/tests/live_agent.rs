@@ -40,6 +40,19 @@ fn agent_blocks_and_audits_real_connections() {
     assert!(!curl(&topo, &["http://Evil.Test:80/"]).0, "plain HTTP Host in another spelling is blocked");
     assert!(curl(&topo, &["http://good.test/"]).0);
 
+    // A followed plain-HTTP download (200 MB straight from the server): the
+    // rules return its bare ACKs, so the agent sees a few dozen packets, not
+    // one per ACK (about a thousand before they were skipped).
+    let queued = || {
+        std::thread::sleep(Duration::from_millis(1200)); // counters are published twice a second
+        let h: serde_json::Value = serde_json::from_slice(&nw(data, &["health"]).stdout).unwrap();
+        h["counters"]["packets_queued"].as_u64().unwrap()
+    };
+    let before = queued();
+    assert!(curl(&topo, &["--max-time", "30", "http://good.test/big.bin"]).0, "the plain-HTTP download completes");
+    let during = queued() - before;
+    assert!(during < 300, "{during} packets queued for one followed 200 MB download");
+
     // Audit: everything passes, and takes effect without a restart.
     nw(data, &["config", "network-protection", "enforcement-level", "--value", "audit"]);
     assert!(curl(&topo, &["https://evil.test/"]).0, "audit mode lets the blocked name pass");

@@ -133,9 +133,17 @@ fn serve(
         let own = ctx.reloaded()?;
         std::thread::spawn(move || control::serve(listener, |cmd| answer(&own, &sh, waker, cmd)));
         // Ticks: idle flows end, counters are published, stop is noticed.
+        // The socket table is read here, off the packet path: on a busy
+        // host it holds thousands of sockets, and reading it takes
+        // milliseconds the queue thread must not spend.
+        let baseline = netward_datapath::sockets::scan();
+        let (scans_tx, scans) = sync_channel::<Vec<netward_datapath::sockets::Listener>>(2);
         s.spawn(move || {
             while !wake::stop_requested() {
                 std::thread::sleep(Duration::from_millis(500));
+                // A full channel means the queue thread has not taken the last
+                // scan yet; this one is skipped, the next tick scans again.
+                let _ = scans_tx.try_send(netward_datapath::sockets::scan());
                 waker.wake();
             }
         });
@@ -155,7 +163,7 @@ fn serve(
             shared.level.lock().map(|l| l.clone()).unwrap_or_default(),
             shared.fail_mode.as_str()
         );
-        let res = queue_loop(queue, &mut p, &tx, shared);
+        let res = queue_loop(queue, &mut p, &tx, shared, listeners::ListenerWatch::start(baseline), &scans);
         wake::request_stop();
         drop(tx);
         let _ = writer.join();
@@ -169,11 +177,11 @@ fn queue_loop(
     p: &mut Pipeline,
     tx: &SyncSender<NetworkEvent>,
     shared: &Shared,
+    mut listening: listeners::ListenerWatch,
+    scans: &std::sync::mpsc::Receiver<Vec<netward_datapath::sockets::Listener>>,
 ) -> CliResult<()> {
     let mut generation = 0;
     let mut last_tick = Instant::now();
-    // Scanned on ticks: a new listener is reported within a tick or two.
-    let mut listening = listeners::ListenerWatch::start(netward_datapath::sockets::scan());
     let mut names = InterfaceNames::default();
     while !wake::stop_requested() {
         let g = shared.policy_generation.load(Ordering::Acquire);
@@ -208,7 +216,10 @@ fn queue_loop(
         if last_tick.elapsed() >= Duration::from_millis(500) {
             last_tick = Instant::now();
             p.tick(t);
-            listening.scan(netward_datapath::sockets::scan(), &mut p.sensor, t);
+            // A new listener is reported within a tick or two.
+            while let Ok(now) = scans.try_recv() {
+                listening.scan(now, &mut p.sensor, t);
+            }
             publish(p, shared);
         }
     }
