@@ -1,6 +1,6 @@
 //! New listening sockets of the namespace, for `ListeningConnectionCreated`.
 //! The kernel's socket table (`/proc/net/{tcp,udp}[6]`, read by
-//! `netward_datapath::sockets`) is scanned by the agent's tick thread (off the
+//! `netward_datapath::sockets`) is scanned every 2 s by the agent's tick thread (off the
 //! packet path), and each scan is compared here, on the queue thread,
 //! with the previous scan, so each listener is reported once, when it first
 //! appears. The listeners present when the agent starts are its baseline:

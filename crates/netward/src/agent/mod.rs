@@ -139,11 +139,17 @@ fn serve(
         let baseline = netward_datapath::sockets::scan();
         let (scans_tx, scans) = sync_channel::<Vec<netward_datapath::sockets::Listener>>(2);
         s.spawn(move || {
+            let mut ticks = 0u64;
             while !wake::stop_requested() {
                 std::thread::sleep(Duration::from_millis(500));
-                // A full channel means the queue thread has not taken the last
-                // scan yet; this one is skipped, the next tick scans again.
-                let _ = scans_tx.try_send(netward_datapath::sockets::scan());
+                ticks += 1;
+                // Every 2 s: the table lists TIME_WAIT sockets too, so a host
+                // making many short connections pays for each read. A full
+                // channel means the queue thread has not taken the last scan
+                // yet; this one is skipped.
+                if ticks % 4 == 0 {
+                    let _ = scans_tx.try_send(netward_datapath::sockets::scan());
+                }
                 waker.wake();
             }
         });
