@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 mod common;
-use common::agent::{curl, hunt, nw, rules_in_namespace, wait_for_rows, Agent};
+use common::agent::{block_evil_test, curl, hunt, nw, rules_in_namespace, wait_for_rows, Agent};
 use common::Topo;
 
 #[test]
@@ -16,11 +16,7 @@ fn agent_blocks_and_audits_real_connections() {
     let Some(topo) = Topo::up("agent", 41) else { return };
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path();
-    nw(
-        data,
-        &["indicator", "add", "--type", "domain", "--value", "evil.test", "--action", "block", "--title", "test block"],
-    );
-    nw(data, &["config", "network-protection", "enforcement-level", "--value", "block"]);
+    block_evil_test(data);
     let agent = Agent::start(&topo, data, 11);
     assert!(rules_in_namespace(&topo).contains("NETWARD-Q"), "rules installed in the client namespace");
     let proxy = topo.var("NW_HTTP_PROXY").to_string();

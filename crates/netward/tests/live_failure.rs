@@ -13,7 +13,7 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::agent::{curl, hunt, netward, nw, rules_in_namespace, wait_for_rows, Agent};
+use common::agent::{block_evil_test, curl, hunt, netward, nw, rules_in_namespace, wait_for_rows, Agent};
 use common::Topo;
 
 /// 40 MB of the server's 200 MB file at 8 MB/s: a download that runs ~5 s.
@@ -74,14 +74,6 @@ fn peak_rss_kib(agent: &Agent) -> u64 {
 
 const BLOCKED: &str =
     "DeviceNetworkEvents | where ActionType == 'ExploitGuardNetworkProtectionBlocked' | project ReportId, RemoteUrl";
-
-fn setup(data: &Path) {
-    nw(
-        data,
-        &["indicator", "add", "--type", "domain", "--value", "evil.test", "--action", "block", "--title", "test block"],
-    );
-    nw(data, &["config", "network-protection", "enforcement-level", "--value", "block"]);
-}
 
 fn blocked_fast(topo: &Topo, url: &str) {
     let (ok, secs) = curl(topo, &[url]);
@@ -150,7 +142,7 @@ fn fail_open_kill_restart_and_refused_connections() {
     let Some(topo) = Topo::up("fopen", 46) else { return };
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path();
-    setup(data);
+    block_evil_test(data);
     let agent = kill_and_restart(&topo, data, "open", 14);
 
     // A closed port: the server's RST ends the attempt, written at once.
@@ -243,7 +235,7 @@ fn fail_closed_kill_restart_and_flood() {
     let Some(topo) = Topo::up("fclosed", 47) else { return };
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path();
-    setup(data);
+    block_evil_test(data);
     let agent = kill_and_restart(&topo, data, "closed", 15);
     let status = agent.stop();
     assert!(status.success(), "{status}");

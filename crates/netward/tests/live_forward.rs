@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::Duration;
 
 mod common;
-use common::agent::{curl, hunt, netward, nw, wait_for_rows, Agent};
+use common::agent::{block_evil_test, curl, hunt, netward, nw, wait_for_rows, Agent};
 use common::Topo;
 
 /// The router's interface towards the client (testnet/lib.sh).
@@ -42,11 +42,7 @@ fn forwarded_flows_are_judged_and_say_where_they_came_from() {
     let Some(topo) = Topo::up("fwd", 45) else { return };
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path();
-    nw(
-        data,
-        &["indicator", "add", "--type", "domain", "--value", "evil.test", "--action", "block", "--title", "test block"],
-    );
-    nw(data, &["config", "network-protection", "enforcement-level", "--value", "block"]);
+    block_evil_test(data);
     let agent = Agent::start_cmd(topo.px(netward()), data, 16, &[]);
     assert!(rules_in(&topo, "NW_NS_PX").contains("-A FORWARD -j NETWARD-FWD"), "rules in the router namespace");
     assert!(!rules_in(&topo, "NW_NS_CLI").contains("NETWARD"), "none in the client's");

@@ -18,6 +18,15 @@ pub fn nw(data: &Path, args: &[&str]) -> Output {
     out
 }
 
+/// The live tests' policy: evil.test (and its subdomains) blocked, enforcement at block.
+pub fn block_evil_test(data: &Path) {
+    nw(
+        data,
+        &["indicator", "add", "--type", "domain", "--value", "evil.test", "--action", "block", "--title", "test block"],
+    );
+    nw(data, &["config", "network-protection", "enforcement-level", "--value", "block"]);
+}
+
 /// `netward run` in the client namespace; killed in `Drop` if not stopped.
 pub struct Agent {
     child: Child,
