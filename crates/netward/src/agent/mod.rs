@@ -147,7 +147,7 @@ fn serve(
                 // making many short connections pays for each read. A full
                 // channel means the queue thread has not taken the last scan
                 // yet; this one is skipped.
-                if ticks % 4 == 0 {
+                if ticks.is_multiple_of(4) {
                     let _ = scans_tx.try_send(netward_datapath::sockets::scan());
                 }
                 waker.wake();
