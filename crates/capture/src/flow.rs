@@ -160,6 +160,9 @@ pub struct FlowTable {
     next_id: FlowId,
     budget: Budget,
     stats: TableStats,
+    /// The flow the packet being processed was counted on, and its packets
+    /// so far (both ways): what [`FlowTable::process`] returns.
+    counted: Option<(FlowId, u64)>,
 }
 
 fn qi(c: Class) -> usize {
@@ -181,6 +184,7 @@ impl FlowTable {
             next_id: 1,
             budget,
             stats: TableStats::default(),
+            counted: None,
         }
     }
 
@@ -202,11 +206,15 @@ impl FlowTable {
         self.budget.used
     }
 
-    /// Take in one packet seen at `ts`.
-    pub fn process<'a, F>(&mut self, ts: PacketTime, pkt: &IpPacket<'a>, sink: &mut F)
+    /// Take in one packet seen at `ts`. Returns the flow it was counted on,
+    /// with that flow's packets so far in both directions (this one
+    /// included); `None` for a packet no flow takes (a stray control segment,
+    /// a packet of a closed flow, not TCP or UDP).
+    pub fn process<'a, F>(&mut self, ts: PacketTime, pkt: &IpPacket<'a>, sink: &mut F) -> Option<(FlowId, u64)>
     where
         F: FnMut(CaptureEvent<'a>),
     {
+        self.counted = None;
         self.expire(ts, sink);
         match pkt.transport {
             Transport::Tcp(seg) => {
@@ -219,6 +227,7 @@ impl FlowTable {
             }
             Transport::Other(_) => self.stats.ignored_packets += 1,
         }
+        self.counted.take()
     }
 
     /// End flows idle past their timeout at `now` (also done by `process`).
@@ -438,6 +447,7 @@ impl FlowTable {
             Direction::ToClient => flow.stats.packets_to_client += 1,
         }
         let id = flow.id;
+        self.counted = Some((id, flow.stats.packets_to_server + flow.stats.packets_to_client));
         let mut became_established = false;
 
         // Handshake.
@@ -547,6 +557,7 @@ impl FlowTable {
                 flow.stats.bytes_to_client += n;
             }
         }
+        self.counted = Some((flow.id, flow.stats.packets_to_server + flow.stats.packets_to_client));
         if u.from_client && u.from_server && !flow.established {
             flow.established = true;
             sink(CaptureEvent::Established { flow_id: flow.id, ts });

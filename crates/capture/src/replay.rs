@@ -64,7 +64,9 @@ impl Replayer {
         self.stats.packets += 1;
         self.stats.bytes += pkt.data.len() as u64;
         match self.decoder.decode(pkt.ts, pkt.link, pkt.data) {
-            Ok(Decoded::Ip(ip)) => self.table.process(pkt.ts, &ip, sink),
+            Ok(Decoded::Ip(ip)) => {
+                self.table.process(pkt.ts, &ip, sink);
+            }
             Ok(Decoded::FragmentHeld) => self.stats.fragments += 1,
             Ok(Decoded::NotIp(_)) => self.stats.not_ip += 1,
             Err(e) => {

@@ -84,7 +84,9 @@ impl Collector {
 /// Feed one IP packet (as bytes) to a table through a decoder.
 pub fn feed(dec: &mut PacketDecoder, table: &mut FlowTable, ts: PacketTime, ip: &[u8], c: &mut Collector) {
     match dec.decode_ip(ts, ip).expect("decodes") {
-        Decoded::Ip(p) => table.process(ts, &p, &mut |e| c.push(e)),
+        Decoded::Ip(p) => {
+            table.process(ts, &p, &mut |e| c.push(e));
+        }
         Decoded::FragmentHeld | Decoded::NotIp(_) => {}
     }
 }

@@ -3,12 +3,11 @@
 //! No sockets here: the queue loop in `mod.rs` feeds it, tests feed it
 //! hand-made packets.
 
-use netward_capture::{CaptureEvent, Decoded, FlowConfig, FlowId, FlowKey, IpPacket, PacketDecoder, Transport};
+use netward_capture::{CaptureEvent, Decoded, FlowConfig, FlowId, PacketDecoder, Transport};
 use netward_datapath::{Hook, RuleSpec, MARK_BLOCK, MARK_INSPECT, MARK_PASS};
 use netward_events::{ActionType, NetworkEvent, Timestamp};
 use netward_sensor::{FlowDecision, FlowMeta, FlowOrigin, Sensor};
 use std::collections::{HashMap, HashSet};
-use std::net::SocketAddr;
 use std::time::Duration;
 
 /// Counters shown by `netward health`.
@@ -28,39 +27,16 @@ pub struct PipelineStats {
 /// Why a flow is given up when the datapath stops queueing it.
 const BUDGET_SPENT: &str = "the datapath's packet budget was spent before a decision";
 
-/// A flow's two ends, the same whichever way a packet goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-struct Ends {
-    tcp: bool,
-    low: SocketAddr,
-    high: SocketAddr,
-}
-
-impl Ends {
-    fn new(tcp: bool, a: SocketAddr, b: SocketAddr) -> Self {
-        Ends { tcp, low: a.min(b), high: a.max(b) }
-    }
-    fn of_key(key: &FlowKey) -> Self {
-        Ends::new(matches!(key.proto, netward_capture::Proto::Tcp), key.client, key.server)
-    }
-    fn of_packet(p: &IpPacket<'_>) -> Option<Self> {
-        let (tcp, sport, dport) = match &p.transport {
-            Transport::Tcp(s) => (true, s.src_port, s.dst_port),
-            Transport::Udp(d) => (false, d.src_port, d.dst_port),
-            Transport::Other(_) => return None,
-        };
-        Some(Ends::new(tcp, SocketAddr::new(p.src, sport), SocketAddr::new(p.dst, dport)))
-    }
-}
-
-/// Packets the datapath queued of each outbound flow not decided yet. The
-/// kernel queues an unmarked flow's first `limit` packets (connbytes, both
-/// directions) and then lets it pass unseen: the flow still undecided at
-/// the last of them is given up and flagged, so its events say it was not
-/// followed to the end instead of it passing in silence.
+/// The outbound flows not decided yet, whose queued packets count towards
+/// the datapath's budget. The kernel queues an unmarked flow's first `limit`
+/// packets (connbytes, both directions) and then lets it pass unseen: the
+/// flow still undecided at the last of them is given up and flagged, so its
+/// events say it was not followed to the end instead of it passing in
+/// silence. The count itself is the flow table's (every packet it takes,
+/// those without bytes too).
 struct Budget {
     limit: u32,
-    seen: HashMap<Ends, (FlowId, u32)>,
+    undecided: HashSet<FlowId>,
 }
 
 pub struct Pipeline {
@@ -106,7 +82,7 @@ impl Pipeline {
             sensor,
             inbound: HashMap::new(),
             established: HashSet::new(),
-            budget: Budget { limit: RuleSpec::default().inspect_packets, seen: HashMap::new() },
+            budget: Budget { limit: RuleSpec::default().inspect_packets, undecided: HashSet::new() },
             stats: PipelineStats::default(),
         }
     }
@@ -152,9 +128,8 @@ impl Pipeline {
         // A SYN arriving for this host opens an inbound flow.
         let inbound_syn =
             hook == Hook::LocalIn && matches!(&pkt.transport, Transport::Tcp(s) if s.flags.syn() && !s.flags.ack());
-        let ends = Ends::of_packet(&pkt);
         let mut touched: Option<FlowId> = None;
-        table.process(ts, &pkt, &mut |ev| {
+        let counted = table.process(ts, &pkt, &mut |ev| {
             let id = ev.flow_id();
             match (&ev, inbound_syn) {
                 (CaptureEvent::FlowStart { key, .. }, true) => {
@@ -162,8 +137,8 @@ impl Pipeline {
                         FlowMeta { protocol: netward_events::Protocol::Tcp, local: key.server, remote: key.client };
                     inbound.insert(id, Some(meta));
                 }
-                (CaptureEvent::FlowStart { key, .. }, false) => {
-                    budget.seen.insert(Ends::of_key(key), (id, 0));
+                (CaptureEvent::FlowStart { .. }, false) => {
+                    budget.undecided.insert(id);
                 }
                 _ => budget.forget(&ev),
             }
@@ -177,16 +152,13 @@ impl Pipeline {
             }
         });
         // Every queued packet counts, those that carry no bytes too.
-        let counted = ends.and_then(|e| budget.seen.get_mut(&e)).map(|(id, n)| {
-            *n += 1;
-            (*id, *n)
-        });
+        let counted = counted.filter(|(id, _)| budget.undecided.contains(id));
         let Some(id) = touched.or(counted.map(|(id, _)| id)) else { return 0 };
         if inbound.contains_key(&id) {
             return if established.contains(&id) { MARK_PASS } else { 0 };
         }
         let mut decision = sensor.decision(id);
-        let spent = counted.is_some_and(|(c, n)| c == id && n >= budget.limit);
+        let spent = counted.is_some_and(|(c, n)| c == id && n >= u64::from(budget.limit));
         if decision == Some(FlowDecision::Inspect) && spent {
             stats.budget_spent += 1;
             sensor.give_up(id, BUDGET_SPENT, now);
@@ -194,9 +166,7 @@ impl Pipeline {
         }
         if decision != Some(FlowDecision::Inspect) {
             // Decided (or followed past the budget): nothing more to count.
-            if let Some(e) = ends {
-                budget.seen.remove(&e);
-            }
+            budget.undecided.remove(&id);
         }
         match decision {
             Some(FlowDecision::Block) => {
@@ -236,8 +206,8 @@ impl Pipeline {
 impl Budget {
     /// A flow that ended is not counted any more.
     fn forget(&mut self, ev: &CaptureEvent<'_>) {
-        if let CaptureEvent::FlowEnd { key, .. } = ev {
-            self.seen.remove(&Ends::of_key(key));
+        if let CaptureEvent::FlowEnd { .. } = ev {
+            self.undecided.remove(&ev.flow_id());
         }
     }
 }
