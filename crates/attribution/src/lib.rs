@@ -49,14 +49,26 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use bpf::{Hook, Owner};
+
+/// Who held a socket when it was looked up ([`Attributor::claim`]), to be
+/// named later ([`Attributor::name`]).
+#[derive(Debug, Clone)]
+pub struct Claim(Claimed);
+
+#[derive(Debug, Clone)]
+enum Claimed {
+    /// The kernel's record of the connect/bind: the process is named from it.
+    Kernel(Owner),
+    /// Found by the /proc scan, named already.
+    Named(Box<ProcessInfo>),
+}
 pub use cgroup::{cgroup2_mount, parse_cgroup2_mount};
-pub use diag::SockId;
+pub use diag::{SockDiag, SockId};
 pub use hash::ExeHashes;
 pub use scan::ScanBudget;
 
 use accounts::Accounts;
 use bpf::{Bpf, ProcKind};
-use diag::SockDiag;
 use execs::{At, ExecCache};
 use facts::Facts;
 use hash::HashCache;
@@ -370,24 +382,57 @@ impl Attributor {
     /// [`Config::scan`]) otherwise; plus, the first time a binary is seen
     /// and the hasher thread has not finished it, one read of the file.
     pub fn lookup(&self, proto: Proto, local: SocketAddr, remote: SocketAddr) -> Option<ProcessInfo> {
+        self.claim(proto, local, remote).map(|c| self.name(c))
+    }
+
+    /// The first half of [`Attributor::lookup`], the part that needs the
+    /// socket to exist: which process holds it (the kernel's record, or the
+    /// /proc scan's answer). Fast when the kernel saw the socket. A caller
+    /// with many new flows claims each as it comes and names them after
+    /// ([`Attributor::name`]), so that a slow naming (a first hash) never
+    /// delays a claim until a short-lived socket is gone.
+    pub fn claim(&self, proto: Proto, local: SocketAddr, remote: SocketAddr) -> Option<Claim> {
+        if self.mode == Mode::None {
+            return None;
+        }
+        let sock = self.socket(proto, local, remote);
+        self.claim_socket(proto, local, sock)
+    }
+
+    /// [`Attributor::claim`] for a socket found already (`None`: it was
+    /// not), by a caller that looked it up while it surely existed — the
+    /// agent's queue thread, holding the connection's first packet, with a
+    /// [`SockDiag`] of its own. The kernel's record outlives the socket.
+    pub fn claim_socket(&self, proto: Proto, local: SocketAddr, sock: Option<SockId>) -> Option<Claim> {
         if self.mode == Mode::None {
             return None;
         }
         self.stats.lookups.fetch_add(1, Ordering::Relaxed);
-        let Some(sock) = self.socket(proto, local, remote) else {
+        let Some(sock) = sock else {
             self.stats.no_socket.fetch_add(1, Ordering::Relaxed);
             return None;
         };
         if let Some(owner) = self.kernel_owner(sock.cookie).or_else(|| self.listener_owner(proto, local)) {
             self.stats.by_bpf.fetch_add(1, Ordering::Relaxed);
-            return Some(self.named_by_kernel(&owner));
+            return Some(Claim(Claimed::Kernel(owner)));
         }
+        // The scan must find the process holding the socket: it is done now.
         let found = self.cfg.proc_fallback.then(|| self.named_by_scan(sock.inode)).flatten();
         match &found {
             Some(_) => self.stats.by_proc.fetch_add(1, Ordering::Relaxed),
             None => self.stats.unnamed.fetch_add(1, Ordering::Relaxed),
         };
-        found
+        found.map(|p| Claim(Claimed::Named(Box::new(p))))
+    }
+
+    /// The process of a claim, named as when it connected: the image kept
+    /// from its exec (read and hashed now if the hasher has not), else what
+    /// the kernel recorded.
+    pub fn name(&self, claim: Claim) -> ProcessInfo {
+        match claim.0 {
+            Claimed::Kernel(owner) => self.named_by_kernel(&owner),
+            Claimed::Named(info) => *info,
+        }
     }
 
     /// An accepted socket was never connect()ed, so the kernel has no record
@@ -408,6 +453,13 @@ impl Attributor {
     fn named_by_kernel(&self, owner: &Owner) -> ProcessInfo {
         let execs_at = || self.shared.execs.lock().unwrap_or_else(|p| p.into_inner()).at(owner.tgid, owner.at_ns);
         let mut cached = execs_at();
+        // The kept image is of an earlier exec than the connect's (the comm
+        // the kernel recorded at connect differs: `ip netns exec` then
+        // bash), while the newer exec event still waits in the ring buffer.
+        let stale = matches!(&cached, At::Image(f) if !same_comm(&f.comm, &owner.comm));
+        if stale && self.bpf.as_ref().is_some_and(|b| b.wait_drained(owner.at_ns, DRAIN_WAIT)) {
+            cached = execs_at();
+        }
         if let At::Unknown = cached {
             // Never exec'd while we watched (started before the agent): the
             // live process is the one that connected if it started before.
@@ -462,6 +514,13 @@ impl Attributor {
             source,
         }
     }
+}
+
+/// Whether an image's name is the comm the kernel recorded (task comm is
+/// the executable's base name cut to 15 bytes).
+fn same_comm(image: &str, comm: &str) -> bool {
+    let cut: String = image.chars().take(15).collect();
+    cut == comm || image == comm
 }
 
 /// What the ring buffer thread does per event: at exec, read /proc at once

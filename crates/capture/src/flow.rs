@@ -32,6 +32,12 @@ pub struct FlowConfig {
     /// the idle timeout its retransmissions keep restarting. `None` (the
     /// default): only the idle timeout.
     pub tcp_setup_timeout: Option<Duration>,
+    /// The server's SYN-ACK may never be shown (a live datapath that does not
+    /// queue it): a client ACK after the SYN then completes the handshake,
+    /// because the client's stack sends it only once the SYN-ACK came, and
+    /// its acknowledgment number is the server's first sequence number + 1.
+    /// `false` (the default, for captures): the SYN-ACK is required.
+    pub synack_unseen: bool,
     /// Out-of-order limits per TCP direction.
     pub stream: StreamLimits,
     /// Out-of-order bytes buffered across all flows.
@@ -46,6 +52,7 @@ impl Default for FlowConfig {
             tcp_closed_linger: Duration::from_secs(10),
             udp_idle: Duration::from_secs(60),
             tcp_setup_timeout: None,
+            synack_unseen: false,
             stream: StreamLimits { max_ooo_bytes: 256 * 1024, max_ooo_segments: 512, check_window: 1024 },
             max_buffered_total: 64 * 1024 * 1024,
         }
@@ -429,6 +436,7 @@ impl FlowTable {
             self.start(ts, canon, key, State::Tcp(Box::new(Tcp::new(&self.config))), mid_stream, sink);
         }
         let limits = self.config.stream;
+        let synack_unseen = self.config.synack_unseen;
         let budget = &mut self.budget;
         let Some(flow) = self.flows.get_mut(&canon) else {
             return;
@@ -464,6 +472,12 @@ impl FlowTable {
                 if t.to_server.base().is_none() {
                     t.to_server.set_base(seg.ack);
                 }
+            }
+            Direction::ToServer if synack_unseen && f.ack() && !f.syn() && !f.rst() && !t.synack && t.syn.is_some() => {
+                t.synack = true;
+                t.to_client.set_base(seg.ack);
+                t.ack3 = true;
+                became_established = true;
             }
             Direction::ToServer if f.ack() && t.synack && !t.ack3 => {
                 // SYN-ACK then ACK: the handshake happened (even if the SYN

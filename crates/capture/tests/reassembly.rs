@@ -337,3 +337,45 @@ fn unanswered_syns_end_at_the_setup_timeout() {
     r.ip(&udp_ip(C, 6000, S, 123, b"ntp"));
     assert!(r.c.flows.values().all(|f| f.end.is_none()));
 }
+
+/// A live datapath that does not queue the SYN-ACK: the client's ACK after
+/// its SYN completes the handshake, and its acknowledgment number places the
+/// server's bytes.
+#[test]
+fn an_unseen_synack_is_implied_by_the_clients_ack() {
+    let mut r = Rig::with(FlowConfig { synack_unseen: true, ..FlowConfig::default() });
+    r.cs(1000, 0, SYN, b"");
+    r.cs(1001, 5001, ACK | PSH, b"GET / HTTP/1.1\r\n\r\n");
+    r.sc(5001, 1019, ACK | PSH, b"HTTP/1.1 200 OK\r\n\r\n");
+    r.sc(5001 + 19, 1019, ACK | PSH, b"hello");
+    r.cs(1019, 5025, FIN | ACK, b"");
+    r.sc(5025, 1020, FIN | ACK, b"");
+    let f = r.c.only();
+    assert!(f.established && !f.mid_stream);
+    assert_eq!(f.to_server, b"GET / HTTP/1.1\r\n\r\n");
+    assert_eq!(f.to_client, b"HTTP/1.1 200 OK\r\n\r\nhello");
+    assert_eq!(f.end.unwrap().0, Outcome::ConnectionSuccess);
+}
+
+/// Without the setting a capture's missing SYN-ACK is not invented: the
+/// client's ACK alone does not make the connection established.
+#[test]
+fn a_missing_synack_is_required_in_captures() {
+    let mut r = Rig::new();
+    r.cs(1000, 0, SYN, b"");
+    r.cs(1001, 5001, ACK, b"");
+    r.finish();
+    let f = r.c.only();
+    assert!(!f.established);
+    assert_eq!(f.end.unwrap().0, Outcome::ConnectionAttempt);
+}
+
+/// With the setting, a refusal still reads as one: the server's RST to the SYN.
+#[test]
+fn an_unseen_synack_setting_keeps_refusals() {
+    let mut r = Rig::with(FlowConfig { synack_unseen: true, ..FlowConfig::default() });
+    r.cs(100, 0, SYN, b"");
+    r.sc(0, 101, RST | ACK, b"");
+    let f = r.c.only();
+    assert_eq!(f.end.unwrap().0, Outcome::ConnectionFailed);
+}

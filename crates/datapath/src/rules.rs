@@ -12,7 +12,9 @@
 //! FORWARD -> NETWARD-FWD: NETWARD-Q (containers, VMs, routed namespaces)
 //! NETWARD-Q: restore the connection's mark; PASS or BLOCK -> return;
 //!            ICMP destination unreachable about a tracked connection -> NFQUEUE;
+//!            a reply packet past the first N (connbytes) -> return;
 //!            INSPECT, a bare TCP ACK (no payload) -> return;
+//!            a TCP handshake's SYN-ACK and its last ACK (no payload) -> return;
 //!            INSPECT and original direction -> NFQUEUE;
 //!            the first N packets (connbytes) -> NFQUEUE
 //! ```
@@ -158,9 +160,17 @@ fn chain_exists(saved: &str, table: &str, chain: &str) -> bool {
     })
 }
 
+/// Packets of a TCP connection's handshake never queued: the server's
+/// SYN-ACK and the client's ACK that completes it (the connection's third
+/// packet), when they carry no payload. The agent's flow table reads the
+/// handshake from the client's ACK or first bytes instead
+/// (`FlowConfig::synack_unseen`), and counts its packet budget with these
+/// two in mind.
+pub const HANDSHAKE_UNQUEUED: u32 = 2;
+
 /// `u32` matches for a TCP segment without payload, one per data offset
 /// (5..=15 words): the IP header's length field equals the headers' lengths.
-fn bare_ack_matches(family: Family) -> Vec<String> {
+fn no_payload_matches(family: Family) -> Vec<String> {
     (5u32..=15)
         .map(|words| match family {
             // Version 4, IHL 5; total length; the TCP data offset, byte 12 of the TCP header.
@@ -224,17 +234,44 @@ impl RuleSpec {
                     Family::V6 => "-p ipv6-icmp -m icmp6 --icmpv6-type 1",
                 };
                 let _ = writeln!(out, "-A NETWARD-Q {unreachable} -m conntrack --ctstate RELATED -j {q}");
+                // Past the budget a reply packet is never queued (only a
+                // followed flow's client packets are): in a download that is
+                // nearly every packet, so it leaves here, not after the
+                // rules below.
+                let _ = writeln!(
+                    out,
+                    "-A NETWARD-Q -m conntrack --ctdir REPLY -m connbytes ! --connbytes 0:{} --connbytes-dir both --connbytes-mode packets -j RETURN",
+                    self.inspect_packets
+                );
                 // A followed flow's bare ACKs carry nothing to inspect, and in a
                 // download they are most of the client's packets: queueing
                 // them would hold back the ACK clock. Exactly "no payload"
                 // (header lengths add up to the packet's length), one rule
                 // per TCP header length; IPv4 options or IPv6 extension
                 // headers do not match, so such packets are still queued.
-                for rule in bare_ack_matches(family) {
+                let no_payload = no_payload_matches(family);
+                for rule in &no_payload {
                     let _ = writeln!(
                         out,
                         "-A NETWARD-Q -p tcp -m mark --mark {} -m tcp --tcp-flags SYN,FIN,RST,ACK ACK -m u32 --u32 \"{rule}\" -j RETURN",
                         m(MARK_INSPECT)
+                    );
+                }
+                // The handshake carries nothing to inspect either, and each
+                // packet queued there is a trip through the agent before the
+                // client may send its first bytes ([`HANDSHAKE_UNQUEUED`]):
+                // the SYN-ACK, and the third packet when it is the client's
+                // bare ACK (a retransmitted SYN makes it the fourth: queued).
+                for rule in &no_payload {
+                    let _ = writeln!(
+                        out,
+                        "-A NETWARD-Q -p tcp -m tcp --tcp-flags SYN,FIN,RST,ACK SYN,ACK -m conntrack --ctdir REPLY -m u32 --u32 \"{rule}\" -j RETURN"
+                    );
+                }
+                for rule in &no_payload {
+                    let _ = writeln!(
+                        out,
+                        "-A NETWARD-Q -p tcp -m tcp --tcp-flags SYN,FIN,RST,ACK ACK -m connbytes --connbytes 3:3 --connbytes-dir both --connbytes-mode packets -m conntrack --ctdir ORIGINAL -m u32 --u32 \"{rule}\" -j RETURN"
                     );
                 }
                 for p in ["tcp", "udp"] {
@@ -365,7 +402,8 @@ mod tests {
         {
             let text = RuleSpec::default().render_install(family, "");
             let lines: Vec<&str> = text.lines().collect();
-            let skips: Vec<usize> = (0..lines.len()).filter(|&i| lines[i].contains("-m u32")).collect();
+            let skips: Vec<usize> =
+                (0..lines.len()).filter(|&i| lines[i].contains("-m u32") && lines[i].contains("--mark")).collect();
             assert_eq!(skips.len(), 11, "one per TCP header length: {text}");
             assert!(lines[skips[0]].contains(first), "{}", lines[skips[0]]);
             assert!(lines[skips[10]].contains("=15\""), "{}", lines[skips[10]]);
@@ -376,6 +414,27 @@ mod tests {
                 lines.iter().position(|l| l.contains("--ctdir ORIGINAL") && l.contains("-p tcp")).unwrap();
             assert!(skips.iter().all(|&i| i < inspect_queue), "{text}");
         }
+    }
+
+    /// The handshake's SYN-ACK and the client's bare third packet return
+    /// before any rule that queues, whatever the flow's mark.
+    #[test]
+    fn a_handshake_is_not_queued() {
+        let text = RuleSpec::default().render_install(Family::V4, "");
+        let lines: Vec<&str> = text.lines().collect();
+        let synack: Vec<usize> = (0..lines.len())
+            .filter(|&i| lines[i].contains("SYN,FIN,RST,ACK SYN,ACK -m conntrack --ctdir REPLY"))
+            .collect();
+        let third: Vec<usize> = (0..lines.len()).filter(|&i| lines[i].contains("--connbytes 3:3")).collect();
+        assert_eq!((synack.len(), third.len()), (11, 11), "one per TCP header length: {text}");
+        assert!(third.iter().all(|&i| lines[i].contains("--ctdir ORIGINAL") && lines[i].contains("-m u32")));
+        let first_queue =
+            lines.iter().position(|l| l.starts_with("-A NETWARD-Q -p tcp") && l.contains("NFQUEUE")).unwrap();
+        assert!(synack.iter().chain(&third).all(|&i| i < first_queue && lines[i].ends_with("-j RETURN")), "{text}");
+        assert_eq!(HANDSHAKE_UNQUEUED, 2, "the two packets these rules keep from the agent");
+        let past_budget =
+            lines.iter().position(|l| l.contains("--ctdir REPLY -m connbytes ! --connbytes 0:40")).unwrap();
+        assert!(past_budget < first_queue && lines[past_budget].ends_with("-j RETURN"), "{text}");
     }
 
     #[test]

@@ -31,15 +31,27 @@ pub fn read_csv<R: Read>(
     reader: R,
     table: Table,
 ) -> Result<(Vec<String>, impl Iterator<Item = Result<Record, CsvRowError>>), CsvRowError> {
+    let (unknown, rows) = read_csv_lines(reader, table)?;
+    Ok((unknown, rows.map(|r| r.map(|(_, rec)| rec))))
+}
+
+/// A header cell as a column name: the portal's and Log Analytics' exports
+/// write `Timestamp [UTC]`; a byte-order mark may start the file.
+fn header_name(h: &str) -> &str {
+    let h = h.trim().trim_start_matches('\u{feff}');
+    h.strip_suffix("[UTC]").map_or(h, str::trim_end)
+}
+
+/// [`read_csv`] with each row's line (1-based; the header is line 1).
+#[allow(clippy::type_complexity)]
+pub fn read_csv_lines<R: Read>(
+    reader: R,
+    table: Table,
+) -> Result<(Vec<String>, impl Iterator<Item = Result<(u64, Record), CsvRowError>>), CsvRowError> {
     let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
     let headers = rdr.headers().map_err(|e| CsvRowError { line: 1, reason: e.to_string() })?.clone();
-    let mapping: Vec<Option<(usize, &'static str)>> = headers
-        .iter()
-        .map(|h| {
-            let h = h.trim().trim_start_matches('\u{feff}');
-            table.column_index(h).map(|i| (i, table.columns()[i].name))
-        })
-        .collect();
+    let mapping: Vec<Option<(usize, &'static str)>> =
+        headers.iter().map(|h| table.column_index(header_name(h)).map(|i| (i, table.columns()[i].name))).collect();
     let unknown = headers.iter().zip(&mapping).filter(|(_, m)| m.is_none()).map(|(h, _)| h.to_string()).collect();
     let rows = rdr.into_records().map(move |rec| {
         let rec = rec.map_err(|e| CsvRowError { line: e.position().map_or(0, |p| p.line()), reason: e.to_string() })?;
@@ -53,7 +65,7 @@ pub fn read_csv<R: Read>(
                 out.set(name, v).map_err(|e| CsvRowError { line, reason: e.to_string() })?;
             }
         }
-        Ok(out)
+        Ok((line, out))
     });
     Ok((unknown, rows))
 }
@@ -92,5 +104,17 @@ mod tests {
         let e = rows[1].as_ref().unwrap_err();
         assert_eq!(e.line, 3);
         assert!(e.reason.contains("RemotePort"), "{e}");
+    }
+
+    #[test]
+    fn portal_headers_name_their_columns() {
+        let text =
+            "\u{feff}Timestamp [UTC],DeviceName,IsInitiatingProcessRemoteSession\n2024-05-14T09:46:02Z,pc1,True\n";
+        let (unknown, rows) = read_csv_lines(text.as_bytes(), Table::DeviceNetworkEvents).unwrap();
+        assert!(unknown.is_empty(), "{unknown:?}");
+        let (line, r) = rows.into_iter().next().unwrap().unwrap();
+        assert_eq!(line, 2);
+        assert_eq!(r.get("Timestamp").unwrap().to_text(), "2024-05-14T09:46:02.000Z");
+        assert_eq!(r.get("IsInitiatingProcessRemoteSession"), Some(&Value::Bool(true)));
     }
 }

@@ -16,10 +16,16 @@
 //!   Dynamic columns are Arrow `Utf8` holding JSON text (DataFusion has no
 //!   variant type); the field metadata `kql_type = dynamic` says so.
 //!
+//! The tables have Defender's full column sets, so that pasted queries and
+//! imported exports keep every column; [`Column::filled_on_linux`] (and
+//! [`Table::never_filled_on_linux`]) say which of them netward's own rows
+//! always leave empty, and [`Table::produces_action_type`] which
+//! `ActionType`s its own rows can have.
+//!
 //! Network protection verdicts (`ExploitGuardNetworkProtection*`) are rows of
-//! `DeviceNetworkEvents`; `DeviceEvents` is a view over those same rows
-//! ([`Table::DeviceEvents`] lists its columns and [`device_events_source`]
-//! where each comes from), so one copy is stored.
+//! `DeviceNetworkEvents`, stored once; `DeviceEvents` shows them beside the
+//! `DeviceEvents` rows imported from Defender ([`device_events_source`] says
+//! where each of its columns comes from).
 //!
 //! No I/O, no clocks: callers pass times in.
 
@@ -30,9 +36,11 @@ mod table;
 mod time;
 mod value;
 
-pub use csvio::{read_csv, write_csv_header, write_csv_row, CsvRowError};
+pub use csvio::{read_csv, read_csv_lines, write_csv_header, write_csv_row, CsvRowError};
 pub use network::{classify_ip, ActionType, IpType, NetworkEvent, ProcessInfo, Protocol};
 pub use record::{Record, RecordError};
-pub use table::{device_events_source, Column, ColumnType, DeviceEventsSource, Table, DEVICE_EVENTS_ACTION_PREFIX};
+pub use table::{
+    device_events_source, Column, ColumnType, DeviceEventsSource, LinuxFill, Table, DEVICE_EVENTS_ACTION_PREFIX,
+};
 pub use time::{Timestamp, TimestampError};
 pub use value::Value;

@@ -5,7 +5,8 @@ use crate::{Record, Table, Timestamp, Value};
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
-/// `ActionType` values of `DeviceNetworkEvents`.
+/// `ActionType` values of netward's own rows: those of `DeviceNetworkEvents`
+/// ([`ActionType::NETWORK`]) and `ProcessCreated` of `DeviceProcessEvents`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ActionType {
     ConnectionSuccess,
@@ -19,9 +20,25 @@ pub enum ActionType {
     DnsConnectionInspected,
     ExploitGuardNetworkProtectionAudited,
     ExploitGuardNetworkProtectionBlocked,
+    ProcessCreated,
 }
 
 impl ActionType {
+    /// Every action type of netward's `DeviceNetworkEvents` rows.
+    pub const NETWORK: [ActionType; 11] = [
+        ActionType::ConnectionSuccess,
+        ActionType::ConnectionFailed,
+        ActionType::ConnectionAttempt,
+        ActionType::ConnectionRequest,
+        ActionType::InboundConnectionAccepted,
+        ActionType::ListeningConnectionCreated,
+        ActionType::HttpConnectionInspected,
+        ActionType::SslConnectionInspected,
+        ActionType::DnsConnectionInspected,
+        ActionType::ExploitGuardNetworkProtectionAudited,
+        ActionType::ExploitGuardNetworkProtectionBlocked,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ActionType::ConnectionSuccess => "ConnectionSuccess",
@@ -35,6 +52,7 @@ impl ActionType {
             ActionType::DnsConnectionInspected => "DnsConnectionInspected",
             ActionType::ExploitGuardNetworkProtectionAudited => "ExploitGuardNetworkProtectionAudited",
             ActionType::ExploitGuardNetworkProtectionBlocked => "ExploitGuardNetworkProtectionBlocked",
+            ActionType::ProcessCreated => "ProcessCreated",
         }
     }
 }
@@ -172,6 +190,7 @@ impl NetworkEvent {
         let port = |p: Option<u16>| p.map_or(Value::Null, |p| Value::Int(i32::from(p)));
         let long = |l: Option<i64>| l.map_or(Value::Null, Value::Long);
         let p = &self.process;
+        // Columns not named here (Windows-only ones) stay empty.
         let cells: [(&str, Value); 26] = [
             ("Timestamp", Value::DateTime(self.timestamp)),
             ("DeviceId", s(&self.device_id)),

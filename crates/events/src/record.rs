@@ -67,6 +67,16 @@ impl Record {
             .ok_or_else(|| RecordError::UnknownColumn { table: self.table, column: column.to_string() })
     }
 
+    /// The first of the table's [required columns](Table::required_columns)
+    /// this row lacks, named as the user should read it (`Timestamp`, or
+    /// `DeviceId or DeviceName`); `None` when the row has them all.
+    pub fn missing_required(&self) -> Option<String> {
+        self.table.required_columns().iter().find_map(|any_of| {
+            let present = any_of.iter().any(|c| self.get(c).is_some_and(|v| !v.is_empty()));
+            (!present).then(|| any_of.join(" or "))
+        })
+    }
+
     /// The JSON object of the contract: exactly the table's keys, in column order.
     pub fn to_json_line(&self) -> String {
         let mut out = Vec::with_capacity(512);
@@ -104,6 +114,12 @@ impl Record {
     /// them (Defender's exports carry columns netward does not collect).
     pub fn from_json(table: Table, row: &J) -> Result<(Record, Vec<String>), RecordError> {
         let obj = row.as_object().ok_or_else(|| RecordError::NotAnObject(kind(row).into()))?;
+        Record::from_object(table, obj)
+    }
+
+    /// [`Record::from_json`] from the object itself (a Streaming API
+    /// envelope's `properties`).
+    pub fn from_object(table: Table, obj: &serde_json::Map<String, J>) -> Result<(Record, Vec<String>), RecordError> {
         let mut rec = Record::new(table);
         let mut unknown = Vec::new();
         for (k, v) in obj {
@@ -234,14 +250,30 @@ mod tests {
             "ReportId": 12345678901i64,
             "RemoteIP": null,
             "AdditionalFields": "{\"direction\":\"Out\"}",
-            "InitiatingProcessIntegrityLevel": "High"
+            "InitiatingProcessIntegrityLevel": "High",
+            "IsInitiatingProcessRemoteSession": false,
+            "InitiatingProcessUniqueId": "0"
         });
         let (r, unknown) = Record::from_json(Table::DeviceNetworkEvents, &row).unwrap();
-        assert_eq!(unknown, vec!["InitiatingProcessIntegrityLevel".to_string()]);
+        assert_eq!(unknown, vec!["InitiatingProcessUniqueId".to_string()]);
+        assert_eq!(r.get("InitiatingProcessIntegrityLevel").and_then(Value::as_str), Some("High"));
+        assert_eq!(r.get("IsInitiatingProcessRemoteSession"), Some(&Value::Bool(false)));
         assert_eq!(r.get("RemotePort"), Some(&Value::Int(443)));
         assert_eq!(r.get("RemoteIP").and_then(Value::as_str), Some(""));
         assert_eq!(r.get("AdditionalFields"), Some(&Value::Dynamic(serde_json::json!({"direction":"Out"}))));
         assert_eq!(r.get("Timestamp").unwrap().to_text(), "2024-05-14T09:46:02.768Z");
+    }
+
+    #[test]
+    fn required_columns_are_named_when_missing() {
+        let mut r = Record::new(Table::DeviceNetworkEvents);
+        assert_eq!(r.missing_required().as_deref(), Some("Timestamp"));
+        r.set_text("Timestamp", "2024-05-14T09:46:02Z").unwrap();
+        assert_eq!(r.missing_required().as_deref(), Some("ActionType"));
+        r.set_text("ActionType", "ConnectionSuccess").unwrap();
+        assert_eq!(r.missing_required().as_deref(), Some("DeviceId or DeviceName"));
+        r.set_text("DeviceName", "pc1").unwrap();
+        assert_eq!(r.missing_required(), None);
     }
 
     #[test]

@@ -57,8 +57,19 @@ impl Timestamp {
                 "%Y/%m/%d %H:%M:%S%.f",
             ];
             const DATES: [&str; 2] = ["%Y-%m-%d", "%Y/%m/%d"];
+            // As the Defender portal and Log Analytics show and export times
+            // (always UTC): `5/14/2024, 9:46:02.768 AM`, `May 14, 2024 9:46:02 AM`;
+            // and the 24-hour US form Kusto's `todatetime` reads
+            // (`02/17/2016 08:39:01`, in its documented `parse` examples).
+            const PORTAL: [&str; 4] = [
+                "%m/%d/%Y, %I:%M:%S%.f %p",
+                "%m/%d/%Y %I:%M:%S%.f %p",
+                "%b %d, %Y %I:%M:%S%.f %p",
+                "%m/%d/%Y %H:%M:%S%.f",
+            ];
             let naive = DATE_TIMES
                 .iter()
+                .chain(&PORTAL)
                 .find_map(|f| NaiveDateTime::parse_from_str(bare, f).ok())
                 .or_else(|| {
                     DATES.iter().find_map(|f| chrono::NaiveDate::parse_from_str(bare, f).ok()?.and_hms_opt(0, 0, 0))
@@ -107,6 +118,11 @@ mod tests {
         assert_eq!(Timestamp::parse("2025-11-22 00:15Z").unwrap(), minute);
         assert_eq!(Timestamp::parse("2025/11/22 00:15:00").unwrap(), minute);
         assert_eq!(Timestamp::parse("2025/11/22").unwrap(), Timestamp::parse("2025-11-22").unwrap());
+        // The portal's forms (UTC, 12-hour clock).
+        assert_eq!(Timestamp::parse("11/22/2025, 12:15:00.123 AM").unwrap(), z);
+        assert_eq!(Timestamp::parse("11/22/2025 12:15:00 PM").unwrap().to_string(), "2025-11-22T12:15:00.000Z");
+        assert_eq!(Timestamp::parse("Nov 22, 2025 12:15:00 AM").unwrap(), minute);
+        assert_eq!(Timestamp::parse("11/22/2025 00:15:00").unwrap(), minute);
         assert!(Timestamp::parse("2025-13-01").is_err());
         assert!(Timestamp::parse("yesterday").is_err());
         assert!(Timestamp::parse("").is_err());

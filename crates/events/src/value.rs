@@ -27,6 +27,20 @@ impl Value {
         }
     }
 
+    /// Whether this is the empty value of its column: null, `""`, or an
+    /// empty dynamic value (`{}`, `[]`, `null`, `""`).
+    pub fn is_empty(&self) -> bool {
+        match self {
+            Value::Null => true,
+            Value::String(s) => s.is_empty(),
+            Value::Dynamic(serde_json::Value::Object(m)) => m.is_empty(),
+            Value::Dynamic(serde_json::Value::Array(a)) => a.is_empty(),
+            Value::Dynamic(serde_json::Value::String(s)) => s.is_empty(),
+            Value::Dynamic(serde_json::Value::Null) => true,
+            _ => false,
+        }
+    }
+
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Value::String(s) => Some(s),

@@ -52,6 +52,9 @@ pub struct HuntResult {
     pub schema: SchemaRef,
     pub batches: Vec<RecordBatch>,
     pub render: Option<RenderHint>,
+    /// Said once per query (the CLI prints them on stderr): referenced
+    /// columns netward never fills, `ActionType` values it never produces.
+    pub notes: Vec<String>,
 }
 
 impl HuntResult {
@@ -108,21 +111,17 @@ impl Hunt {
 
     /// Parses and plans `query` without running it, within the time limit.
     pub async fn plan(&self, query: &str) -> Result<(LogicalPlan, Option<RenderHint>), HuntError> {
-        self.plan_with_stats(query).await.0
+        self.plan_with_stats(query).await.0.map(|p| (p.plan, p.render))
     }
 
     /// [`Hunt::plan`], and what parsing and planning cost (counted by the
     /// parser and the planner, whether or not they succeeded).
-    pub async fn plan_with_stats(&self, query: &str) -> (Result<(LogicalPlan, Option<RenderHint>), HuntError>, Cost) {
+    pub async fn plan_with_stats(&self, query: &str) -> (Result<Planned, HuntError>, Cost) {
         let deadline = self.opts.timeout.map(|t| Instant::now() + t);
         self.plan_until(query, deadline).await
     }
 
-    async fn plan_until(
-        &self,
-        query: &str,
-        deadline: Option<Instant>,
-    ) -> (Result<(LogicalPlan, Option<RenderHint>), HuntError>, Cost) {
+    async fn plan_until(&self, query: &str, deadline: Option<Instant>) -> (Result<Planned, HuntError>, Cost) {
         let (ast, parse) = parse::parse_query_stats(query);
         let mut cost = Cost { parse, plan: plan::PlanStats::default() };
         let ast = match ast {
@@ -133,33 +132,64 @@ impl Hunt {
             Ok(t) => t,
             Err(e) => return (Err(e), cost),
         };
-        let mut planner = plan::Planner::new(&tables, self.now(), deadline);
-        let r = planner.plan_query(&ast).map_err(|e| placed(e, query));
-        cost.plan = std::mem::take(&mut planner.stats);
-        (r.map(|p| (p, planner.render.take())), cost)
+        let now = self.now();
+        let mut answers = plan::probe::Answers::new();
+        loop {
+            let mut planner = plan::Planner::new(&tables, &answers, now, deadline);
+            let r = planner.plan_query(&ast).map_err(|e| placed(e, query));
+            cost.plan = std::mem::take(&mut planner.stats);
+            // A part of the query its plan depends on (`toscalar`, ...):
+            // run it, then plan again with its rows.
+            if let Some(probe) = planner.pending.take() {
+                if answers.len() >= plan::probe::MAX_PROBES {
+                    let e = crate::error::SpannedError::unsupported(
+                        format!(
+                            "the query needs more than {} parts computed before the rest (`toscalar`, `bag_unpack`, \
+                             `pivot`, ...); this is one too many",
+                            plan::probe::MAX_PROBES
+                        ),
+                        probe.span,
+                    );
+                    return (Err(e.locate(query)), cost);
+                }
+                match self.execute(probe.plan, deadline).await {
+                    Ok(rows) => answers.insert(probe.key, rows),
+                    Err(e) => return (Err(e), cost),
+                };
+                continue;
+            }
+            let notes = std::mem::take(&mut planner.notes).into_iter().collect();
+            return (r.map(|plan| Planned { plan, render: planner.render.take(), notes }), cost);
+        }
+    }
+
+    /// Runs a planned query within the memory limit (the caller's timeout
+    /// covers it).
+    async fn execute(&self, plan: LogicalPlan, deadline: Option<Instant>) -> Result<Vec<RecordBatch>, HuntError> {
+        let ctx = self.limited_context()?;
+        past(deadline, "being planned")?;
+        let physical = physical_plan(ctx.state(), plan, deadline).await?;
+        datafusion::physical_plan::collect(physical, ctx.task_ctx()).await.map_err(exec_error)
     }
 
     /// Runs `query` within the time and memory limits.
     pub async fn run(&self, query: &str) -> Result<HuntResult, HuntError> {
         let deadline = self.opts.timeout.map(|t| Instant::now() + t);
         let work = async {
-            let (plan, render) = self.plan_until(query, deadline).await.0?;
+            let Planned { plan, render, notes } = self.plan_until(query, deadline).await.0?;
             let logical_schema = plan.schema().inner().clone();
-            let ctx = self.limited_context()?;
             // DataFusion's optimiser and physical planner do not yield, and
             // recurse over the plan partly without growing the stack: they
             // run on a thread of their own with a large stack, and the time
             // limit is checked between them.
-            past(deadline, "being planned")?;
-            let physical = physical_plan(ctx.state(), plan, deadline).await?;
-            let batches = datafusion::physical_plan::collect(physical, ctx.task_ctx()).await.map_err(exec_error)?;
+            let batches = self.execute(plan, deadline).await?;
             let schema = result_schema(&logical_schema, batches.first().map(|b| b.schema()));
             let batches = batches
                 .into_iter()
                 .map(|b| RecordBatch::try_new(schema.clone(), b.columns().to_vec()))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| exec_error(e.into()))?;
-            Ok(HuntResult { schema, batches, render })
+            Ok(HuntResult { schema, batches, render, notes })
         };
         let r = match (self.opts.timeout, deadline) {
             (Some(t), Some(d)) => match tokio::time::timeout_at(tokio::time::Instant::from_std(d), work).await {
@@ -196,6 +226,14 @@ impl Hunt {
         let state = SessionStateBuilder::new_from_existing(state).with_runtime_env(rt).build();
         Ok(SessionContext::new_with_state(state))
     }
+}
+
+/// A planned query: the DataFusion plan, its `render` hint and its notes.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    pub plan: LogicalPlan,
+    pub render: Option<RenderHint>,
+    pub notes: Vec<String>,
 }
 
 /// What parsing and planning one query cost, as counted by the parser and
@@ -292,9 +330,10 @@ fn exec_error(e: DataFusionError) -> HuntError {
         DataFusionError::ResourcesExhausted(_) => ErrorKind::MemoryLimit,
         _ => ErrorKind::Execution,
     };
+    // DataFusion's own text never reaches the user.
     let message = match kind {
-        ErrorKind::MemoryLimit => format!("query exceeded its memory limit: {root}"),
-        _ => e.to_string(),
+        ErrorKind::MemoryLimit => "query exceeded its memory limit".to_string(),
+        _ => format!("the query failed while running: {}", crate::plan::types::engine_reason(&e)),
     };
     HuntError { message, line: 0, col: 0, kind }
 }

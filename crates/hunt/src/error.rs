@@ -60,6 +60,9 @@ impl fmt::Display for HuntError {
 
 impl std::error::Error for HuntError {}
 
+/// Marks a message written for an engine error until the construct is named.
+const ENGINE_MARK: &str = "\u{1}";
+
 /// An error before it is placed in the text: a message and a span.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpannedError {
@@ -79,10 +82,29 @@ impl SpannedError {
         SpannedError { message: message.into(), span, kind: ErrorKind::Unsupported }
     }
 
+    /// An error the engine (DataFusion) raised, in netward's words: the
+    /// engine's own text never reaches the user. The construct it arose in
+    /// is named by [`SpannedError::in_construct`] on the way out.
+    pub fn engine(message: impl Into<String>, span: Span) -> Self {
+        SpannedError { message: format!("{ENGINE_MARK}{}", message.into()), span, kind: ErrorKind::Semantic }
+    }
+
+    /// Names the operator an engine error arose in (`` `extend`: ... ``).
+    pub fn in_construct(mut self, construct: &str) -> Self {
+        if let Some(rest) = self.message.strip_prefix(ENGINE_MARK) {
+            self.message = format!("`{construct}`: {rest}");
+        }
+        self
+    }
+
     /// Places the error in `text`, turning the byte offset into line:col.
     pub fn locate(self, text: &str) -> HuntError {
         let (line, col) = line_col(text, self.span.start);
-        HuntError { message: self.message, line, col, kind: self.kind }
+        let message = match self.message.strip_prefix(ENGINE_MARK) {
+            Some(rest) => format!("in this expression: {rest}"),
+            None => self.message,
+        };
+        HuntError { message, line, col, kind: self.kind }
     }
 }
 

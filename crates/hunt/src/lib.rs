@@ -41,7 +41,7 @@ mod plan;
 pub mod value;
 
 #[cfg(feature = "engine")]
-pub use engine::{Cost, Hunt, HuntOptions, HuntResult, RenderHint};
+pub use engine::{Cost, Hunt, HuntOptions, HuntResult, Planned, RenderHint};
 pub use error::{ErrorKind, HuntError, Span};
 #[cfg(feature = "engine")]
 pub use func::KQL_TYPE;

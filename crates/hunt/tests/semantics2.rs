@@ -175,8 +175,8 @@ async fn functions_on_strings() {
 
 #[tokio::test]
 async fn errors_name_the_problem_and_place() {
-    let e = q_err("DeviceProcessEvents | take 1").await;
-    assert_eq!(e.message, "table `DeviceProcessEvents` is not collected by netward");
+    let e = q_err("DeviceFileEvents | take 1").await;
+    assert_eq!(e.message, "table `DeviceFileEvents` is not collected by netward");
     assert_eq!((e.line, e.col), (1, 1));
     let e = q_err("datatable(a:long)[1]\n| invoke FileProfile()").await;
     assert!(e.message.contains("FileProfile"), "{e}");
@@ -185,8 +185,9 @@ async fn errors_name_the_problem_and_place() {
     assert_eq!(e.to_string(), "unknown column or variable `nope` (1:30)");
     let e = q_err("datatable(a:long)[1] | where a has").await;
     assert_eq!(e.kind, netward_hunt::ErrorKind::Syntax);
-    let e = q_err("datatable(a:long)[1] | summarize percentiles(a, 5)").await;
-    assert!(e.message.contains("percentiles"), "{e}");
+    let e = q_err("datatable(a:long)[1] | summarize tdigest(a)").await;
+    assert!(e.message.contains("tdigest"), "{e}");
+    assert_eq!((e.line, e.col), (1, 34));
 }
 
 #[tokio::test]
@@ -207,4 +208,34 @@ async fn top_nested_with_levels() {
         sorted_rows(&r),
         [["CA", "31", "a", "1"], ["CA", "31", "c", "1"], ["TX", "22", "a", "1"], ["TX", "22", "b", "2"]]
     );
+}
+
+#[tokio::test]
+async fn percentiles_keep_the_type_and_plugins_refuse_with_a_place() {
+    // Two percentiles of one datetime column are two columns of datetimes.
+    let r =
+        q("datatable(t:datetime)[datetime(2020-01-01), datetime(2020-01-02)] | summarize percentiles(t, 0, 100)").await;
+    assert_eq!(names(&r), ["percentile_t_0", "percentile_t_100"]);
+    assert_eq!(kql_types(&r), ["datetime", "datetime"]);
+    let e = q_err("print d = dynamic([1]) | evaluate bag_unpack(d)").await;
+    assert!(e.message.contains("nothing to unpack"), "{e}");
+    assert_eq!((e.line, e.col), (1, 35));
+    let e = q_err("print s = parse_command_line('a b', 'linux')").await;
+    assert!(e.message.contains("windows"), "{e}");
+    assert_eq!((e.line, e.col), (1, 37));
+    let e = q_err("range x from 1 to 3 step 1 | make-series count() on x from 1 to 1000000000 step 1").await;
+    assert!(e.message.contains("at most 100000"), "{e}");
+}
+
+#[tokio::test]
+async fn too_many_probes_are_refused_at_the_one_too_many() {
+    // Each `toscalar` is computed before the rest: 17 of them are one too many.
+    let lets: String = (0..17).map(|i| format!("let v{i} = toscalar(print {i});\n")).collect();
+    let sum: Vec<String> = (0..17).map(|i| format!("v{i}")).collect();
+    let src = format!("{lets}print s = {}", sum.join(" + "));
+    let e = q_err(&src).await;
+    assert!(e.message.contains("more than 16 parts"), "{e}");
+    assert!(e.line > 0, "{e}");
+    let ok = format!("{}print s = {}", &lets[..lets.find("let v16").unwrap()], sum[..16].join(" + "));
+    assert_eq!(rows(&q(&ok).await), [["120"]]);
 }

@@ -44,6 +44,8 @@ pub enum Command {
     Run(crate::agent::RunArgs),
     /// The running agent's state and counters
     Health,
+    /// Remove netfilter rules and the control socket a stopped agent left (root; the package's removal runs it)
+    Cleanup,
     /// Show where netward keeps its data, which config it reads, and the device identity
     Info,
     /// Show the operational event log (5007 settings changed, 1125 audited, 1126 blocked)
@@ -54,16 +56,25 @@ pub enum Command {
     /// Custom indicators and threat feeds
     #[command(subcommand)]
     Indicator(IndicatorCommand),
+    /// Feed subscriptions: threat feeds downloaded on a schedule (through network.proxy_server)
+    #[command(subcommand)]
+    Feed(crate::cmd::feed::FeedCommand),
     /// The policy's verdict for URLs, hosts or IPs (one JSON object per input)
     Evaluate(EvaluateArgs),
     /// Run a KQL query over the event store (advanced hunting)
     Hunt(HuntArgs),
-    /// Import rows exported from Defender's advanced hunting (JSON lines, JSON array or CSV) into the event store
+    /// Import rows exported from Defender (Streaming API envelopes, advanced hunting JSON lines, portal CSV) into the event store
     Import(ImportArgs),
     /// Write a synthetic capture (a stated mix of TLS, CONNECT, proxy GET, SOCKS5, DNS, QUIC and bulk flows)
     GenCapture(GenCaptureArgs),
     /// Replay packet captures (pcap, pcapng) through the inspector and print the events the agent would produce
     Replay(ReplayArgs),
+    /// The local web portal (timeline, alerts, hunting, indicators, settings) and its accounts
+    Portal(crate::cmd::portal::PortalArgs),
+    /// The fleet server devices upload their events to and hunters query; its enrollment tokens
+    Server(crate::cmd::server::ServerArgs),
+    /// Upload this device's stored events to the fleet server ([server] url, token), from where the last sync stopped
+    Sync(crate::cmd::sync::SyncArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -166,11 +177,20 @@ pub struct IndicatorRemoveArgs {
 pub struct IndicatorImportArgs {
     /// The feed file
     pub file: PathBuf,
-    #[arg(long, value_parser = ["hosts", "domains", "adblock", "urlhaus", "stix"])]
-    pub feed_format: String,
     /// The source name (letters, digits, '.', '_', '-')
     #[arg(long)]
     pub source: String,
+    #[command(flatten)]
+    pub entries: FeedEntryArgs,
+}
+
+/// How a feed's entries are read and what they do: the same for a file
+/// imported once (`indicator import`) and a subscription (`feed subscribe`).
+#[derive(Debug, clap::Args)]
+pub struct FeedEntryArgs {
+    /// The feed's format (`--format` is the output format, as everywhere)
+    #[arg(long, value_parser = ["hosts", "domains", "adblock", "urlhaus", "stix"])]
+    pub feed_format: String,
     /// Action of every entry
     #[arg(long, default_value = "block", value_parser = ["allow", "audit", "warn", "block"])]
     pub action: String,
@@ -210,9 +230,10 @@ pub struct GenCaptureArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct ImportArgs {
-    /// DeviceNetworkEvents or DeviceInfo
+    /// DeviceNetworkEvents, DeviceEvents or DeviceInfo: the table of plain rows and CSV
+    /// (Streaming API envelopes name their own; with --table, envelopes of other tables are skipped)
     #[arg(long)]
-    pub table: String,
+    pub table: Option<String>,
     /// Files to import
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
@@ -238,4 +259,13 @@ pub struct HuntArgs {
     /// Memory limit in MiB (default: setting hunt.memory_limit_mb)
     #[arg(long)]
     pub memory_limit_mb: Option<u64>,
+    /// Run the query on this fleet server over every device's events (http://HOST:PORT)
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// With --server: a hunt token (default: setting server.token)
+    #[arg(long, requires = "server")]
+    pub token: Option<String>,
+    /// With --server: the certificate fingerprint to pin (default: setting server.fingerprint)
+    #[arg(long, requires = "server")]
+    pub fingerprint: Option<String>,
 }

@@ -11,7 +11,9 @@ mod datadir;
 mod device;
 mod error;
 mod oplog;
+mod outbound;
 mod output;
+mod sdnotify;
 mod settings;
 
 use clap::Parser;
@@ -21,7 +23,12 @@ use netward_events::Timestamp;
 
 /// The edge reads the clock; the core crates are passed the time.
 pub fn now() -> Timestamp {
-    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    timestamp(std::time::SystemTime::now())
+}
+
+/// A wall-clock time as the events carry it.
+pub fn timestamp(t: std::time::SystemTime) -> Timestamp {
+    let d = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     Timestamp::from_unix_nanos(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
@@ -46,15 +53,21 @@ fn run(cli: Cli) -> CliResult<()> {
     match command {
         Command::Run(a) => agent::run(&ctx, a),
         Command::Health => agent::health(&ctx),
+        Command::Cleanup => cmd::cleanup::run(&ctx),
         Command::Info => cmd::info::run(&ctx),
         Command::Events(a) => cmd::events::run(&ctx, a),
         Command::Config(c) => cmd::config::run(&mut ctx, c),
         Command::Replay(a) => cmd::replay::run(&ctx, a),
         Command::Indicator(c) => cmd::indicator::run(&ctx, c),
+        Command::Feed(c) => cmd::feed::run(&ctx, c),
         Command::Evaluate(a) => cmd::evaluate::run(&ctx, a),
         Command::GenCapture(a) => cmd::gen_capture::run(a),
         Command::Import(a) => cmd::import::run(&ctx, a),
+        Command::Hunt(a) if a.server.is_some() => cmd::sync::hunt(&ctx, a),
         Command::Hunt(a) => cmd::hunt::run(&ctx, a),
+        Command::Portal(a) => cmd::portal::run(&ctx, a),
+        Command::Server(a) => cmd::server::run(&ctx, a, cli.global.device_id.as_deref()),
+        Command::Sync(a) => cmd::sync::run(&ctx, a),
     }
 }
 

@@ -1,6 +1,10 @@
 //! The operational event log: settings changes (5007) and network protection
 //! verdicts (1125 audit, 1126 block), as JSON lines in the data directory —
-//! the Linux counterpart of Defender's Windows event log channel.
+//! the Linux counterpart of Defender's Windows event log channel — and the
+//! agent's own start, stop and errors. Each event also goes to the systemd
+//! journal when its socket exists (`journal`).
+
+pub mod journal;
 
 use crate::datadir::DataDir;
 use crate::error::{CliResult, Context};
@@ -13,6 +17,11 @@ pub const OPLOG_FILE: &str = "operational.jsonl";
 pub const EVENT_SETTINGS_CHANGED: u32 = 5007;
 pub const EVENT_AUDITED: u32 = 1125;
 pub const EVENT_BLOCKED: u32 = 1126;
+/// The agent's lifecycle, numbered as Defender's nearest events: 1150 the
+/// client is up, 5001 real-time protection off, 3002 it met an error.
+pub const EVENT_AGENT_STARTED: u32 = 1150;
+pub const EVENT_AGENT_STOPPED: u32 = 5001;
+pub const EVENT_AGENT_ERROR: u32 = 3002;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -39,6 +48,36 @@ impl OperationalEvent {
 }
 
 impl OperationalEvent {
+    fn lifecycle(now: Timestamp, event_id: u32, level: &str, message: String, data: serde_json::Value) -> Self {
+        OperationalEvent {
+            timestamp: now.to_string(),
+            event_id,
+            level: level.into(),
+            message,
+            data: data.as_object().cloned().unwrap_or_default(),
+        }
+    }
+
+    /// The agent is running: queue bound, rules installed.
+    pub fn agent_started(now: Timestamp, enforcement_level: &str) -> Self {
+        let version = env!("CARGO_PKG_VERSION");
+        let data =
+            serde_json::json!({"Version": version, "EnforcementLevel": enforcement_level, "Pid": std::process::id()});
+        Self::lifecycle(now, EVENT_AGENT_STARTED, "Information", format!("netward {version} agent started"), data)
+    }
+
+    /// The agent stopped; `reason` says why (a signal, an error).
+    pub fn agent_stopped(now: Timestamp, reason: &str) -> Self {
+        let data = serde_json::json!({"Reason": reason, "Pid": std::process::id()});
+        Self::lifecycle(now, EVENT_AGENT_STOPPED, "Warning", format!("netward agent stopped: {reason}"), data)
+    }
+
+    /// The agent met an error it reports (and may survive).
+    pub fn agent_error(now: Timestamp, component: &str, error: &str) -> Self {
+        let data = serde_json::json!({"Component": component, "Error": error});
+        Self::lifecycle(now, EVENT_AGENT_ERROR, "Error", format!("netward {component}: {error}"), data)
+    }
+
     /// A network protection verdict: 1125 when audited, 1126 when blocked.
     pub fn verdict(ev: &netward_events::NetworkEvent) -> Option<Self> {
         use netward_events::ActionType;
@@ -68,7 +107,12 @@ impl OperationalEvent {
 
 /// Appends events and fsyncs before returning. The caller holds the data
 /// directory lock, so lines from concurrent writers never interleave.
+/// Also sends them to the journal (best effort: a journal error is not the
+/// caller's failure, the file is the record).
 pub fn append(dir: &DataDir, events: &[OperationalEvent]) -> CliResult<()> {
+    if let Err(e) = journal::send(events) {
+        journal_error_once(&e);
+    }
     dir.ensure()?;
     let path = dir.file(OPLOG_FILE);
     let mut f = std::fs::OpenOptions::new()
@@ -89,6 +133,12 @@ pub fn append(dir: &DataDir, events: &[OperationalEvent]) -> CliResult<()> {
     }
     f.write_all(&buf).context(|| format!("cannot write {}", path.display()))?;
     f.sync_data().context(|| format!("cannot sync {}", path.display()))
+}
+
+/// One line on stderr per process about a failing journal, not one per event.
+fn journal_error_once(e: &std::io::Error) {
+    static SHOWN: std::sync::Once = std::sync::Once::new();
+    SHOWN.call_once(|| eprintln!("warning: cannot write to the systemd journal: {e}"));
 }
 
 fn ends_torn(f: &mut std::fs::File) -> std::io::Result<bool> {

@@ -37,19 +37,71 @@ fn enforcement(v: &str) -> Result<(), String> {
 fn fail_mode(v: &str) -> Result<(), String> {
     one_of(&["open", "closed"])(v)
 }
+fn attribution_mode(v: &str) -> Result<(), String> {
+    one_of(&["bpf", "proc", "off"])(v)
+}
 fn positive_int(v: &str) -> Result<(), String> {
     match v.parse::<u64>() {
         Ok(n) if n > 0 => Ok(()),
         _ => Err("expected a positive whole number".into()),
     }
 }
+fn socket_addr(v: &str) -> Result<(), String> {
+    v.parse::<std::net::SocketAddr>().map(|_| ()).map_err(|_| "expected ADDR:PORT, e.g. 127.0.0.1:7443".into())
+}
 fn any_text(_: &str) -> Result<(), String> {
     Ok(())
+}
+fn pac_url(v: &str) -> Result<(), String> {
+    if v.is_empty() || ["http://", "https://", "file:///"].iter().any(|p| v.starts_with(p)) {
+        Ok(())
+    } else {
+        Err("expected an http://, https:// or file:/// URL of the PAC file".into())
+    }
+}
+fn proxy_server(v: &str) -> Result<(), String> {
+    if v.is_empty() {
+        return Ok(());
+    }
+    netward_feeds::ProxyServer::parse(v).map(|_| ())
 }
 
 pub const ENFORCEMENT_LEVEL: &str = "network_protection.enforcement_level";
 
+pub const PROXY_SERVER: &str = "network.proxy_server";
+pub const PROXY_PAC_URL: &str = "network.proxy_pac_url";
+
 pub static SETTINGS: &[SettingDef] = &[
+    SettingDef {
+        key: PROXY_SERVER,
+        default: "",
+        help: "the proxy every connection netward itself makes goes through (feed downloads): http://HOST:PORT; empty: direct (the environment's HTTP_PROXY is never used)",
+        check: proxy_server,
+    },
+    SettingDef {
+        key: PROXY_PAC_URL,
+        default: "",
+        help: "instead of proxy_server: the PAC file (http://, https:// or file:///) whose FindProxyForURL chooses the proxy of each of netward's own connections; fetched directly",
+        check: pac_url,
+    },
+    SettingDef {
+        key: "network.ca_file",
+        default: "",
+        help: "extra trusted root certificates (PEM) for netward's own HTTPS connections, on top of the system's",
+        check: any_text,
+    },
+    SettingDef {
+        key: "feeds.timeout_seconds",
+        default: "120",
+        help: "time limit of one feed download, connect to last byte",
+        check: positive_int,
+    },
+    SettingDef {
+        key: "feeds.max_download_mb",
+        default: "256",
+        help: "a feed download larger than this is refused (the previous entries stay)",
+        check: positive_int,
+    },
     SettingDef {
         key: ENFORCEMENT_LEVEL,
         default: "disabled",
@@ -66,6 +118,18 @@ pub static SETTINGS: &[SettingDef] = &[
         key: "network_protection.help_text",
         default: "",
         help: "the organisation's text shown in block notifications",
+        check: any_text,
+    },
+    SettingDef {
+        key: "attribution.mode",
+        default: "bpf",
+        help: "how connections are named with their process: bpf (kernel records at connect time, /proc for the rest) | proc (/proc only: long-lived processes) | off",
+        check: attribution_mode,
+    },
+    SettingDef {
+        key: "attribution.cgroup",
+        default: "",
+        help: "the cgroup v2 directory the attribution programs attach to (default: the cgroup2 root, every process)",
         check: any_text,
     },
     SettingDef { key: "device.name", default: "", help: "DeviceName (default: the host name)", check: any_text },
@@ -92,6 +156,42 @@ pub static SETTINGS: &[SettingDef] = &[
         default: "180",
         help: "events older than this are removed from the store",
         check: positive_int,
+    },
+    SettingDef {
+        key: "server.url",
+        default: "",
+        help: "the fleet server this device syncs to and hunts on, http://HOST:PORT",
+        check: any_text,
+    },
+    SettingDef {
+        key: "server.token",
+        default: "",
+        help: "the token the server's admin made for this device (netward server token add)",
+        check: any_text,
+    },
+    SettingDef {
+        key: "server.fingerprint",
+        default: "",
+        help: "the server certificate's SHA-256 fingerprint this device pins, sha256:HEX (netward server fingerprint)",
+        check: any_text,
+    },
+    SettingDef {
+        key: "server.listen",
+        default: "127.0.0.1:7443",
+        help: "where `netward server` listens",
+        check: socket_addr,
+    },
+    SettingDef {
+        key: "server.tls_cert",
+        default: "",
+        help: "the server's certificate chain, PEM (default: generated in the data directory, server-cert.pem)",
+        check: any_text,
+    },
+    SettingDef {
+        key: "server.tls_key",
+        default: "",
+        help: "the server's private key, PEM (with server.tls_cert)",
+        check: any_text,
     },
     SettingDef {
         key: "store.max_size_mb",

@@ -24,7 +24,17 @@ fn a_new_listener_and_an_accepted_connection_are_recorded() {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    // It must listen before the agent starts (python may take a while to
+    // start on a busy machine): wait until the namespace's socket table shows it.
+    let t = std::time::Instant::now();
+    loop {
+        let ss = topo.cli("ss").args(["-Hltn", "sport = :7001"]).output().unwrap();
+        if !ss.stdout.is_empty() {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(20), "the baseline listener never listened");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let agent = Agent::start(&topo, data, 15);
     // Listens after the start, accepts one connection, answers and closes.
     let mut server = topo

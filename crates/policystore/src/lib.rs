@@ -117,6 +117,15 @@ pub enum PolicyStoreError {
     /// The feed could not be read at all; nothing was changed.
     #[error(transparent)]
     Feed(#[from] FeedError),
+    /// The caller's check refused the parsed feed; nothing was changed.
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// Why an import stopped before its file was renamed into place.
+enum FeedRefusal {
+    Unreadable(FeedError),
+    Refused(String),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> PolicyStoreError + '_ {
@@ -193,6 +202,12 @@ impl PolicyStore {
         };
         store.reload()?;
         Ok(store)
+    }
+
+    /// Whether `name` may name a feed source (checked before a caller
+    /// saves anything that will import under it).
+    pub fn check_source_name(name: &str) -> Result<(), PolicyStoreError> {
+        check_source(name)
     }
 
     /// The data directory.
@@ -380,6 +395,22 @@ impl PolicyStore {
         options: FeedOptions,
         now: i64,
     ) -> Result<ImportReport, PolicyStoreError> {
+        self.import_feed_if(reader, format, source, options, now, |_| Ok(()))
+    }
+
+    /// [`PolicyStore::import_feed`] that first asks `accept` about the
+    /// parsed feed: when it refuses (a subscription's download that parsed
+    /// into nothing but errors), the new file is never renamed into place
+    /// and the source keeps its old entries, as when the feed is unreadable.
+    pub fn import_feed_if<R: BufRead>(
+        &mut self,
+        reader: R,
+        format: FeedFormat,
+        source: &str,
+        options: FeedOptions,
+        now: i64,
+        accept: impl FnOnce(&ImportReport) -> Result<(), String>,
+    ) -> Result<ImportReport, PolicyStoreError> {
         check_source(source)?;
         self.sync_dirs()?;
         let path = self.dir.join(FEEDS_DIR).join(format!("{source}{FEED_EXT}"));
@@ -409,8 +440,12 @@ impl PolicyStore {
                 return Err(e);
             }
             if let Err(e) = parsed {
-                feed_err = Some(e);
+                feed_err = Some(FeedRefusal::Unreadable(e));
                 return Err(io::Error::other("feed unreadable"));
+            }
+            if let Err(why) = accept(&report) {
+                feed_err = Some(FeedRefusal::Refused(why));
+                return Err(io::Error::other("feed refused"));
             }
             let sum = cw.sum;
             writeln!(cw.inner, "end\t{count}\t{sum:016x}")?;
@@ -418,7 +453,8 @@ impl PolicyStore {
             Ok(())
         })
         .map_err(|e| match feed_err.take() {
-            Some(fe) => PolicyStoreError::Feed(fe),
+            Some(FeedRefusal::Unreadable(fe)) => PolicyStoreError::Feed(fe),
+            Some(FeedRefusal::Refused(why)) => PolicyStoreError::Refused(why),
             None => PolicyStoreError::Io { path: path.clone(), source: e },
         })?;
         self.feeds.insert(source.into(), (info, Arc::new(builder.build())));

@@ -126,6 +126,36 @@ fn bad_source_names_and_unreadable_feeds_change_nothing() {
     assert_eq!(leftovers.len(), 1, "no temp file left: {leftovers:?}");
 }
 
+#[test]
+fn a_refused_import_keeps_the_old_entries_and_leaves_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = PolicyStore::open(dir.path()).unwrap();
+    s.import_feed("a.example\n".as_bytes(), FeedFormat::Domains, "sub", FeedOptions::default(), 1).unwrap();
+    let mut seen = None;
+    let err = s
+        .import_feed_if(
+            "bad..one..123\nbad..two..456\n".as_bytes(),
+            FeedFormat::Domains,
+            "sub",
+            FeedOptions::default(),
+            2,
+            |r| {
+                seen = Some((r.imported, r.errors));
+                Err(format!("{} errors and nothing imported", r.errors))
+            },
+        )
+        .unwrap_err();
+    assert!(matches!(&err, StoreError::Refused(m) if m.contains("nothing imported")), "{err}");
+    assert_eq!(seen, Some((0, 2)), "the check sees the parsed report");
+    assert_eq!(action(&s, "a.example"), VerdictAction::Block, "old entries kept");
+    assert_eq!(s.feeds()[0].imported_at, 1);
+    let names: Vec<_> = fs::read_dir(dir.path().join("feeds")).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert_eq!(names.len(), 1, "no temp file left: {names:?}");
+    drop(s);
+    let s = PolicyStore::open(dir.path()).unwrap();
+    assert_eq!(action(&s, "a.example"), VerdictAction::Block, "and after a reopen");
+}
+
 fn write(path: &Path, data: &[u8]) {
     fs::File::create(path).unwrap().write_all(data).unwrap();
 }

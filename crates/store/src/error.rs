@@ -35,7 +35,7 @@ pub enum StoreError {
     Locked { path: PathBuf },
     #[error("the store was opened read-only")]
     ReadOnly,
-    #[error("table {0} is a view and is not stored; append to DeviceNetworkEvents")]
+    #[error("table {0} is not stored")]
     NotStored(&'static str),
     #[error("an append of {bytes} bytes is larger than the {max}-byte limit; split it")]
     BatchTooLarge { bytes: usize, max: usize },

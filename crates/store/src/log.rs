@@ -36,6 +36,7 @@ pub(crate) fn table_tag(t: Table) -> u8 {
         Table::DeviceNetworkEvents => 1,
         Table::DeviceEvents => 2,
         Table::DeviceInfo => 3,
+        Table::DeviceProcessEvents => 4,
     }
 }
 
@@ -44,6 +45,7 @@ fn tag_table(tag: u8) -> Option<Table> {
         1 => Some(Table::DeviceNetworkEvents),
         2 => Some(Table::DeviceEvents),
         3 => Some(Table::DeviceInfo),
+        4 => Some(Table::DeviceProcessEvents),
         _ => None,
     }
 }

@@ -17,8 +17,12 @@ use std::path::Path;
 pub(crate) const MANIFEST: &str = "MANIFEST";
 pub(crate) const MANIFEST_TMP: &str = "MANIFEST.tmp";
 pub(crate) const FORMAT: &str = "netward-store";
-/// The on-disk format version this build reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
+/// The on-disk format version this build reads and writes. Version 2: the
+/// tables have Defender's full column sets and `DeviceEvents` is stored.
+/// A table added since (`DeviceProcessEvents`) needs no new version: a
+/// manifest without it holds none of its rows, so [`Manifest::load`] adds it
+/// empty.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// One Parquet segment as the manifest records it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -76,7 +80,7 @@ impl Manifest {
             }
             _ => StoreError::io("read", &path, e),
         })?;
-        let m: Manifest = serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
+        let mut m: Manifest = serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
             path: path.clone(),
             offset: e.column() as u64,
             reason: format!("manifest is not valid JSON: {e}"),
@@ -89,6 +93,11 @@ impl Manifest {
         }
         for t in stored_tables() {
             let want = table_signature(t);
+            // A table this build stores and the manifest does not name was
+            // added after the store was made: it has no segments or frames.
+            if !m.tables.contains_key(t.name()) {
+                m.tables.insert(t.name().to_string(), want.clone());
+            }
             let have = m.tables.get(t.name()).cloned().unwrap_or_default();
             if have != want {
                 let diff = want
@@ -138,6 +147,18 @@ mod tests {
         m.commit(&fs, dir).unwrap();
         fs.crash(false);
         assert_eq!(Manifest::load(&fs, dir).unwrap(), m);
+    }
+
+    #[test]
+    fn a_table_added_since_the_store_was_made_is_added_empty() {
+        let fs = SimFs::new(3);
+        let dir = Path::new("/s");
+        let mut m = Manifest::new();
+        m.tables.remove("DeviceProcessEvents");
+        m.commit(&fs, dir).unwrap();
+        let loaded = Manifest::load(&fs, dir).unwrap();
+        assert_eq!(loaded.tables.get("DeviceProcessEvents"), Some(&table_signature(Table::DeviceProcessEvents)));
+        assert_eq!(loaded, Manifest::new());
     }
 
     #[test]

@@ -24,9 +24,11 @@ use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
 use datafusion::datasource::TableType;
+use datafusion::datasource::{provider_as_source, ViewTable};
 use datafusion::error::Result as DfResult;
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::logical_expr::utils::conjunction;
+use datafusion::logical_expr::LogicalPlanBuilder;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_optimizer::pruning::PruningPredicateBuilder;
@@ -34,7 +36,7 @@ use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::union::UnionExec;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionContext;
-use netward_events::Table;
+use netward_events::{device_events_source, ColumnType, DeviceEventsSource, Table, DEVICE_EVENTS_ACTION_PREFIX};
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
@@ -54,40 +56,71 @@ impl std::fmt::Debug for StoreTable {
 }
 
 impl Store {
-    /// Registers every stored table (`DeviceNetworkEvents`, `DeviceInfo`)
-    /// under its exact, case-sensitive name (as KQL has it; in SQL, quote it:
-    /// `"DeviceNetworkEvents"`). Each query sees the store as it is when
-    /// planned.
+    /// Registers every table (`DeviceNetworkEvents`, `DeviceEvents`,
+    /// `DeviceInfo`, `DeviceProcessEvents`) under its exact, case-sensitive name (as KQL has it; in
+    /// SQL, quote it: `"DeviceNetworkEvents"`). `DeviceEvents` is a view: its
+    /// stored (imported) rows and the network protection rows of
+    /// `DeviceNetworkEvents`. Each query sees the store as it is when planned.
     pub fn register(&self, ctx: &SessionContext) -> Result<()> {
-        for table in Table::ALL.into_iter().filter(|t| t.is_stored()) {
-            ctx.register_table(TableReference::bare(table.name()), Arc::new(self.table_provider(table)))?;
-        }
-        Ok(())
+        let shared = self.shared();
+        register_all(ctx, |table| self.provider_over(table, shared.clone()))
     }
 
-    /// Registers every stored table as of one [`Snapshot`] taken now: all
+    /// Registers every table as of one [`Snapshot`] taken now: all
     /// scans of the session, even several of one table in a query, see the
     /// same rows, and this process's retention keeps their segment files
     /// until the tables are deregistered. Register again to see new data.
     pub fn register_snapshot(&self, ctx: &SessionContext) -> Result<()> {
         let snap = Arc::new(RwLock::new(self.snapshot()));
-        for table in Table::ALL.into_iter().filter(|t| t.is_stored()) {
-            let provider = StoreTable {
-                table,
-                schema: Arc::new(table.arrow_schema()),
-                shared: snap.clone(),
-                vfs: self.vfs().clone(),
-            };
-            ctx.register_table(TableReference::bare(table.name()), Arc::new(provider))?;
-        }
-        Ok(())
+        register_all(ctx, |table| self.provider_over(table, snap.clone()))
     }
 
     /// The provider of one stored table (live: each scan takes the snapshot
-    /// current when it is planned).
+    /// current when it is planned). For `DeviceEvents` these are its stored
+    /// rows only; [`Store::register`] adds netward's verdict rows.
     pub fn table_provider(&self, table: Table) -> StoreTable {
-        StoreTable { table, schema: Arc::new(table.arrow_schema()), shared: self.shared(), vfs: self.vfs().clone() }
+        self.provider_over(table, self.shared())
     }
+
+    fn provider_over(&self, table: Table, shared: Arc<RwLock<Snapshot>>) -> StoreTable {
+        StoreTable { table, schema: Arc::new(table.arrow_schema()), shared, vfs: self.vfs().clone() }
+    }
+}
+
+fn register_all(ctx: &SessionContext, provider: impl Fn(Table) -> StoreTable) -> Result<()> {
+    for table in [Table::DeviceNetworkEvents, Table::DeviceInfo, Table::DeviceProcessEvents] {
+        ctx.register_table(TableReference::bare(table.name()), Arc::new(provider(table)))?;
+    }
+    let view =
+        device_events_view(Arc::new(provider(Table::DeviceEvents)), Arc::new(provider(Table::DeviceNetworkEvents)))?;
+    ctx.register_table(TableReference::bare(Table::DeviceEvents.name()), Arc::new(view))?;
+    Ok(())
+}
+
+/// `DeviceEvents` as users see it: the stored `DeviceEvents` rows (imports)
+/// followed by netward's own network protection rows, which are stored once,
+/// in `DeviceNetworkEvents`, and given `DeviceEvents`' columns as
+/// [`device_events_source`] says. Filters and projections reach both scans.
+pub fn device_events_view(stored: Arc<dyn TableProvider>, network: Arc<dyn TableProvider>) -> DfResult<ViewTable> {
+    let de = Table::DeviceEvents;
+    let stored = LogicalPlanBuilder::scan(de.name(), provider_as_source(stored), None)?.build()?;
+    let action = Expr::Column(Column::new_unqualified("ActionType"));
+    let prefix = datafusion::prelude::lit(DEVICE_EVENTS_ACTION_PREFIX);
+    let mut cols = Vec::with_capacity(de.columns().len());
+    for c in de.columns() {
+        let e = match device_events_source(c.name) {
+            DeviceEventsSource::Column(src) => Expr::Column(Column::new_unqualified(src)),
+            DeviceEventsSource::Empty if c.ty == ColumnType::String => datafusion::prelude::lit(""),
+            DeviceEventsSource::Empty => datafusion::prelude::lit(ScalarValue::try_from(&c.ty.arrow())?),
+        };
+        cols.push(e.alias(c.name));
+    }
+    let verdicts = LogicalPlanBuilder::scan(Table::DeviceNetworkEvents.name(), provider_as_source(network), None)?
+        .filter(datafusion::functions::string::expr_fn::starts_with(action, prefix))?
+        .project(cols)?
+        .build()?;
+    let plan = LogicalPlanBuilder::from(stored).union(verdicts)?.build()?;
+    Ok(ViewTable::new(plan, None))
 }
 
 /// Segment time ranges as pruning statistics: one container per segment,
@@ -164,10 +197,14 @@ impl StoreTable {
             .with_projection_indices(projection.cloned())?
             .with_limit(limit)
             .build();
-        ParquetFormat::default()
-            .with_options(state.table_options().parquet.clone())
-            .create_physical_plan(state, conf)
-            .await
+        // Filters are evaluated while decoding (late materialisation): the
+        // other columns of a row group are decoded only for the rows that
+        // pass; the page index on Timestamp skips pages outside a time range.
+        let mut options = state.table_options().parquet.clone();
+        options.global.pushdown_filters = true;
+        options.global.reorder_filters = true;
+        options.global.enable_page_index = true;
+        ParquetFormat::default().with_options(options).create_physical_plan(state, conf).await
     }
 }
 

@@ -32,7 +32,11 @@ pub struct StoreOptions {
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions { read_only: false, roll_rows: 1 << 20, roll_bytes: 256 << 20, row_group_rows: 64 * 1024 }
+        // A reader decodes the whole live log before its first query, so the
+        // log stays small: 64 MiB is about 150,000 events (a few minutes of a
+        // busy agent, one import batch or so); rolled segments are read by
+        // column and row group.
+        StoreOptions { read_only: false, roll_rows: 1 << 20, roll_bytes: 64 << 20, row_group_rows: 64 * 1024 }
     }
 }
 

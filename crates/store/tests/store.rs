@@ -4,6 +4,7 @@
 #![cfg(feature = "datafusion")]
 
 use datafusion::arrow::array::{Array, Int64Array};
+use datafusion::common::TableReference;
 use datafusion::prelude::SessionContext;
 use netward_events::{Record, Table, Timestamp, Value};
 use netward_store::gen::generate_network_events;
@@ -80,16 +81,40 @@ fn one_writer_many_readers() {
     Store::open(dir.path(), small()).unwrap();
 }
 
-#[test]
-fn views_are_not_stored() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_events_are_stored_rows_plus_netwards_verdicts() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = Store::open(dir.path(), small()).unwrap();
-    let e = s.append(Table::DeviceEvents, &[Record::new(Table::DeviceEvents)]).unwrap_err();
-    assert!(matches!(e, StoreError::NotStored("DeviceEvents")), "{e}");
+    let mut imported = Record::new(Table::DeviceEvents);
+    imported.set_text("Timestamp", "2025-11-22T00:00:05Z").unwrap();
+    imported.set_text("ActionType", "AntivirusDetection").unwrap();
+    imported.set_text("SHA1", "da39a3ee5e6b4b0d3255bfef95601890afd80709").unwrap();
+    s.append(Table::DeviceEvents, &[imported]).unwrap();
+    let mut verdict = net(2, "evil.example");
+    verdict.set_text("ActionType", "ExploitGuardNetworkProtectionBlocked").unwrap();
+    verdict.set_text("InitiatingProcessFileName", "curl").unwrap();
+    s.append(Table::DeviceNetworkEvents, &[net(1, "good.example"), verdict]).unwrap();
+    // Half in a segment, half in the log: the view reads both.
+    s.roll().unwrap();
+    s.append(Table::DeviceNetworkEvents, &[net(3, "other.example")]).unwrap();
+    let ctx = SessionContext::new();
+    s.register(&ctx).unwrap();
+    let q = r#"SELECT "ActionType", "RemoteUrl", "FileName", "SHA1" FROM "DeviceEvents" ORDER BY "ActionType""#;
+    let batches = ctx.sql(q).await.unwrap().collect().await.unwrap();
+    let rows = datafusion::arrow::util::pretty::pretty_format_batches(&batches).unwrap().to_string();
+    let lines: Vec<&str> = rows.lines().filter(|l| l.starts_with("| ") && !l.contains("ActionType")).collect();
+    assert_eq!(lines.len(), 2, "{rows}");
+    assert!(lines[0].contains("AntivirusDetection") && lines[0].contains("da39a3ee"), "{rows}");
+    assert!(lines[1].contains("ExploitGuardNetworkProtectionBlocked") && lines[1].contains("curl"), "{rows}");
+    // The view keeps the kql_type of dynamic columns.
+    let schema = ctx.table(TableReference::bare("DeviceEvents")).await.unwrap().schema().as_arrow().clone();
+    let af = schema.field_with_name("AdditionalFields").unwrap();
+    assert_eq!(af.metadata().get("kql_type").map(String::as_str), Some("dynamic"));
+    assert_eq!(count(&ctx, r#"SELECT count(*) FROM "DeviceEvents" WHERE "SHA1" = ''"#).await, 1);
     // A row error writes nothing and does not poison the store.
     let e = s.append(Table::DeviceNetworkEvents, &[Record::new(Table::DeviceInfo)]).unwrap_err();
     assert!(matches!(e, StoreError::Row { .. }), "{e}");
-    s.append(Table::DeviceNetworkEvents, &[net(1, "ok")]).unwrap();
+    s.append(Table::DeviceNetworkEvents, &[net(4, "ok")]).unwrap();
 }
 
 #[test]
@@ -98,9 +123,9 @@ fn format_version_and_schema_are_checked_on_open() {
     drop(Store::open(dir.path(), small()).unwrap());
     let path = dir.path().join("MANIFEST");
     let text = std::fs::read_to_string(&path).unwrap();
-    std::fs::write(&path, text.replace("\"version\": 1", "\"version\": 2")).unwrap();
+    std::fs::write(&path, text.replace("\"version\": 2", "\"version\": 3")).unwrap();
     let e = Store::open(dir.path(), small()).err().unwrap();
-    assert!(matches!(e, StoreError::Version { found: 2, supported: 1, .. }), "{e}");
+    assert!(matches!(e, StoreError::Version { found: 3, supported: 2, .. }), "{e}");
     std::fs::write(&path, text.replace("RemotePort:int", "RemotePort:long")).unwrap();
     let e = Store::open(dir.path(), StoreOptions::read_only()).err().unwrap().to_string();
     assert!(e.contains("DeviceNetworkEvents") && e.contains("RemotePort:int"), "{e}");

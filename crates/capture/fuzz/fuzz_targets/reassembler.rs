@@ -14,6 +14,8 @@ fuzz_target!(|data: &[u8]| {
         max_flows: 4,
         stream: StreamLimits { max_ooo_bytes: 512, max_ooo_segments: 8, check_window: 64 },
         max_buffered_total: 1024,
+        // Both handshake readings: captures' and the live datapath's.
+        synack_unseen: data.first().is_some_and(|b| b & 1 == 1),
         ..FlowConfig::default()
     };
     let mut table = FlowTable::new(cfg);

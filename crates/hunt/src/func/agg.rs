@@ -3,13 +3,12 @@
 //! `kql_to_json`) into a dynamic array, up to a maximum size. `make_set`
 //! keeps the first occurrence of each distinct value.
 
-use super::KQL_TYPE;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{Accumulator, AggregateUDF, AggregateUDFImpl, Signature, Volatility};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 /// Kusto's default `make_set`/`make_list` maximum.
@@ -46,10 +45,7 @@ impl AggregateUDFImpl for MakeCollection {
         Ok(DataType::Utf8)
     }
     fn return_field(&self, _arg_fields: &[FieldRef]) -> Result<FieldRef> {
-        Ok(Arc::new(
-            Field::new(self.name(), DataType::Utf8, false)
-                .with_metadata(HashMap::from([(KQL_TYPE.to_string(), "dynamic".to_string())])),
-        ))
+        Ok(Arc::new(super::as_dynamic(Field::new(self.name(), DataType::Utf8, false))))
     }
     fn is_nullable(&self) -> bool {
         false

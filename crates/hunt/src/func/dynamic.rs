@@ -64,7 +64,7 @@ pub fn split(args: &[ColumnarValue], n: usize) -> Result<ColumnarValue> {
 pub fn mark(args: &[ColumnarValue], _n: usize) -> Result<ColumnarValue> {
     match args.first() {
         Some(a) => Ok(a.clone()),
-        None => exec_err!("dyn_mark: missing argument"),
+        None => exec_err!("kql: dyn_mark: missing argument"),
     }
 }
 
@@ -231,7 +231,7 @@ pub fn pack_array(args: &[ColumnarValue], n: usize) -> Result<ColumnarValue> {
 /// keep their order.
 pub fn pack(args: &[ColumnarValue], n: usize) -> Result<ColumnarValue> {
     if args.len() % 2 != 0 {
-        return exec_err!("pack: needs key/value pairs");
+        return exec_err!("kql: pack: needs key/value pairs");
     }
     let items: Vec<Strs> = args.iter().map(strs).collect::<Result<_>>()?;
     Ok(utf8s(n, |i| {

@@ -120,7 +120,7 @@ fn durations(cv: &ColumnarValue, n: usize) -> Result<DurationNanosecondArray> {
         DataType::Duration(TimeUnit::Nanosecond) => a,
         DataType::Int64 | DataType::Int32 => datafusion::arrow::compute::cast(&a, &DataType::Int64)
             .and_then(|x| datafusion::arrow::compute::cast(&x, &DataType::Duration(TimeUnit::Nanosecond)))?,
-        other => return exec_err!("bin: a datetime needs a timespan bin size, not {other}"),
+        other => return exec_err!("kql: bin: a datetime needs a timespan bin size, not {other}"),
     };
     Ok(a.as_primitive::<DurationNanosecondType>().clone())
 }

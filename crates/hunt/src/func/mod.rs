@@ -10,8 +10,15 @@
 //! field metadata `kql_type=dynamic` marks such columns (see [`dynamic`]).
 
 pub mod agg;
+pub mod bag_schema;
+pub mod bags;
+pub mod cmdline;
+pub mod decompose;
 pub mod dynamic;
 pub mod misc;
+pub mod more;
+pub mod percentile;
+pub mod series_agg;
 pub mod strings;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int64Array, StringArray};
@@ -24,8 +31,17 @@ use datafusion::logical_expr::{
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
+/// Prefix of the error messages netward's own functions raise (shown to
+/// the user without it); any other engine error is reworded.
+pub const KQL_ERROR: &str = "kql: ";
+
 /// Field metadata key naming the KQL type of a column.
 pub const KQL_TYPE: &str = "kql_type";
+
+/// `f` marked as KQL `dynamic` (JSON text in a Utf8 column).
+pub(crate) fn as_dynamic(f: Field) -> Field {
+    f.with_metadata(HashMap::from([(KQL_TYPE.to_string(), "dynamic".to_string())]))
+}
 
 type Imp = fn(&[ColumnarValue], usize) -> Result<ColumnarValue>;
 
@@ -65,7 +81,7 @@ impl ScalarUDFImpl for KqlUdf {
     fn return_field_from_args(&self, _args: ReturnFieldArgs) -> Result<FieldRef> {
         let mut f = Field::new(self.name, self.ret.clone(), true);
         if self.dynamic {
-            f = f.with_metadata(HashMap::from([(KQL_TYPE.to_string(), "dynamic".to_string())]));
+            f = as_dynamic(f);
         }
         Ok(Arc::new(f))
     }
@@ -138,6 +154,111 @@ fn registry() -> &'static HashMap<String, Arc<ScalarUDF>> {
                 false,
                 misc::bin_datetime,
             ),
+            udf("kql_replace_string", Utf8, false, more::replace_string),
+            udf("kql_replace_regex", Utf8, false, more::replace_regex),
+            udf("kql_replace_regex_r", Utf8, false, more::replace_regex_r),
+            udf("kql_extract_all", Utf8, true, more::extract_all),
+            udf("kql_strcat_array", Utf8, false, more::strcat_array),
+            udf("kql_trim", Utf8, false, more::trim),
+            udf("kql_trim_start", Utf8, false, more::trim_start),
+            udf("kql_trim_end", Utf8, false, more::trim_end),
+            udf("kql_round", Float64, false, more::round),
+            udf("kql_reverse", Utf8, false, more::reverse),
+            udf("kql_base64_encode", Utf8, false, more::base64_encode),
+            udf("kql_base64_decode", Utf8, false, more::base64_decode),
+            udf("kql_url_encode", Utf8, false, more::url_encode),
+            udf("kql_url_decode", Utf8, false, more::url_decode),
+            udf("kql_parse_path", Utf8, true, more::parse_path),
+            udf("kql_format_bytes", Utf8, false, more::format_bytes),
+            udf("kql_hash_sha256", Utf8, false, more::hash_sha256),
+            udf("kql_hash_sha1", Utf8, false, more::hash_sha1),
+            udf("kql_hash_md5", Utf8, false, more::hash_md5),
+            udf("kql_format_datetime", Utf8, false, more::format_datetime),
+            udf("kql_format_timespan", Utf8, false, more::format_timespan),
+            udf("kql_datetime_diff", Int64, false, more::datetime_diff),
+            udf(
+                "kql_datetime_add",
+                Timestamp(datafusion::arrow::datatypes::TimeUnit::Nanosecond, Some("UTC".into())),
+                false,
+                more::datetime_add,
+            ),
+            udf("kql_datetime_part", Int64, false, more::datetime_part),
+            udf(
+                "kql_startofmonth",
+                Timestamp(datafusion::arrow::datatypes::TimeUnit::Nanosecond, Some("UTC".into())),
+                false,
+                more::startofmonth,
+            ),
+            udf(
+                "kql_startofyear",
+                Timestamp(datafusion::arrow::datatypes::TimeUnit::Nanosecond, Some("UTC".into())),
+                false,
+                more::startofyear,
+            ),
+            udf(
+                "kql_endofday",
+                Timestamp(datafusion::arrow::datatypes::TimeUnit::Nanosecond, Some("UTC".into())),
+                false,
+                more::endofday,
+            ),
+            udf(
+                "kql_endofweek",
+                Timestamp(datafusion::arrow::datatypes::TimeUnit::Nanosecond, Some("UTC".into())),
+                false,
+                more::endofweek,
+            ),
+            udf(
+                "kql_endofmonth",
+                Timestamp(datafusion::arrow::datatypes::TimeUnit::Nanosecond, Some("UTC".into())),
+                false,
+                more::endofmonth,
+            ),
+            udf(
+                "kql_endofyear",
+                Timestamp(datafusion::arrow::datatypes::TimeUnit::Nanosecond, Some("UTC".into())),
+                false,
+                more::endofyear,
+            ),
+            udf("kql_hourofday", Int32, false, more::hourofday),
+            udf("kql_getmonth", Int32, false, more::getmonth),
+            udf("kql_getyear", Int32, false, more::getyear),
+            udf("kql_dayofmonth", Int32, false, more::dayofmonth),
+            udf("kql_dayofyear", Int32, false, more::dayofyear),
+            udf(
+                "kql_make_datetime",
+                Timestamp(datafusion::arrow::datatypes::TimeUnit::Nanosecond, Some("UTC".into())),
+                false,
+                more::make_datetime,
+            ),
+            udf(
+                "kql_make_timespan",
+                Duration(datafusion::arrow::datatypes::TimeUnit::Nanosecond),
+                false,
+                more::make_timespan,
+            ),
+            udf("kql_ipv4_is_in_range", Boolean, false, more::ipv4_is_in_range),
+            udf("kql_ipv4_is_match", Boolean, false, more::ipv4_is_match),
+            udf("kql_ipv4_compare", Int64, false, more::ipv4_compare),
+            udf("kql_parse_ipv4", Int64, false, more::parse_ipv4),
+            udf("kql_ipv6_compare", Int64, false, more::ipv6_compare),
+            udf("kql_ipv6_is_match", Boolean, false, more::ipv6_is_match),
+            udf("kql_array_sort_asc", Utf8, true, more::array_sort_asc),
+            udf("kql_array_sort_desc", Utf8, true, more::array_sort_desc),
+            udf("kql_array_concat", Utf8, true, more::array_concat),
+            udf("kql_set_union", Utf8, true, more::set_union),
+            udf("kql_set_intersect", Utf8, true, more::set_intersect),
+            udf("kql_set_difference", Utf8, true, more::set_difference),
+            udf("kql_bag_keys", Utf8, true, more::bag_keys),
+            udf("kql_bag_merge", Utf8, true, more::bag_merge),
+            udf("kql_zip", Utf8, true, more::zip),
+            udf("kql_series_stats", Utf8, true, more::series_stats),
+            udf("kql_parse_command_line", Utf8, true, cmdline::parse_command_line),
+            udf("kql_series_decompose", Utf8, true, decompose::series_decompose),
+            udf("kql_bag_remove_keys", Utf8, true, bags::bag_remove_keys),
+            udf("kql_bag_drop_empty", Utf8, true, bags::bag_drop_empty),
+            udf("kql_series_fit_line", Utf8, true, more::series_fit_line),
+            udf("kql_mv_items", List(Arc::new(Field::new("item", Utf8, true))), false, more::mv_items),
+            udf("kql_mv_index", List(Arc::new(Field::new("item", Utf8, true))), false, more::mv_index),
             udf("kql_bin_long", Int64, false, misc::bin_long),
             udf("kql_bin_real", Float64, false, misc::bin_real),
             udf(
@@ -247,7 +368,7 @@ pub(crate) fn ints(cv: &ColumnarValue) -> Result<Ints> {
                 let v = sv.cast_to(&DataType::Int64)?;
                 match v {
                     ScalarValue::Int64(x) => Ints::Scalar(x),
-                    _ => return exec_err!("expected an integer"),
+                    _ => return exec_err!("kql: expected an integer"),
                 }
             }
         }
@@ -262,7 +383,7 @@ pub(crate) fn ints(cv: &ColumnarValue) -> Result<Ints> {
 pub(crate) fn arg<'a>(args: &'a [ColumnarValue], i: usize, f: &str) -> Result<&'a ColumnarValue> {
     match args.get(i) {
         Some(a) => Ok(a),
-        None => exec_err!("{f}: missing argument {}", i + 1),
+        None => exec_err!("kql: {f}: missing argument {}", i + 1),
     }
 }
 

@@ -211,7 +211,7 @@ pub fn in_ci(args: &[ColumnarValue], n: usize) -> Result<ColumnarValue> {
 fn compile(p: &str, f: &str) -> Result<Regex> {
     match Regex::new(p) {
         Ok(r) => Ok(r),
-        Err(e) => exec_err!("{f}: bad regular expression `{p}`: {e}"),
+        Err(e) => exec_err!("kql: {f}: bad regular expression `{p}`: {e}"),
     }
 }
 
@@ -242,7 +242,7 @@ impl Patterns {
         }
         match &self.last {
             Some((_, r)) => Ok(r),
-            None => exec_err!("{}: no pattern", self.f),
+            None => exec_err!("kql: {}: no pattern", self.f),
         }
     }
 }
@@ -290,7 +290,7 @@ pub fn countof(args: &[ColumnarValue], n: usize) -> Result<ColumnarValue> {
     let regex = match kind.as_str() {
         "regex" => true,
         "normal" => false,
-        other => return exec_err!("countof: kind must be \"normal\" or \"regex\", not {other:?}"),
+        other => return exec_err!("kql: countof: kind must be \"normal\" or \"regex\", not {other:?}"),
     };
     let mut out: Vec<i64> = Vec::with_capacity(n);
     let mut pats = if regex { Some(Patterns::new(strs(arg(args, 1, "countof")?)?, "countof")?) } else { None };

@@ -184,6 +184,8 @@ impl ExprKind {
                 m.saturating_add(u32::try_from(ops.len()).unwrap_or(u32::MAX))
             }
             ExprKind::Datatable { values, .. } => max_depth(values),
+            ExprKind::Print(items) => items.iter().map(|n| n.expr.depth).max().unwrap_or(0),
+            ExprKind::Range { from, to, step, .. } => from.depth.max(to.depth).max(step.depth),
             ExprKind::Union { opts, operands } => {
                 max_depth(operands).max(opts.iter().map(|(_, e)| e.depth).max().unwrap_or(0))
             }
@@ -253,6 +255,67 @@ pub enum ExprKind {
         opts: Vec<(Ident, Expr)>,
         operands: Vec<Expr>,
     },
+    /// `print a = 1, "x"`: one row.
+    Print(Vec<NamedExpr>),
+    /// `range x from a to b step s`.
+    Range {
+        name: Ident,
+        from: Box<Expr>,
+        to: Box<Expr>,
+        step: Box<Expr>,
+    },
+}
+
+/// One column of `mv-expand`: `[Name =] expr [to typeof(T)]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MvItem {
+    pub name: Option<Ident>,
+    pub expr: Expr,
+    pub to: Option<Ident>,
+}
+
+/// `parse` flavours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParseKind {
+    Simple,
+    Regex,
+    Relaxed,
+}
+
+/// One element of a `parse` pattern.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParseItem {
+    /// `*`: skip anything.
+    Star,
+    /// A string constant (a regex with `kind=regex`).
+    Lit(String),
+    /// `Name [: type]`.
+    Col(Ident, Option<Ident>),
+}
+
+/// One aggregate of `make-series`: `[Name =] agg(...) [default = v]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plugin {
+    pub name: Ident,
+    /// Positional arguments, in order.
+    pub args: Vec<Expr>,
+    /// `name = value` arguments.
+    pub named: Vec<(Ident, Expr)>,
+    /// `: ([*,] Name: type, ...)`: the output columns, `*` first keeping
+    /// the input's.
+    pub schema: Option<OutputSchema>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutputSchema {
+    pub star: bool,
+    pub columns: Vec<(Ident, Ident)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesAgg {
+    pub agg: NamedExpr,
+    pub default: Option<Expr>,
 }
 
 /// `Name = expr`, `(A, B) = expr`, or a bare `expr`.
@@ -336,6 +399,54 @@ pub enum OpKind {
     Invoke(Expr),
     /// `as Name`
     As(Ident),
+    /// `serialize [Name = expr, ...]`
+    Serialize(Vec<NamedExpr>),
+    /// `sample N`
+    Sample(Expr),
+    /// `top-hitters N of X [by Y]`
+    TopHitters {
+        n: Expr,
+        of: Expr,
+        by: Option<Expr>,
+    },
+    GetSchema,
+    /// `mv-expand [kind=..] [with_itemindex=I] items [limit N]`
+    MvExpand {
+        opts: Vec<(Ident, Expr)>,
+        items: Vec<MvItem>,
+        limit: Option<Expr>,
+    },
+    /// `parse` / `parse-where` (`filter`).
+    Parse {
+        kind: ParseKind,
+        flags: String,
+        expr: Expr,
+        items: Vec<ParseItem>,
+        filter: bool,
+    },
+    /// `search [kind=case_sensitive] <predicate>` over the piped table;
+    /// `true`: terms match case-sensitively.
+    Search(Expr, bool),
+    /// `evaluate plugin(args) [: (schema)]`
+    Evaluate(Plugin),
+    /// `mv-apply [with_itemindex=I] items [limit N] on (subquery)`
+    MvApply {
+        opts: Vec<(Ident, Expr)>,
+        items: Vec<MvItem>,
+        limit: Option<Expr>,
+        ops: Vec<Operator>,
+    },
+    /// `make-series aggs on Axis [from a] [to b] step s [by ...]`
+    MakeSeries {
+        aggs: Vec<SeriesAgg>,
+        on: Expr,
+        from: Option<Expr>,
+        to: Option<Expr>,
+        step: Expr,
+        by: Vec<NamedExpr>,
+        /// `kind=nonempty`: an empty input still gives one row of defaults.
+        nonempty: bool,
+    },
 }
 
 impl OpKind {
@@ -377,6 +488,50 @@ impl OpKind {
                 operands.iter().for_each(&mut *f);
             }
             OpKind::Render { props, .. } => props.iter().for_each(|(_, e)| f(e)),
+            OpKind::Serialize(l) => named(l, f),
+            OpKind::Sample(e) | OpKind::Search(e, _) => f(e),
+            OpKind::Evaluate(p) => {
+                p.args.iter().for_each(&mut *f);
+                p.named.iter().for_each(|(_, e)| f(e));
+            }
+            OpKind::TopHitters { n, of, by } => {
+                f(n);
+                f(of);
+                if let Some(b) = by {
+                    f(b);
+                }
+            }
+            OpKind::MvExpand { opts, items, limit } => {
+                opts.iter().for_each(|(_, e)| f(e));
+                items.iter().for_each(|i| f(&i.expr));
+                if let Some(l) = limit {
+                    f(l);
+                }
+            }
+            OpKind::MvApply { opts, items, limit, ops } => {
+                opts.iter().for_each(|(_, e)| f(e));
+                items.iter().for_each(|i| f(&i.expr));
+                if let Some(l) = limit {
+                    f(l);
+                }
+                ops.iter().for_each(|o| o.kind.for_each_expr(f));
+            }
+            OpKind::Parse { expr, .. } => f(expr),
+            OpKind::MakeSeries { aggs, on, from, to, step, by, .. } => {
+                for a in aggs {
+                    f(&a.agg.expr);
+                    if let Some(d) = &a.default {
+                        f(d);
+                    }
+                }
+                f(on);
+                for e in [from, to].into_iter().flatten() {
+                    f(e);
+                }
+                f(step);
+                named(by, f);
+            }
+            OpKind::GetSchema => {}
             OpKind::ProjectAway(_)
             | OpKind::ProjectKeep(_)
             | OpKind::ProjectRename(_)

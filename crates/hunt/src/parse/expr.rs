@@ -340,6 +340,25 @@ impl Parser<'_> {
             return Ok(Expr::new(ExprKind::Ident(name), span));
         }
         match name.as_str() {
+            // `datetime("2014-05-25T08:20:03.123456Z")`: the string form.
+            "datetime" if matches!(self.peek_at(1)?.tok, Tok::Str(_)) && self.peek_at(2)?.tok == Tok::RParen => {
+                self.next()?;
+                let t = self.next()?;
+                let end = self.next()?.span;
+                let Tok::Str(text) = t.tok else { unreachable!() };
+                let ns = parse_datetime(&text)
+                    .ok_or_else(|| SpannedError::syntax(format!("bad datetime literal `{text}`"), t.span))?;
+                return Ok(Expr::new(ExprKind::Lit(Lit::DateTime(ns)), span.to(end)));
+            }
+            // `time(14.02:03:04.12345)`, `timespan(10:30)`: clock forms.
+            "time" | "timespan" if self.clock_literal_follows()? => {
+                self.next()?;
+                let (text, tspan) = self.raw_until_rparen()?;
+                let end = Span::new(tspan.end, tspan.end + 1);
+                let ns = parse_clock_timespan(text.trim())
+                    .ok_or_else(|| SpannedError::syntax(format!("bad timespan literal `{text}`"), tspan))?;
+                return Ok(Expr::new(ExprKind::Lit(Lit::Timespan(ns)), span.to(end)));
+            }
             "datetime" | "todatetime" if self.raw_literal_follows()? => {
                 self.next()?;
                 let (text, tspan) = self.raw_until_rparen()?;
@@ -367,8 +386,9 @@ impl Parser<'_> {
                     span,
                 ))
             }
-            "materialized_view" | "cluster" | "database" | "external_table" | "evaluate" | "toscalar" | "range"
-            | "print" => return Err(SpannedError::unsupported(format!("`{name}` is not supported"), span)),
+            "materialized_view" | "cluster" | "database" | "external_table" | "evaluate" | "range" | "print" => {
+                return Err(SpannedError::unsupported(format!("`{name}` is not supported"), span))
+            }
             _ => {}
         }
         if let Some(ty) = ScalarType::from_name(&name) {
@@ -403,6 +423,16 @@ impl Parser<'_> {
 
     /// `datetime(` followed by raw text rather than an expression: a digit or
     /// `null`. `todatetime(x)` with an expression is a normal call.
+    /// Whether `(` is followed by a clock-form timespan: a number directly
+    /// followed by `:` (`10:30`, `14.02:03:04`).
+    fn clock_literal_follows(&mut self) -> PResult<bool> {
+        let first = self.peek_at(1)?.clone();
+        let second = self.peek_at(2)?.clone();
+        Ok(matches!(first.tok, Tok::Int(_) | Tok::Real(_))
+            && second.tok == Tok::Colon
+            && second.span.start == first.span.end)
+    }
+
     fn raw_literal_follows(&mut self) -> PResult<bool> {
         Ok(match &self.peek_at(1)?.tok {
             Tok::Int(_) | Tok::Real(_) | Tok::Timespan(_) => true,
@@ -527,4 +557,38 @@ impl Parser<'_> {
 /// with the event model's one parser of written times.
 pub fn parse_datetime(text: &str) -> Option<i64> {
     netward_events::Timestamp::parse(text).ok().map(|t| t.unix_nanos())
+}
+
+/// `[-][d.]hh:mm[:ss[.fffffff]]` as nanoseconds (Kusto's clock form of a
+/// timespan literal).
+fn parse_clock_timespan(text: &str) -> Option<i64> {
+    let (neg, t) = match text.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, text),
+    };
+    let parts: Vec<&str> = t.split(':').collect();
+    if !(2..=3).contains(&parts.len()) {
+        return None;
+    }
+    let (days, hours) = match parts[0].split_once('.') {
+        Some((d, h)) => (d.parse::<i64>().ok()?, h.parse::<i64>().ok()?),
+        None => (0, parts[0].parse::<i64>().ok()?),
+    };
+    let minutes = parts[1].parse::<i64>().ok()?;
+    let (secs, frac) = match parts.get(2) {
+        None => (0, 0),
+        Some(s) => match s.split_once('.') {
+            Some((a, f)) if !f.is_empty() && f.len() <= 7 && f.bytes().all(|b| b.is_ascii_digit()) => {
+                let ticks: i64 = format!("{f:0<7}").parse().ok()?;
+                (a.parse::<i64>().ok()?, ticks * 100)
+            }
+            Some(_) => return None,
+            None => (s.parse::<i64>().ok()?, 0),
+        },
+    };
+    if hours > 23 || minutes > 59 || secs > 59 {
+        return None;
+    }
+    let ns = (((days * 24 + hours) * 60 + minutes) * 60 + secs).checked_mul(1_000_000_000)?.checked_add(frac)?;
+    Some(if neg { -ns } else { ns })
 }

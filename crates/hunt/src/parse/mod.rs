@@ -344,11 +344,51 @@ impl<'a> Parser<'a> {
     pub fn pipe_expr(&mut self) -> PResult<Expr> {
         let sp = self.peek_span()?;
         self.enter(sp)?;
-        let source = if self.at_word("union")? && !matches!(self.peek_at(1)?.tok, Tok::Pipe | Tok::Eof) {
+        let next_is_body = !matches!(self.peek_at(1)?.tok, Tok::Pipe | Tok::Eof | Tok::Semi | Tok::RParen);
+        let source = if self.at_word("union")? && next_is_body {
             let start = self.next()?.span;
             let (opts, operands) = self.union_args()?;
             let end = operands.last().map(|e| e.span).unwrap_or(start);
             Expr::new(ExprKind::Union { opts, operands }, start.to(end))
+        } else if self.at_word("print")? && next_is_body {
+            let start = self.next()?.span;
+            let items = self.named_list()?;
+            Expr::new(ExprKind::Print(items), start.to(Span::new(self.last_end, self.last_end)))
+        } else if self.at_word("range")? && matches!(self.peek_at(1)?.tok, Tok::Ident(_)) {
+            let start = self.next()?.span;
+            let name = self.ident("a column name")?;
+            self.expect_word("from")?;
+            let from = self.expr()?;
+            self.expect_word("to")?;
+            let to = self.expr()?;
+            self.expect_word("step")?;
+            let step = self.expr()?;
+            let span = start.to(step.span);
+            Expr::new(ExprKind::Range { name, from: Box::new(from), to: Box::new(to), step: Box::new(step) }, span)
+        } else if self.at_word("search")? && next_is_body {
+            // `search [in (T, ...)] predicate`: over the named tables, or
+            // every table, with the `$table` column Kusto adds.
+            let start = self.next()?.span;
+            let cs = self.search_kind()?;
+            let mut operands = Vec::new();
+            if self.at_word("in")? && self.peek_at(1)?.tok == Tok::LParen {
+                self.next()?;
+                self.next()?;
+                loop {
+                    operands.push(self.tabular_operand()?);
+                    if !self.eat(&Tok::Comma)? {
+                        break;
+                    }
+                }
+                self.expect(&Tok::RParen, "`)`")?;
+            }
+            let pred = self.expr()?;
+            let span = start.to(pred.span);
+            let src_name = Ident { name: "withsource".into(), span: start };
+            let opts = vec![(src_name, Expr::new(ExprKind::Ident("$table".into()), start))];
+            let source = Expr::new(ExprKind::Union { opts, operands }, start);
+            let op = Operator { kind: OpKind::Search(pred, cs), span };
+            Expr::new(ExprKind::Pipe { source: Box::new(source), ops: vec![op] }, span)
         } else {
             self.expr()?
         };

@@ -54,9 +54,9 @@ fn functions_and_tuples() {
 fn errors_have_positions() {
     let e = parse_query("T\n| where a ==").unwrap_err().locate("T\n| where a ==");
     assert_eq!((e.line, e.col), (2, 13));
-    let src = "T | mv-expand x";
+    let src = "T | fork (take 1)";
     let e = parse_query(src).unwrap_err().locate(src);
-    assert!(e.message.contains("mv-expand"));
+    assert!(e.message.contains("`fork`") && e.message.contains("several result tables"), "{e}");
     assert_eq!((e.line, e.col), (1, 5));
     let src = "let x = externaldata(a:string) [@'http://x'];\nx";
     let e = parse_query(src).unwrap_err().locate(src);

@@ -5,7 +5,6 @@
 
 /// Advanced-hunting / Sentinel tables that netward does not collect.
 pub const NOT_COLLECTED_TABLES: &[&str] = &[
-    "DeviceProcessEvents",
     "DeviceFileEvents",
     "DeviceRegistryEvents",
     "DeviceLogonEvents",
@@ -88,3 +87,31 @@ pub const NOT_COLLECTED_COLUMNS: &[&str] = &[
     "ExposureLevel",
     "AssetValue",
 ];
+
+/// Whether netward never fills the column `name` on Linux (it exists so
+/// Defender's queries run, and reads empty): the event model's marker
+/// (`Column::filled_on_linux`), in every table that has the column.
+pub fn never_filled(name: &str) -> bool {
+    use netward_events::Table;
+    let mut seen = false;
+    for t in Table::ALL {
+        for c in t.columns().iter().filter(|c| c.name == name) {
+            if c.filled_on_linux() {
+                return false;
+            }
+            seen = true;
+        }
+    }
+    seen || NOT_COLLECTED_COLUMNS.contains(&name)
+}
+
+/// Whether netward produces the `ActionType` value `v` in some table
+/// (case-insensitive, as `=~` and `has` compare; part of one counts, for
+/// `startswith`/`contains`).
+pub fn produced_action_type(v: &str) -> bool {
+    let v = v.to_ascii_lowercase();
+    netward_events::Table::ALL
+        .iter()
+        .flat_map(|t| t.action_types_produced().iter())
+        .any(|a| a.as_str().to_ascii_lowercase().contains(&v))
+}

@@ -44,8 +44,12 @@ pub const AGGREGATES: &[&str] = &[
     "take_any",
     "percentile",
     "percentiles",
+    "percentiles_array",
     "stdev",
     "variance",
+    "stdevp",
+    "variancep",
+    "count_distinct",
     "make_bag",
     "hll",
     "tdigest",
@@ -211,6 +215,7 @@ impl Planner<'_> {
             ExprKind::In { expr, list, neg, ci } => self.in_list(expr, list, *neg, *ci, env, schema, span),
             ExprKind::HasAny { expr, list, all } => {
                 let x = self.scalar(expr, env, schema)?;
+                self.note_action_types(expr, list, env, schema);
                 let mut args = vec![to_str(x, span)?];
                 for item in self.expand_list(list, env, schema)? {
                     args.push(to_str(item, span)?);
@@ -236,7 +241,11 @@ impl Planner<'_> {
             }
             ExprKind::Call { name, args } => self.call(&name.name, name.span, args, env, schema, span),
             ExprKind::Member { .. } | ExprKind::Index { .. } => self.path(e, env, schema),
-            ExprKind::Pipe { .. } | ExprKind::Datatable { .. } | ExprKind::Union { .. } => {
+            ExprKind::Pipe { .. }
+            | ExprKind::Datatable { .. }
+            | ExprKind::Union { .. }
+            | ExprKind::Print(_)
+            | ExprKind::Range { .. } => {
                 Err(SpannedError::semantic("a tabular expression cannot be used as a scalar", span))
             }
         }
@@ -244,6 +253,9 @@ impl Planner<'_> {
 
     fn ident(&mut self, name: &str, span: Span, env: &Env, schema: &DFSchema) -> PResult<Typed> {
         if let Some(c) = find_column(schema, name) {
+            if super::catalog::never_filled(name) {
+                self.notes.insert(format!("column `{name}` is never filled by netward on Linux: it reads empty"));
+            }
             return typed(c, schema, span);
         }
         match env.get(name) {
@@ -356,6 +368,14 @@ impl Planner<'_> {
                 (a, b)
             }
             (x, y) if x.is_numeric() && y.is_numeric() => (a, b),
+            // `RemotePort == "3389"`: the string is read as a number of the
+            // other side's type, as Kusto does (a string that is not one
+            // compares as null: no row matches).
+            (x, String) if x.is_numeric() => {
+                let b = convert(b, KType::Real, span)?;
+                (a, b)
+            }
+            (String, y) if y.is_numeric() => (convert(a, KType::Real, span)?, b),
             (x, y) => {
                 return Err(SpannedError::semantic(format!("cannot compare {} with {}", x.name(), y.name()), span))
             }
@@ -378,6 +398,7 @@ impl Planner<'_> {
     ) -> PResult<Typed> {
         let a = self.scalar(lhs, env, schema)?;
         let b = self.scalar(rhs, env, schema)?;
+        self.note_action_types(lhs, std::slice::from_ref(rhs), env, schema);
         // Constant arithmetic folds (`ago(1d) - 2h`, `7d * 2`), bottom up:
         // the operands were folded already.
         if matches!(op, BinOp::Add | BinOp::Sub | BinOp::Mul) {
@@ -466,10 +487,13 @@ impl Planner<'_> {
                 Some(l) => out.push(lit_typed(&l)),
                 None => {
                     if self.is_tabular(item, env) {
-                        return Err(SpannedError::unsupported(
-                            "a table here is only supported as the single element of `in (...)`",
-                            item.span,
-                        ));
+                        // The values of the table's first column, computed
+                        // first (a probe) and spread into the list.
+                        let order = self.order.take();
+                        let plan = self.tabular(item, env);
+                        self.order = order;
+                        out.extend(self.table_values(plan?, item.span)?);
+                        continue;
                     }
                     let t = self.scalar(item, env, schema)?;
                     if t.ty == KType::Dynamic {
@@ -497,9 +521,13 @@ impl Planner<'_> {
         span: Span,
     ) -> PResult<Typed> {
         let xt = self.scalar(x, env, schema)?;
+        self.note_action_types(x, list, env, schema);
         // `x in (T)`: the first column of a table.
+        // In a `where`, as a subquery (no bound on the table's size);
+        // elsewhere DataFusion cannot run one, so the values are computed
+        // first (a probe) and compared as a list.
         if let [single] = list {
-            if self.is_tabular(single, env) {
+            if self.is_tabular(single, env) && self.in_where {
                 return self.in_subquery(xt, single, neg, ci, env, span);
             }
         }
@@ -560,6 +588,29 @@ impl Planner<'_> {
         Ok(Typed { expr: DfExpr::InSubquery(InSubquery::new(Box::new(xe), subquery, neg)), ty: KType::Bool })
     }
 
+    /// Notes the string constants compared with `ActionType` that netward
+    /// never produces (SmartScreen, firewall events, ...).
+    fn note_action_types(&mut self, x: &Expr, others: &[Expr], env: &Env, schema: &DFSchema) {
+        if !matches!(&x.kind, ExprKind::Ident(n) if n == "ActionType") || find_column(schema, "ActionType").is_none() {
+            return;
+        }
+        let mut vals = Vec::new();
+        for o in others {
+            match self.const_value(o, env, schema) {
+                Some(Lit::Str(v)) => vals.push(v),
+                Some(Lit::Dynamic(J::Array(items))) => {
+                    vals.extend(items.iter().filter_map(|i| i.as_str().map(str::to_string)))
+                }
+                _ => {}
+            }
+        }
+        for v in vals {
+            if !super::catalog::produced_action_type(&v) {
+                self.notes.insert(format!("ActionType `{v}` is never produced by netward: no row has it"));
+            }
+        }
+    }
+
     fn args(&mut self, args: &[Expr], env: &Env, schema: &DFSchema) -> PResult<Vec<Typed>> {
         args.iter().map(|a| self.scalar(a, env, schema)).collect()
     }
@@ -598,6 +649,29 @@ impl Planner<'_> {
             Ok(())
         };
         let boolean = |e: DfExpr| Ok(Typed { expr: e, ty: KType::Bool });
+        if name == "toscalar" {
+            arity(1, 1)?;
+            if !self.is_tabular(&args[0], env) {
+                return self.scalar(&args[0], env, schema);
+            }
+            // The subquery's row order is its own.
+            let order = self.order.take();
+            let plan = self.tabular(&args[0], env);
+            self.order = order;
+            return self.toscalar(plan?, span);
+        }
+        if super::window::WINDOW_FUNCTIONS.contains(&name) {
+            let consts = args.iter().map(|a| self.const_value(a, env, schema)).collect();
+            let planned = match name {
+                "prev" | "next" => args.iter().take(1).map(|a| self.scalar(a, env, schema)).collect::<PResult<_>>()?,
+                "row_cumsum" => self.args(args, env, schema)?,
+                _ => Vec::new(),
+            };
+            return self.window_call(name, planned, consts, schema, span);
+        }
+        if let Some(t) = self.call_more(name, args, env, schema, span)? {
+            return Ok(t);
+        }
         match name {
             "ago" => {
                 arity(1, 1)?;
@@ -823,6 +897,33 @@ impl Planner<'_> {
                 }
                 Ok(Typed { expr: ufn("kql_pack_array", v, span)?, ty: KType::Dynamic })
             }
+            "pack_all" => {
+                // A bag of the row's columns, by name (`pack_all(true)`
+                // leaves out null and empty values).
+                arity(0, 1)?;
+                let skip_empty = match args.first() {
+                    None => false,
+                    Some(a) => match self.const_value(a, env, schema) {
+                        Some(Lit::Bool(b)) => b,
+                        _ => return Err(SpannedError::semantic("`pack_all` takes a constant bool", a.span)),
+                    },
+                };
+                let mut v = Vec::new();
+                for (q, f) in schema.iter() {
+                    if f.name().starts_with("__") {
+                        continue;
+                    }
+                    let c = Typed { expr: DfExpr::Column(Column::new(q.cloned(), f.name())), ty: KType::of_field(f) };
+                    v.push(lit(f.name().clone()));
+                    v.push(to_json(c, span)?);
+                }
+                if v.is_empty() {
+                    return Ok(lit_typed(&Lit::Dynamic(J::Object(Default::default()))));
+                }
+                let bag = ufn("kql_pack", v, span)?;
+                let bag = if skip_empty { ufn("kql_bag_drop_empty", vec![bag], span)? } else { bag };
+                Ok(Typed { expr: bag, ty: KType::Dynamic })
+            }
             "pack" | "bag_pack" | "pack_dictionary" => {
                 if args.len() % 2 != 0 {
                     return Err(SpannedError::semantic(format!("`{name}` takes key/value pairs"), span));
@@ -863,13 +964,18 @@ impl Planner<'_> {
             }
             "dayofweek" => {
                 arity(1, 1)?;
-                let x = self.scalar(&args[0], env, schema)?;
-                if x.ty != KType::DateTime {
+                if self.scalar(&args[0], env, schema)?.ty != KType::DateTime {
                     return Err(SpannedError::semantic("`dayofweek` needs a datetime", span));
                 }
+                // Whole days since the preceding Sunday's midnight.
+                let sod = self.call("startofday", name_span, args, env, schema, span)?;
                 let sow = self.call("startofweek", name_span, args, env, schema, span)?;
-                Ok(Typed { expr: binary(x.expr, Operator::Minus, sow.expr), ty: KType::Timespan })
+                Ok(Typed { expr: binary(sod.expr, Operator::Minus, sow.expr), ty: KType::Timespan })
             }
+            "ingestion_time" => Err(SpannedError::unsupported(
+                "`ingestion_time()` is not supported: netward's store does not record when it took each row",
+                name_span,
+            )),
             n if AGGREGATES.contains(&n) => Err(SpannedError::semantic(
                 format!("aggregate function `{n}` is only allowed in `summarize`"),
                 name_span,

@@ -171,10 +171,19 @@ impl Planner<'_> {
     /// `union`: columns by name (the union of all inputs' columns, in order
     /// of first appearance; `kind=inner`: only the common ones). A missing
     /// string column reads `""`, other missing columns null.
-    pub fn union(&mut self, plans: Vec<LogicalPlan>, opts: &[(Ident, Expr)], span: Span) -> PResult<LogicalPlan> {
+    /// `union`: each plan with the name `withsource=` gives it.
+    #[inline(never)]
+    pub fn union_named(
+        &mut self,
+        named: Vec<(LogicalPlan, String)>,
+        opts: &[(Ident, Expr)],
+        span: Span,
+    ) -> PResult<LogicalPlan> {
         let mut inner = false;
+        let mut source_col: Option<String> = None;
         for (k, v) in opts {
             match (k.name.as_str(), opt_text(v).as_deref()) {
+                ("withsource", Some(name)) => source_col = Some(name.to_string()),
                 ("kind", Some("outer")) => inner = false,
                 ("kind", Some("inner")) => inner = true,
                 ("isfuzzy", _) => {}
@@ -185,9 +194,17 @@ impl Planner<'_> {
             }
         }
         let mut names: Vec<(String, KType)> = Vec::new();
+        if let Some(c) = &source_col {
+            names.push((c.clone(), KType::String));
+        }
         let mut per_plan = Vec::new();
-        for p in &plans {
-            let cols = self.columns(p, span)?;
+        let mut plans = Vec::new();
+        for (p, source) in named {
+            let mut cols = self.columns(&p, span)?;
+            if let Some(c) = &source_col {
+                cols.insert(0, (Typed { expr: datafusion::prelude::lit(source), ty: KType::String }, c.clone()));
+            }
+            plans.push(p);
             for (t, n) in &cols {
                 match names.iter_mut().find(|(m, _)| m == n) {
                     Some((_, ty)) if *ty == KType::Null => *ty = t.ty,

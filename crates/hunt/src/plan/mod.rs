@@ -20,10 +20,19 @@
 
 mod catalog;
 mod expr;
+mod funcs;
 mod join;
+mod make_series;
+mod more_ops;
+mod mv_apply;
 mod ops;
+mod percentile;
+mod plugins;
+pub mod probe;
+mod series;
 mod summarize;
 pub mod types;
+mod window;
 
 use crate::error::ErrorKind;
 use crate::error::{PResult, Span, SpannedError};
@@ -140,11 +149,42 @@ pub(crate) struct Planner<'a> {
     /// When planning must have finished (the query's time limit).
     deadline: Option<Instant>,
     pub stats: PlanStats,
+    /// The order of the rows at this point of the pipeline, when they are
+    /// serialized (after `sort`, `top`, `serialize`, `range`, ...): what
+    /// `prev`/`next`/`row_number`/`row_cumsum` number by. `None`: not
+    /// serialized.
+    pub order: Option<Vec<datafusion::logical_expr::SortExpr>>,
+    /// Said once per query on stderr by the CLI: columns netward never
+    /// fills, `ActionType` values it never produces.
+    pub notes: std::collections::BTreeSet<String>,
+    /// The rows of the probes run so far ([`probe`]).
+    answers: &'a probe::Answers,
+    /// A probe to run before this query can be planned.
+    pub pending: Option<probe::Probe>,
+    /// Planning a `where` predicate: `x in (T)` may be a subquery there.
+    pub in_where: bool,
 }
 
 impl<'a> Planner<'a> {
-    pub fn new(tables: &'a HashMap<String, Arc<dyn TableProvider>>, now: i64, deadline: Option<Instant>) -> Self {
-        Planner { tables, now, render: None, depth: 0, deadline, stats: PlanStats::default() }
+    pub fn new(
+        tables: &'a HashMap<String, Arc<dyn TableProvider>>,
+        answers: &'a probe::Answers,
+        now: i64,
+        deadline: Option<Instant>,
+    ) -> Self {
+        Planner {
+            tables,
+            answers,
+            pending: None,
+            in_where: false,
+            now,
+            render: None,
+            depth: 0,
+            deadline,
+            stats: PlanStats::default(),
+            order: None,
+            notes: Default::default(),
+        }
     }
 
     pub fn plan_query(&mut self, q: &ast::Query) -> PResult<LogicalPlan> {
@@ -208,29 +248,57 @@ impl<'a> Planner<'a> {
         match &e.kind {
             ExprKind::Ident(name) => self.named_table(name, e.span, env),
             ExprKind::Pipe { source, ops } => {
+                self.order = None;
                 let mut plan = self.tabular(source, env)?;
-                for (i, op) in ops.iter().enumerate() {
+                // `as Name` binds the rows so far for the rest of the pipeline.
+                let mut env = env.clone();
+                for op in ops {
                     if self.render.is_some() {
                         return Err(SpannedError::semantic("`render` must be the last operator", op.span));
                     }
-                    plan = self.operator(op, plan, env)?;
-                    let _ = i;
+                    if let ast::OpKind::As(name) = &op.kind {
+                        env = env.bind(&name.name, Binding::Plan(plan.clone()));
+                        continue;
+                    }
+                    let before = self.order.clone();
+                    plan = self.operator(op, plan, &env).map_err(|e| e.in_construct(op_name(&op.kind)))?;
+                    self.order = self.order_after(&op.kind, before);
                 }
                 Ok(plan)
+            }
+            ExprKind::Print(items) => self.print(items, env, e.span),
+            ExprKind::Range { name, from, to, step } => {
+                let p = self.range(name, from, to, step, env, e.span)?;
+                self.order = Some(vec![DfExpr::Column(Column::new_unqualified(name.name.clone())).sort(true, false)]);
+                Ok(p)
+            }
+            ExprKind::Union { opts, operands } if operands.is_empty() => {
+                // `search` without `in (...)`: every stored table.
+                let mut names: Vec<&String> = self.tables.keys().collect();
+                names.sort();
+                let mut plans = Vec::new();
+                for n in names {
+                    let p = LogicalPlanBuilder::scan(n.as_str(), provider_as_source(self.tables[n].clone()), None)
+                        .and_then(|b| b.build())
+                        .map_err(|err| df_err(err, e.span))?;
+                    plans.push((p, n.clone()));
+                }
+                self.union_named(plans, opts, e.span)
             }
             ExprKind::Datatable { columns, values } => self.datatable(columns, values, env, e.span),
             ExprKind::Union { opts, operands } => {
                 let mut plans = Vec::new();
                 for o in operands {
-                    plans.push(self.tabular(o, env)?);
+                    plans.push((self.tabular(o, env)?, operand_name(o)));
                 }
-                self.union(plans, opts, e.span)
+                self.union_named(plans, opts, e.span)
             }
             ExprKind::Call { name, args } => self.tabular_call(name, args, env, None, e.span),
             _ => Err(SpannedError::semantic("expected a tabular expression (a table or a pipeline)", e.span)),
         }
     }
 
+    #[inline(never)]
     fn named_table(&mut self, name: &str, span: Span, env: &Env) -> PResult<LogicalPlan> {
         match env.get(name) {
             Some(Binding::Expr { expr, env: env2, cache }) => {
@@ -322,7 +390,11 @@ impl<'a> Planner<'a> {
     #[recursive::recursive]
     pub fn is_tabular(&self, e: &Expr, env: &Env) -> bool {
         match &e.kind {
-            ExprKind::Pipe { .. } | ExprKind::Datatable { .. } | ExprKind::Union { .. } => true,
+            ExprKind::Pipe { .. }
+            | ExprKind::Datatable { .. }
+            | ExprKind::Union { .. }
+            | ExprKind::Print(_)
+            | ExprKind::Range { .. } => true,
             ExprKind::Ident(name) => match env.get(name) {
                 Some(Binding::Expr { expr, env, cache }) => match cache.tabular.get() {
                     Some(t) => t,
@@ -501,6 +573,53 @@ impl<'a> Planner<'a> {
 pub(crate) enum FnResult {
     Table(LogicalPlan),
     Scalar(Typed),
+}
+
+/// The name a `union` operand gives `withsource`: its table or `let` name.
+pub(crate) fn operand_name(e: &Expr) -> String {
+    match &e.kind {
+        ExprKind::Ident(n) => n.clone(),
+        ExprKind::Pipe { source, .. } => operand_name(source),
+        _ => "union_arg".to_string(),
+    }
+}
+
+/// The operator's name as the user wrote it, for error messages.
+pub(crate) fn op_name(k: &ast::OpKind) -> &'static str {
+    use ast::OpKind as O;
+    match k {
+        O::Where(_) => "where",
+        O::Project(_) => "project",
+        O::Extend(_) => "extend",
+        O::ProjectAway(_) => "project-away",
+        O::ProjectKeep(_) => "project-keep",
+        O::ProjectRename(_) => "project-rename",
+        O::ProjectReorder(_) => "project-reorder",
+        O::Summarize { .. } => "summarize",
+        O::Count => "count",
+        O::Take(_) => "take",
+        O::Top { .. } => "top",
+        O::TopNested(_) => "top-nested",
+        O::Sort(_) => "sort",
+        O::Distinct(_) => "distinct",
+        O::Join { .. } => "join",
+        O::Lookup { .. } => "lookup",
+        O::Union { .. } => "union",
+        O::Render { .. } => "render",
+        O::Invoke(_) => "invoke",
+        O::As(_) => "as",
+        O::Serialize(_) => "serialize",
+        O::Sample(_) => "sample",
+        O::TopHitters { .. } => "top-hitters",
+        O::GetSchema => "getschema",
+        O::MvExpand { .. } => "mv-expand",
+        O::MvApply { .. } => "mv-apply",
+        O::Parse { filter: false, .. } => "parse",
+        O::Parse { filter: true, .. } => "parse-where",
+        O::Search(..) => "search",
+        O::Evaluate(_) => "evaluate",
+        O::MakeSeries { .. } => "make-series",
+    }
 }
 
 fn bind_lets(env: &Env, lets: &[ast::Let]) -> Env {

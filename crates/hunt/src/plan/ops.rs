@@ -16,6 +16,10 @@ use std::collections::HashSet;
 pub fn expr_name(e: &Expr) -> Option<String> {
     match &e.kind {
         ExprKind::Ident(n) => Some(n.clone()),
+        // `tostring(a.b)` is named `a_b`, as Kusto names it.
+        ExprKind::Call { name, args } if args.len() == 1 && CONVERSIONS.contains(&name.name.as_str()) => {
+            expr_name(&args[0])
+        }
         ExprKind::Member { expr, name } => Some(format!("{}_{}", expr_name(expr)?, name.name)),
         ExprKind::Index { expr, index } => match &index.kind {
             ExprKind::Lit(Lit::Str(k)) => Some(format!("{}_{}", expr_name(expr)?, k)),
@@ -25,6 +29,22 @@ pub fn expr_name(e: &Expr) -> Option<String> {
         _ => None,
     }
 }
+
+/// Conversions that keep their argument's name.
+const CONVERSIONS: &[&str] = &[
+    "tostring",
+    "toint",
+    "tolong",
+    "todouble",
+    "toreal",
+    "tobool",
+    "toboolean",
+    "todatetime",
+    "totimespan",
+    "todynamic",
+    "todecimal",
+    "toguid",
+];
 
 /// `Column1`, `Column2`, ...: the first not in `used`.
 pub fn fresh_name(used: &HashSet<String>) -> String {
@@ -72,6 +92,9 @@ impl Planner<'_> {
             .collect()
     }
 
+    // DataFusion reads a plan's schema by recursing down a chain of
+    // filters: the operator starts with stack to spare for that.
+    #[recursive::recursive]
     pub fn operator(&mut self, op: &Operator, plan: LogicalPlan, env: &Env) -> PResult<LogicalPlan> {
         let span = op.span;
         self.tick(span)?;
@@ -79,7 +102,10 @@ impl Planner<'_> {
             |b: datafusion::error::Result<LogicalPlanBuilder>| b.and_then(|b| b.build()).map_err(|e| df_err(e, span));
         match &op.kind {
             OpKind::Where(e) => {
-                let t = self.scalar(e, env, plan.schema())?;
+                let outer = std::mem::replace(&mut self.in_where, true);
+                let t = self.scalar(e, env, plan.schema());
+                self.in_where = outer;
+                let t = t?;
                 let t = match t.ty {
                     KType::Bool => t,
                     KType::Dynamic => convert(t, KType::Bool, e.span)?,
@@ -91,6 +117,21 @@ impl Planner<'_> {
                     }
                 };
                 build(LogicalPlanBuilder::from(plan).filter(t.expr))
+            }
+            OpKind::Project(items) if items.iter().any(super::more_ops::is_multi) => {
+                // `project series_stats(x)`: extend, then keep the named columns.
+                let before = self.columns(&plan, span)?.into_iter().map(|(_, n)| n).collect::<HashSet<_>>();
+                let p = self.extend_items(plan, items, env, span)?;
+                let mut keep = Vec::new();
+                for (t, n) in self.columns(&p, span)? {
+                    let named = items.iter().any(|ne| {
+                        ne.names.iter().any(|i| i.name == n) || expr_name(&ne.expr).as_deref() == Some(n.as_str())
+                    });
+                    if !before.contains(&n) || named {
+                        keep.push((t, n));
+                    }
+                }
+                self.project(p, keep, span)
             }
             OpKind::Project(items) => {
                 let schema = plan.schema().clone();
@@ -104,32 +145,40 @@ impl Planner<'_> {
                     }
                     cols.push((t, name));
                 }
+                let mut exprs: Vec<DfExpr> = cols.iter().map(|(t, _)| t.expr.clone()).collect();
+                let plan = self.windowed(plan, &mut exprs, span)?;
+                let cols = cols.into_iter().zip(exprs).map(|((t, n), e)| (Typed { expr: e, ty: t.ty }, n)).collect();
                 self.project(plan, cols, span)
             }
-            OpKind::Extend(items) => {
-                let mut plan = plan;
-                for ne in items {
-                    let schema = plan.schema().clone();
-                    let t = self.scalar(&ne.expr, env, &schema)?;
-                    let mut cols = self.columns(&plan, span)?;
-                    let used: HashSet<String> = cols.iter().map(|(_, n)| n.clone()).collect();
-                    let name = match ne.names.first() {
-                        Some(n) => n.name.clone(),
-                        None => expr_name(&ne.expr).unwrap_or_else(|| fresh_name(&used)),
-                    };
-                    if ne.names.len() > 1 {
-                        return Err(SpannedError::semantic(
-                            "tuple names are only allowed in `summarize`",
-                            ne.expr.span,
-                        ));
-                    }
-                    match cols.iter_mut().find(|(_, n)| *n == name) {
-                        Some(slot) => slot.0 = t,
-                        None => cols.push((t, name)),
-                    }
-                    plan = self.project(plan, cols, span)?;
+            OpKind::Extend(items) => self.extend_items(plan, items, env, span),
+            OpKind::Serialize(items) => {
+                // The rows are serialized from here on, in their current order.
+                if self.order.is_none() {
+                    self.order = Some(Vec::new());
                 }
-                Ok(plan)
+                self.extend_items(plan, items, env, span)
+            }
+            OpKind::Sample(n) => {
+                let n = self.count_arg(n, env, plan.schema())?;
+                self.sample(plan, n, span)
+            }
+            OpKind::TopHitters { n, of, by } => {
+                let n = self.count_arg(n, env, plan.schema())?;
+                self.top_hitters(plan, n, of, by.as_ref(), env, span)
+            }
+            OpKind::GetSchema => self.getschema(&plan, span),
+            OpKind::MvExpand { opts, items, limit } => self.mv_expand(plan, opts, items, limit.as_ref(), env, span),
+            OpKind::MvApply { opts, items, limit, ops } => {
+                self.mv_apply(plan, opts, items, limit.as_ref(), ops, env, span)
+            }
+            OpKind::Parse { kind, flags, expr, items, filter } => {
+                self.parse_op(plan, *kind, flags, expr, items, *filter, env, span)
+            }
+            OpKind::Search(pred, cs) => self.search(plan, pred, *cs, env, span),
+            OpKind::Evaluate(call) => self.evaluate(plan, call, env, span),
+            OpKind::MakeSeries { aggs, on, from, to, step, by, nonempty } => {
+                let spec = super::make_series::Spec { aggs, on, from: from.as_ref(), to: to.as_ref(), step, by };
+                self.make_series(plan, &spec, *nonempty, env, span)
             }
             OpKind::ProjectAway(pats) => {
                 let cols = self.columns(&plan, span)?;
@@ -194,10 +243,12 @@ impl Planner<'_> {
             OpKind::Top { n, key } => {
                 let n = self.count_arg(n, env, plan.schema())?;
                 let sort = self.sort_exprs(std::slice::from_ref(key), env, plan.schema())?;
+                self.order = Some(sort.clone());
                 build(LogicalPlanBuilder::from(plan).sort_with_limit(sort, Some(n)))
             }
             OpKind::Sort(keys) => {
                 let sort = self.sort_exprs(keys, env, plan.schema())?;
+                self.order = Some(sort.clone());
                 build(LogicalPlanBuilder::from(plan).sort(sort))
             }
             OpKind::Distinct(cols) => {
@@ -216,11 +267,11 @@ impl Planner<'_> {
                 self.join(plan, right, opts, on, true, span)
             }
             OpKind::Union { opts, operands } => {
-                let mut plans = vec![plan];
+                let mut plans = vec![(plan, String::new())];
                 for o in operands {
-                    plans.push(self.tabular(o, env)?);
+                    plans.push((self.tabular(o, env)?, super::operand_name(o)));
                 }
-                self.union(plans, opts, span)
+                self.union_named(plans, opts, span)
             }
             OpKind::Render { kind, props } => {
                 let props = props
@@ -244,7 +295,8 @@ impl Planner<'_> {
                 ExprKind::Call { name, args } => self.tabular_call(name, args, env, Some(plan), call.span),
                 _ => Err(SpannedError::syntax("`invoke` needs a function call", call.span)),
             },
-            OpKind::As(name) => Err(SpannedError::unsupported("operator `as` is not supported", name.span)),
+            // Bound by the pipeline (`Planner::tabular`).
+            OpKind::As(_) => Ok(plan),
         }
     }
 
@@ -260,7 +312,7 @@ impl Planner<'_> {
     }
 
     /// A row count: a constant non-negative integer.
-    fn count_arg(&mut self, e: &Expr, env: &Env, schema: &DFSchema) -> PResult<usize> {
+    pub fn count_arg(&mut self, e: &Expr, env: &Env, schema: &DFSchema) -> PResult<usize> {
         match self.const_value(e, env, schema) {
             Some(Lit::Long(n)) if n >= 0 => Ok(usize::try_from(n).unwrap_or(usize::MAX)),
             _ => Err(SpannedError::semantic("expected a constant non-negative row count", e.span)),

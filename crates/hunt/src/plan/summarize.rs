@@ -20,11 +20,11 @@ use datafusion::prelude::lit;
 use std::collections::HashSet;
 
 /// One output column of an aggregate.
-struct AggOut {
-    expr: DfExpr,
-    ty: KType,
+pub(super) struct AggOut {
+    pub expr: DfExpr,
+    pub ty: KType,
     /// KQL's default name.
-    default: String,
+    pub default: String,
 }
 
 /// The name of a `by` item without one: `bin(X, ...)` is named `X`.
@@ -134,7 +134,14 @@ impl Planner<'_> {
         match f {
             "count" => {
                 arity(0, 1)?;
-                one(agg::count(lit(1i64)), KType::Long, "count_".into())
+                match args.first() {
+                    // `count(X)`: the rows where X is not null, `count_X`.
+                    Some(a) if !matches!(a.kind, ExprKind::Star) => {
+                        let x = self.scalar(a, env, schema)?;
+                        one(agg::count(x.expr), KType::Long, format!("count_{}", argname(0)))
+                    }
+                    _ => one(agg::count(lit(1i64)), KType::Long, "count_".into()),
+                }
             }
             "countif" => {
                 arity(1, 1)?;
@@ -212,6 +219,27 @@ impl Planner<'_> {
                 let prefix = if set { "set" } else { "list" };
                 one(make_collection(set, max).call(vec![j]), KType::Dynamic, format!("{prefix}_{}", argname(0)))
             }
+            "stdev" | "variance" | "stdevp" | "variancep" | "count_distinct" => {
+                arity(1, 1)?;
+                let x = self.scalar(&args[0], env, schema)?;
+                if f == "count_distinct" {
+                    return one(agg::count_distinct(x.expr), KType::Long, format!("{f}_{}", argname(0)));
+                }
+                if !x.ty.is_numeric() {
+                    return Err(SpannedError::semantic(
+                        format!("`{f}` needs a number, not {}", x.ty.name()),
+                        args[0].span,
+                    ));
+                }
+                let xe = cast(x.expr, DataType::Float64);
+                let e = match f {
+                    "stdev" => agg::stddev(xe),
+                    "stdevp" => agg::stddev_pop(xe),
+                    "variance" => agg::var_sample(xe),
+                    _ => agg::var_pop(xe),
+                };
+                one(e, KType::Real, format!("{f}_{}", argname(0)))
+            }
             "any" | "take_any" => {
                 if args.len() != 1 || matches!(args[0].kind, ExprKind::Star) {
                     return Err(SpannedError::unsupported(
@@ -221,6 +249,9 @@ impl Planner<'_> {
                 }
                 let x = self.scalar(&args[0], env, schema)?;
                 one(agg::first_value(x.expr, vec![]), x.ty, format!("any_{}", argname(0)))
+            }
+            "percentile" | "percentiles" | "percentiles_array" => {
+                self.percentile_aggs(f, args, &argname(0), env, schema, span)
             }
             "arg_max" | "arg_min" => self.arg_extreme(f == "arg_max", args, env, schema, by_cols, span),
             other => {

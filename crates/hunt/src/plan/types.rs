@@ -113,10 +113,44 @@ pub fn typed(expr: Expr, schema: &DFSchema, span: Span) -> PResult<Typed> {
     Ok(Typed { expr, ty })
 }
 
-/// A DataFusion error, placed at `span`. DataFusion's messages carry a
-/// prefix ("Error during planning: ..."), kept: it says which stage failed.
+/// A DataFusion error, placed at `span`, in netward's words: DataFusion's
+/// own text (its stage prefixes, its internal names) never reaches the
+/// user; the operator it arose in is named on the way out.
 pub fn df_err(e: datafusion::error::DataFusionError, span: Span) -> SpannedError {
-    SpannedError::semantic(e.to_string(), span)
+    SpannedError::engine(engine_reason(&e), span)
+}
+
+/// What an engine error means for the query, without the engine's text.
+pub fn engine_reason(e: &datafusion::error::DataFusionError) -> String {
+    use datafusion::common::SchemaError;
+    use datafusion::error::DataFusionError as D;
+    match e.find_root() {
+        D::SchemaError(se, _) => match se.as_ref() {
+            SchemaError::FieldNotFound { field, .. } => format!("unknown column `{}`", field.name()),
+            SchemaError::AmbiguousReference { field } => format!("ambiguous column `{}`", field.name()),
+            SchemaError::DuplicateQualifiedField { name, .. } | SchemaError::DuplicateUnqualifiedField { name } => {
+                format!("duplicate column `{name}`")
+            }
+        },
+        D::ResourcesExhausted(_) => "the query needs more memory than its limit".to_string(),
+        D::ArrowError(ae, _) => match ae.as_ref() {
+            datafusion::arrow::error::ArrowError::DivideByZero => "division by zero".to_string(),
+            datafusion::arrow::error::ArrowError::CastError(_) => {
+                "a value cannot be converted to the type needed here".to_string()
+            }
+            _ => "a value does not fit this operation".to_string(),
+        },
+        D::Plan(m) | D::Execution(m) => match m.strip_prefix(crate::func::KQL_ERROR) {
+            // Raised by netward's own functions, in KQL's words.
+            Some(ours) => ours.to_string(),
+            None if m.contains("type") || m.contains("coerc") || m.contains("Cannot") => {
+                "the operands' types do not fit this operation".to_string()
+            }
+            None => "this cannot be planned as written".to_string(),
+        },
+        D::NotImplemented(_) => "this combination is not supported".to_string(),
+        _ => "this cannot be planned as written".to_string(),
+    }
 }
 
 pub fn ufn(name: &str, args: Vec<Expr>, span: Span) -> PResult<Expr> {

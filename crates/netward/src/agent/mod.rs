@@ -6,14 +6,17 @@
 //! flush the store and exit 0.
 
 pub mod control;
+pub mod device_info;
+pub mod feeds;
 pub mod listeners;
+pub mod owners;
 pub mod pipeline;
+pub mod process_events;
 pub mod writer;
 
 use crate::context::Ctx;
 use crate::error::{CliError, CliResult};
 use netward_datapath::{icmp, ifname::InterfaceNames, rules, wake, FailMode, Family, Hook, PacketQueue, RuleSpec};
-use netward_events::NetworkEvent;
 use netward_policy::EnforcementLevel;
 use netward_sensor::{FlowOrigin, PolicyContext, Sensor, SensorConfig};
 use pipeline::Pipeline;
@@ -34,6 +37,16 @@ pub struct RunArgs {
     /// Flows followed at once (the oldest is evicted beyond it)
     #[arg(long, default_value_t = 65_536)]
     pub max_flows: usize,
+    /// How connections are attributed to processes: bpf (kernel records at
+    /// connect time, /proc for the rest), proc (/proc only), off.
+    /// Default: the `attribution.mode` setting
+    #[arg(long, value_name = "MODE", value_parser = ["bpf", "proc", "off"])]
+    pub attribution: Option<String>,
+    /// The cgroup v2 directory the attribution programs attach to (they see
+    /// its processes and those below). Default: the `attribution.cgroup`
+    /// setting, else the cgroup2 root (every process)
+    #[arg(long, value_name = "DIR")]
+    pub attribution_cgroup: Option<std::path::PathBuf>,
 }
 
 /// Events waiting for the writer at most; beyond it they are counted as
@@ -53,6 +66,8 @@ struct Shared {
     dropped_events: AtomicU64,
     /// ICMP unreachable errors read as a refused connection.
     icmp_refusals: AtomicU64,
+    /// The attribution thread's state, for health.
+    attribution: Mutex<Option<Arc<Mutex<serde_json::Value>>>>,
 }
 
 /// Settings are checked when written; anything else would mean disabled.
@@ -102,6 +117,7 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> CliResult<()> {
         writer: Arc::new(writer::WriterStats::default()),
         dropped_events: AtomicU64::new(0),
         icmp_refusals: AtomicU64::new(0),
+        attribution: Mutex::new(None),
     });
     let result = serve(ctx, args, &mut queue, policy, device, &shared);
     for fam in &families {
@@ -121,17 +137,54 @@ fn serve(
     device: crate::device::DeviceIdentity,
     shared: &Arc<Shared>,
 ) -> CliResult<()> {
-    let (tx, rx) = sync_channel::<NetworkEvent>(EVENT_BACKLOG);
+    // Queue thread -> attribution thread (never waits: full means dropped)
+    // -> writer thread (the attribution thread waits for the writer).
+    let (tx, owners_rx) = sync_channel::<owners::Msg>(EVENT_BACKLOG);
+    let (owners_tx, rx) = sync_channel::<writer::Item>(EVENT_BACKLOG);
+    let owners = open_owners(ctx, args, &device.id, &device.name)?;
+    let attribution_mode = owners.mode_name();
+    let (device_id, device_name) = (device.id.clone(), device.name.clone());
+    let info = move |level: &str| {
+        let row = device_info::row(crate::now(), &device_id, &device_name, level, attribution_mode);
+        writer::Item::Rows(netward_events::Table::DeviceInfo, vec![row])
+    };
+    let level_now = shared.level.lock().map(|l| l.clone()).unwrap_or_default();
+    let _ = owners_tx.send(info(&level_now));
+    // The control thread never ends (it blocks in accept): it holds the
+    // writer's sender only through this slot, emptied at stop, so the
+    // writer sees the end of its channel.
+    let info_tx = Arc::new(Mutex::new(Some(owners_tx.clone())));
+    let info_slot = info_tx.clone();
+    let owner_stats = owners.stats.clone();
+    // The queue thread finds each new flow's socket while it holds the
+    // flow's first packet (the socket surely exists then; a short
+    // connection's is gone soon after), and the attribution thread names it.
+    let mut sockets = match owners.mode() {
+        netward_attribution::Mode::None => None,
+        _ => netward_attribution::SockDiag::open().ok(),
+    };
+    if let Ok(mut a) = shared.attribution.lock() {
+        *a = Some(owners.health.clone());
+    }
     let waker = wake::Waker::for_this_thread();
     let listener =
         control::bind(&ctx.data_dir).map_err(|e| CliError::failure(format!("cannot open the control socket: {e}")))?;
     std::thread::scope(|s| -> CliResult<()> {
         let wstats = shared.writer.clone();
         let writer = s.spawn(move || writer::run(ctx, rx, wstats));
+        let attribution = s.spawn(move || owners.run(owners_rx, owners_tx));
         // Detached: it blocks in accept, and the process exits under it.
         let sh = shared.clone();
         let own = ctx.reloaded()?;
-        std::thread::spawn(move || control::serve(listener, |cmd| answer(&own, &sh, waker, cmd)));
+        // A new enforcement level is a new DeviceInfo row.
+        let level_changed = move |level: &str| {
+            if let Some(tx) = info_tx.lock().ok().as_ref().and_then(|t| t.as_ref()) {
+                let _ = tx.try_send(info(level));
+            }
+        };
+        std::thread::spawn(move || control::serve(listener, |cmd| answer(&own, &sh, waker, cmd, &level_changed)));
+        // Feed subscriptions refresh on their own thread, off the packet path.
+        feeds::spawn(ctx.reloaded()?);
         // Ticks: idle flows end, counters are published, stop is noticed.
         // The socket table is read here, off the packet path: on a busy
         // host it holds thousands of sockets, and reading it takes
@@ -169,22 +222,49 @@ fn serve(
             shared.level.lock().map(|l| l.clone()).unwrap_or_default(),
             shared.fail_mode.as_str()
         );
-        let res = queue_loop(queue, &mut p, &tx, shared, listeners::ListenerWatch::start(baseline), &scans);
+        let level = shared.level.lock().map(|l| l.clone()).unwrap_or_default();
+        let watchdog = crate::sdnotify::agent_up(&ctx.data_dir, &level);
+        let watch = listeners::ListenerWatch::start(baseline);
+        let res = queue_loop(queue, &mut p, &tx, &owner_stats, shared, watch, &scans, sockets.as_mut());
+        drop(watchdog);
+        crate::sdnotify::agent_down(&ctx.data_dir, &res);
         wake::request_stop();
         drop(tx);
+        if let Ok(mut slot) = info_slot.lock() {
+            slot.take();
+        }
+        let _ = attribution.join();
         let _ = writer.join();
         eprintln!("netward run: stopped; rules removed");
         res
     })
 }
 
+/// The attribution thread's state, as the settings and flags say.
+fn open_owners(ctx: &Ctx, args: &RunArgs, device_id: &str, device_name: &str) -> CliResult<owners::Owners> {
+    let mode = args.attribution.as_deref().unwrap_or(ctx.settings.get("attribution.mode"));
+    let setting: owners::Setting = mode.parse().map_err(CliError::bad_input)?;
+    let cgroup = match &args.attribution_cgroup {
+        Some(dir) => dir.display().to_string(),
+        None => ctx.settings.get("attribution.cgroup").to_string(),
+    };
+    let (attributor, why) = owners::open(setting, &cgroup);
+    if let Some(why) = &why {
+        eprintln!("netward run: attribution without BPF: {why}");
+    }
+    Ok(owners::Owners::new(attributor, why, device_id.to_string(), device_name.to_string()))
+}
+
+#[allow(clippy::too_many_arguments)]
 fn queue_loop(
     queue: &mut PacketQueue,
     p: &mut Pipeline,
-    tx: &SyncSender<NetworkEvent>,
+    tx: &SyncSender<owners::Msg>,
+    owner_stats: &owners::OwnerStats,
     shared: &Shared,
     mut listening: listeners::ListenerWatch,
     scans: &std::sync::mpsc::Receiver<Vec<netward_datapath::sockets::Listener>>,
+    mut sockets: Option<&mut netward_attribution::SockDiag>,
 ) -> CliResult<()> {
     let mut generation = 0;
     let mut last_tick = Instant::now();
@@ -212,10 +292,22 @@ fn queue_loop(
             } else {
                 p.packet(t, pkt.payload(), pkt.hook(), &origin)
             };
+            // A flow's start goes before its events: the attribution thread
+            // names it first. Its socket is found before the packet goes on
+            // (about 10 µs: one sock_diag request), while it surely exists.
+            let sent = Instant::now();
+            for (proto, local, remote) in p.take_new_flows() {
+                let sock =
+                    sockets.as_deref_mut().zip(owners::proto_of(proto)).and_then(|(d, pr)| d.lookup(pr, local, remote));
+                let msg = owners::Msg::Flow { proto, local, remote, sock, at: sent };
+                if let Err(TrySendError::Full(_)) = tx.try_send(msg) {
+                    owner_stats.dropped.fetch_add(1, Ordering::Relaxed);
+                }
+            }
             queue.accept(pkt, mark).map_err(|e| CliError::failure(e.to_string()))?;
         }
         while let Some(ev) = p.next_event() {
-            if let Err(TrySendError::Full(_)) = tx.try_send(ev) {
+            if let Err(TrySendError::Full(_)) = tx.try_send(owners::Msg::Event(Box::new(ev))) {
                 shared.dropped_events.fetch_add(1, Ordering::Relaxed);
             }
         }
@@ -261,7 +353,13 @@ fn publish(p: &Pipeline, shared: &Shared) {
     }
 }
 
-fn answer(ctx: &Ctx, shared: &Shared, waker: wake::Waker, cmd: &str) -> serde_json::Value {
+fn answer(
+    ctx: &Ctx,
+    shared: &Shared,
+    waker: wake::Waker,
+    cmd: &str,
+    level_changed: &dyn Fn(&str),
+) -> serde_json::Value {
     match cmd {
         "health" => {
             let kernel = netward_datapath::queue::kernel_counters(shared.queue);
@@ -279,7 +377,9 @@ fn answer(ctx: &Ctx, shared: &Shared, waker: wake::Waker, cmd: &str) -> serde_js
                 "events_dropped": shared.dropped_events.load(Ordering::Relaxed),
                 "icmp_refusals": shared.icmp_refusals.load(Ordering::Relaxed),
                 "store_lag_ms": w.lag_ms.load(Ordering::Relaxed),
+                "attribution": shared.attribution.lock().ok().and_then(|a| a.as_ref().and_then(|h| h.lock().ok().map(|v| v.clone()))),
                 "counters": shared.counters.lock().map(|c| c.clone()).unwrap_or_default(),
+                "feeds": feeds::health(ctx),
             })
         }
         "reload" => {
@@ -290,9 +390,14 @@ fn answer(ctx: &Ctx, shared: &Shared, waker: wake::Waker, cmd: &str) -> serde_js
             let _ = fresh.reload_settings();
             match load_policy(&fresh) {
                 Ok((pol, level)) => {
+                    let mut changed = false;
                     if let (Ok(mut p), Ok(mut l)) = (shared.policy.lock(), shared.level.lock()) {
                         *p = Some(pol);
+                        changed = *l != level;
                         *l = level.clone();
+                    }
+                    if changed {
+                        level_changed(&level);
                     }
                     shared.policy_generation.fetch_add(1, Ordering::AcqRel);
                     waker.wake();

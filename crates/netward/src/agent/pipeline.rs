@@ -4,7 +4,7 @@
 //! hand-made packets.
 
 use netward_capture::{CaptureEvent, Decoded, FlowConfig, FlowId, PacketDecoder, Transport};
-use netward_datapath::{Hook, RuleSpec, MARK_BLOCK, MARK_INSPECT, MARK_PASS};
+use netward_datapath::{Hook, RuleSpec, HANDSHAKE_UNQUEUED, MARK_BLOCK, MARK_INSPECT, MARK_PASS};
 use netward_events::{ActionType, NetworkEvent, Timestamp};
 use netward_sensor::{FlowDecision, FlowMeta, FlowOrigin, Sensor};
 use std::collections::{HashMap, HashSet};
@@ -33,7 +33,9 @@ const BUDGET_SPENT: &str = "the datapath's packet budget was spent before a deci
 /// flow still undecided at the last of them is given up and flagged, so its
 /// events say it was not followed to the end instead of it passing in
 /// silence. The count itself is the flow table's (every packet it takes,
-/// those without bytes too).
+/// those without bytes too), plus, for TCP, the handshake packets the kernel
+/// counts but does not queue ([`HANDSHAKE_UNQUEUED`]; when it did queue one,
+/// after a retransmitted SYN, the flow is given up a packet early).
 struct Budget {
     limit: u32,
     undecided: HashSet<FlowId>,
@@ -49,8 +51,14 @@ pub struct Pipeline {
     /// Flows whose setup completed (both sides spoke).
     established: HashSet<FlowId>,
     budget: Budget,
+    /// Outbound flows of this device's own begun by the last packets (its
+    /// end first), for the attribution thread: taken with [`Pipeline::take_new_flows`].
+    new_flows: Vec<NewFlow>,
     pub stats: PipelineStats,
 }
+
+/// A flow this device's own program opened: protocol, its local end, the remote end.
+pub type NewFlow = (netward_events::Protocol, std::net::SocketAddr, std::net::SocketAddr);
 
 fn capture_ts(t: Timestamp) -> netward_capture::PacketTime {
     netward_capture::PacketTime(u64::try_from(t.unix_nanos() / 1000).unwrap_or(0))
@@ -69,6 +77,8 @@ pub fn live_flow_config(max_flows: usize) -> FlowConfig {
         // An unanswered SYN is written as an attempt 10 s after it was sent
         // (a program waiting longer sees a new flow on its next SYN).
         tcp_setup_timeout: Some(SETUP_TIMEOUT),
+        // The datapath does not queue it (netward_datapath::HANDSHAKE_UNQUEUED).
+        synack_unseen: true,
         max_buffered_total: 32 * 1024 * 1024,
         ..FlowConfig::default()
     }
@@ -83,6 +93,7 @@ impl Pipeline {
             inbound: HashMap::new(),
             established: HashSet::new(),
             budget: Budget { limit: RuleSpec::default().inspect_packets, undecided: HashSet::new() },
+            new_flows: Vec::new(),
             stats: PipelineStats::default(),
         }
     }
@@ -116,7 +127,7 @@ impl Pipeline {
     pub fn packet(&mut self, now: Timestamp, payload: &[u8], hook: Hook, origin: &FlowOrigin) -> u32 {
         self.stats.packets += 1;
         let ts = capture_ts(now);
-        let Pipeline { decoder, table, sensor, inbound, established, budget, stats } = self;
+        let Pipeline { decoder, table, sensor, inbound, established, budget, new_flows, stats } = self;
         let pkt = match decoder.decode_ip(ts, payload) {
             Ok(Decoded::Ip(p)) => p,
             Ok(_) => return 0,
@@ -137,8 +148,12 @@ impl Pipeline {
                         FlowMeta { protocol: netward_events::Protocol::Tcp, local: key.server, remote: key.client };
                     inbound.insert(id, Some(meta));
                 }
-                (CaptureEvent::FlowStart { .. }, false) => {
+                (CaptureEvent::FlowStart { key, .. }, false) => {
                     budget.undecided.insert(id);
+                    // Begun by a packet this device sent: a local socket made it.
+                    if hook == Hook::LocalOut {
+                        new_flows.push((crate::cmd::replay::protocol(key.proto), key.client, key.server));
+                    }
                 }
                 _ => budget.forget(&ev),
             }
@@ -158,7 +173,8 @@ impl Pipeline {
             return if established.contains(&id) { MARK_PASS } else { 0 };
         }
         let mut decision = sensor.decision(id);
-        let spent = counted.is_some_and(|(c, n)| c == id && n >= u64::from(budget.limit));
+        let unqueued = if matches!(pkt.transport, Transport::Tcp(_)) { HANDSHAKE_UNQUEUED } else { 0 };
+        let spent = counted.is_some_and(|(c, n)| c == id && n + u64::from(unqueued) >= u64::from(budget.limit));
         if decision == Some(FlowDecision::Inspect) && spent {
             stats.budget_spent += 1;
             sensor.give_up(id, BUDGET_SPENT, now);
@@ -196,6 +212,11 @@ impl Pipeline {
         let outcome =
             if self.established.remove(&id) { ActionType::ConnectionSuccess } else { ActionType::ConnectionAttempt };
         self.sensor.flow_end(id, outcome, now);
+    }
+
+    /// The flows of this device's own begun since the last call.
+    pub fn take_new_flows(&mut self) -> std::vec::Drain<'_, NewFlow> {
+        self.new_flows.drain(..)
     }
 
     pub fn next_event(&mut self) -> Option<NetworkEvent> {
@@ -269,11 +290,8 @@ mod tests {
         let mut p = Pipeline::new(sensor, live_flow_config(16)).with_inspect_packets(budget);
         let t = Timestamp::from_unix_nanos(1_000_000_000);
         let o = FlowOrigin::Local;
-        let mut marks = vec![
-            p.packet(t, &seg(true, 0, 0, flags::SYN, b""), Hook::LocalOut, &o),
-            p.packet(t, &seg(false, 0, 1, flags::SYN | flags::ACK, b""), Hook::LocalIn, &o),
-            p.packet(t, &seg(true, 1, 1, flags::ACK, b""), Hook::LocalOut, &o),
-        ];
+        // The kernel queues neither the SYN-ACK nor the client's handshake ACK.
+        let mut marks = vec![p.packet(t, &seg(true, 0, 0, flags::SYN, b""), Hook::LocalOut, &o)];
         let mut seq = 1;
         for (i, line) in lines.iter().enumerate() {
             marks.push(p.packet(t, &seg(true, seq, 1, flags::ACK | flags::PSH, line.as_bytes()), Hook::LocalOut, &o));
@@ -295,7 +313,8 @@ mod tests {
     fn an_undecided_flow_is_flagged_at_its_packet_budget() {
         let lines = ["GET / HTTP/1.1\r\n", "A: 1\r\n", "B: 1\r\n", "C: 1\r\n", "D: 1\r\n", "E: 1\r\n"];
         let (marks, events, stats) = drive_head(10, &lines);
-        assert_eq!(marks, [0, 0, 0, 0, 0, 0, 0, 0, 0, MARK_PASS], "the 10th packet passes");
+        // The kernel's 10th packet is the 8th queued: two of the handshake were not.
+        assert_eq!(marks, [0, 0, 0, 0, 0, 0, 0, MARK_PASS], "the 10th packet passes");
         assert_eq!(stats.budget_spent, 1);
         let lost: Vec<_> = events.iter().filter(|e| e.additional_fields.get("inspection").is_some()).collect();
         assert_eq!(lost.len(), 2, "the inspected event and the connection event: {events:#?}");

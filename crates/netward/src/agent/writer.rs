@@ -6,7 +6,7 @@
 use crate::context::Ctx;
 use crate::device::ReportIds;
 use crate::oplog::OperationalEvent;
-use netward_events::{NetworkEvent, Table};
+use netward_events::{NetworkEvent, Record, Table};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
@@ -40,8 +40,19 @@ pub struct WriterStats {
     pub lag_ms: AtomicU64,
 }
 
+/// What the writer is sent.
+// Network events are nearly every item: boxing them would cost an
+// allocation each.
+#[allow(clippy::large_enum_variant)]
+pub enum Item {
+    Network(NetworkEvent),
+    /// Rows of another table (`DeviceInfo`, `DeviceProcessEvents`), written
+    /// at once as one append; ReportIds assigned here.
+    Rows(Table, Vec<Record>),
+}
+
 /// Runs until the sending side is dropped, then writes what is left.
-pub fn run(ctx: &Ctx, rx: Receiver<NetworkEvent>, stats: Arc<WriterStats>) -> Result<(), String> {
+pub fn run(ctx: &Ctx, rx: Receiver<Item>, stats: Arc<WriterStats>) -> Result<(), String> {
     let mut store = open_store(ctx)?;
     let mut ids: Option<ReportIds> = None;
     let mut batch: Vec<NetworkEvent> = Vec::with_capacity(BATCH);
@@ -49,7 +60,21 @@ pub fn run(ctx: &Ctx, rx: Receiver<NetworkEvent>, stats: Arc<WriterStats>) -> Re
     loop {
         let timeout = first.map_or(Duration::from_secs(3600), |f| LINGER.saturating_sub(f.elapsed()));
         let closed = match rx.recv_timeout(timeout) {
-            Ok(ev) => {
+            Ok(Item::Rows(table, mut rows)) => {
+                // Rare (DeviceInfo at start and reload) or already batched
+                // (process events): written at once.
+                match write_rows(ctx, &mut store, &mut ids, table, &mut rows) {
+                    Ok(n) => {
+                        stats.written.fetch_add(n, Ordering::Relaxed);
+                    }
+                    Err(e) => {
+                        stats.failed.fetch_add(rows.len() as u64, Ordering::Relaxed);
+                        eprintln!("netward run: cannot store {} {table} row(s): {e}", rows.len());
+                    }
+                }
+                continue;
+            }
+            Ok(Item::Network(ev)) => {
                 first.get_or_insert_with(Instant::now);
                 batch.push(ev);
                 if batch.len() < BATCH {
@@ -81,6 +106,31 @@ pub fn run(ctx: &Ctx, rx: Receiver<NetworkEvent>, stats: Arc<WriterStats>) -> Re
     }
 }
 
+/// The ReportId blocks, opened on first use (call under the data directory lock).
+fn report_ids<'a, 'b>(ctx: &'a Ctx, ids: &'b mut Option<ReportIds<'a>>) -> Result<&'b mut ReportIds<'a>, String> {
+    match ids {
+        Some(i) => Ok(i),
+        None => Ok(ids.insert(ReportIds::open(&ctx.data_dir).map_err(|e| e.to_string())?)),
+    }
+}
+
+fn write_rows<'a>(
+    ctx: &'a Ctx,
+    store: &mut netward_store::Store,
+    ids: &mut Option<ReportIds<'a>>,
+    table: Table,
+    rows: &mut [Record],
+) -> Result<u64, String> {
+    let _lock = ctx.data_dir.lock().map_err(|e| e.to_string())?;
+    let ids = report_ids(ctx, ids)?;
+    for row in rows.iter_mut() {
+        let id = ids.next_id().map_err(|e| e.to_string())?;
+        row.set("ReportId", netward_events::Value::Long(id)).map_err(|e| e.to_string())?;
+    }
+    let ack = store.append(table, rows).map_err(|e| format!("event store: {e}"))?;
+    Ok(ack.rows as u64)
+}
+
 fn write<'a>(
     ctx: &'a Ctx,
     store: &mut netward_store::Store,
@@ -90,10 +140,7 @@ fn write<'a>(
     // ReportIds are reserved in blocks under the data directory lock, so a
     // `replay --store` running beside the agent never takes the same ids.
     let _lock = ctx.data_dir.lock().map_err(|e| e.to_string())?;
-    let ids = match ids {
-        Some(i) => i,
-        None => ids.insert(ReportIds::open(&ctx.data_dir).map_err(|e| e.to_string())?),
-    };
+    let ids = report_ids(ctx, ids)?;
     let mut rows = Vec::with_capacity(batch.len());
     let mut oplog = Vec::new();
     for mut ev in batch.drain(..) {

@@ -51,6 +51,10 @@ pub fn run(ctx: &Ctx, a: &HuntArgs) -> CliResult<()> {
             ErrorKind::Execution => CliError::failure(msg),
         }
     })?;
+    // Once per query: what the query leans on that netward never fills.
+    for n in &result.notes {
+        eprintln!("note: {n}");
+    }
     if let Some(r) = &result.render {
         eprintln!("render: {} (a chart hint; the rows follow)", r.kind);
     }
@@ -68,7 +72,8 @@ pub fn run(ctx: &Ctx, a: &HuntArgs) -> CliResult<()> {
     Ok(())
 }
 
-fn read_query(a: &HuntArgs) -> CliResult<String> {
+/// The query from the argument, `-f FILE` or stdin (local and fleet hunting).
+pub(crate) fn read_query(a: &HuntArgs) -> CliResult<String> {
     let q = match (&a.query, &a.file) {
         (Some(q), None) => q.clone(),
         (None, Some(f)) => {
@@ -90,7 +95,7 @@ fn read_query(a: &HuntArgs) -> CliResult<String> {
 }
 
 /// The store's tables, or empty ones when there is no store yet.
-fn register_tables(ctx: &Ctx, session: &SessionContext) -> CliResult<Option<Store>> {
+pub fn register_tables(ctx: &Ctx, session: &SessionContext) -> CliResult<Option<Store>> {
     let dir = ctx.data_dir.file(crate::cmd::import::STORE_DIR);
     if dir.join("MANIFEST").exists() {
         let store =
@@ -106,7 +111,11 @@ fn register_tables(ctx: &Ctx, session: &SessionContext) -> CliResult<Option<Stor
     Ok(None)
 }
 
-fn write_batch<W: std::io::Write>(w: &mut RowWriter<W>, fields: &[Arc<Field>], batch: &RecordBatch) -> CliResult<()> {
+pub(crate) fn write_batch<W: std::io::Write>(
+    w: &mut RowWriter<W>,
+    fields: &[Arc<Field>],
+    batch: &RecordBatch,
+) -> CliResult<()> {
     for row in 0..batch.num_rows() {
         let cells: Vec<J> = fields.iter().zip(batch.columns()).map(|(f, col)| cell(f, col.as_ref(), row)).collect();
         w.write_row(&cells)?;
@@ -116,7 +125,7 @@ fn write_batch<W: std::io::Write>(w: &mut RowWriter<W>, fields: &[Arc<Field>], b
 
 /// One value as JSON: dynamic columns (JSON text, `kql_type = dynamic`)
 /// as the JSON they hold, datetimes in the contract's RFC 3339 form.
-fn cell(field: &Field, col: &dyn Array, row: usize) -> J {
+pub fn cell(field: &Field, col: &dyn Array, row: usize) -> J {
     if col.is_null(row) {
         return J::Null;
     }

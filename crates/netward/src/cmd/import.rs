@@ -1,8 +1,10 @@
-//! `netward import --table T FILE...`: rows exported from Defender's
-//! advanced hunting (JSON lines, or CSV with a header) into
-//! the event store. A bad row is reported with its file and line and
-//! skipped; every good row is stored; the exit code is 2 when any row was
-//! rejected.
+//! `netward import [--table T] FILE...`: what Defender exports (Streaming
+//! API envelopes routed by their `category`, advanced hunting JSON lines,
+//! the portal's CSV) into the event store, every column kept. A bad row,
+//! or one without its table's required columns, is reported with its file
+//! and line and skipped; every good row is stored; the exit code is 2 when
+//! any row was rejected. The live log is rolled into Parquet at the end, so
+//! queries after a bulk import read only columnar segments.
 
 use crate::cli::ImportArgs;
 use crate::context::Ctx;
@@ -59,16 +61,13 @@ impl Appender {
 }
 
 pub fn run(ctx: &Ctx, a: &ImportArgs) -> CliResult<()> {
-    let table: Table = a.table.parse().map_err(CliError::bad_input)?;
-    if !table.is_stored() {
-        return Err(CliError::bad_input(format!("{table} is a view over DeviceNetworkEvents and is not stored"))
-            .with_hint("import network protection rows into DeviceNetworkEvents; DeviceEvents shows them"));
-    }
+    let table: Option<Table> = a.table.as_deref().map(str::parse).transpose().map_err(CliError::bad_input)?;
     ctx.announce_data_dir_if_new();
     let _lock = ctx.data_dir.lock()?;
     let mut store = open_store(ctx)?;
-    let (mut stored, mut rejected) = (0u64, 0u64);
+    let (mut rejected, mut by_table) = (0u64, std::collections::BTreeMap::<Table, u64>::new());
     let mut unknown = std::collections::BTreeSet::new();
+    let mut skipped = std::collections::BTreeMap::<String, u64>::new();
     for file in &a.files {
         let f = std::fs::File::open(file)
             .map_err(|e| CliError::bad_input(format!("cannot open {}: {e}", file.display())))?;
@@ -79,6 +78,10 @@ pub fn run(ctx: &Ctx, a: &ImportArgs) -> CliResult<()> {
             None if sniff_csv(file, &mut reader)? => ImportFormat::Csv,
             None => ImportFormat::JsonLines,
         };
+        if format == ImportFormat::Csv && table.is_none() {
+            return Err(CliError::bad_input(format!("{}: a CSV export needs --table", file.display()))
+                .with_hint("e.g. --table DeviceNetworkEvents (a CSV row does not name its table)"));
+        }
         let report = netward_store::import::import(&mut store, table, format, reader, BATCH, SHOWN_ERRORS)
             .map_err(|e| CliError::failure(format!("{}: event store: {e}", file.display())))?;
         for e in &report.errors {
@@ -88,17 +91,41 @@ pub fn run(ctx: &Ctx, a: &ImportArgs) -> CliResult<()> {
         if hidden > 0 {
             eprintln!("{}: {hidden} more rejected row(s) not shown", file.display());
         }
-        stored += report.rows;
+        for (t, n) in report.rows_by_table {
+            *by_table.entry(t).or_default() += n;
+        }
+        for (c, n) in report.skipped {
+            *skipped.entry(c).or_default() += n;
+        }
         rejected += report.error_count;
         unknown.extend(report.unknown_columns);
     }
+    // A bulk import leaves nothing in the live log: every later query reads
+    // only the Parquet segments (projection, statistics) instead of decoding
+    // the whole log first.
+    store.roll().map_err(|e| CliError::failure(format!("event store: {e}")))?;
     if !unknown.is_empty() {
         let names: Vec<String> = unknown.into_iter().collect();
         eprintln!("note: columns netward does not keep were ignored: {}", names.join(", "));
     }
-    eprintln!("imported {stored} row(s) into {table}; {rejected} rejected");
+    if !skipped.is_empty() {
+        let list: Vec<String> = skipped.iter().map(|(c, n)| format!("{c} ({n})")).collect();
+        let why = match table {
+            Some(t) => format!("not {t}"),
+            None => "tables netward does not keep".to_string(),
+        };
+        eprintln!("note: skipped envelopes of {why}: {}", list.join(", "));
+    }
+    let stored: u64 = by_table.values().sum();
+    let per: Vec<String> = by_table.iter().map(|(t, n)| format!("{n} into {t}")).collect();
+    let into = match (per.is_empty(), table) {
+        (true, Some(t)) => format!("0 row(s) into {t}"),
+        (true, None) => "0 row(s)".to_string(),
+        (false, _) => per.join(", "),
+    };
+    eprintln!("imported {into}; {rejected} rejected");
     if rejected > 0 {
-        return Err(CliError::bad_input(format!("{rejected} row(s) were rejected (the others are stored)")));
+        return Err(CliError::bad_input(format!("{rejected} row(s) were rejected (the others, {stored}, are stored)")));
     }
     Ok(())
 }

@@ -130,14 +130,32 @@ fn remove(ctx: &Ctx, a: &IndicatorRemoveArgs) -> CliResult<()> {
     Ok(())
 }
 
+impl crate::cli::FeedEntryArgs {
+    /// The feed's format and its entries' action, checked.
+    pub fn format_and_action(&self) -> CliResult<(netward_policy::FeedFormat, netward_policy::Action)> {
+        let format = self.feed_format.parse().map_err(|e| CliError::bad_input(format!("--feed-format: {e}")))?;
+        let action = self.action.parse().map_err(|e| CliError::bad_input(format!("--action: {e}")))?;
+        Ok((format, action))
+    }
+}
+
 fn import(ctx: &Ctx, a: &IndicatorImportArgs) -> CliResult<()> {
-    let format = a.feed_format.parse().map_err(|e| CliError::bad_input(format!("--feed-format: {e}")))?;
-    let action = a.action.parse().map_err(|e| CliError::bad_input(format!("--action: {e}")))?;
-    let origin = if a.content_category { netward_policy::Origin::Category } else { netward_policy::Origin::ThreatFeed };
+    let (format, action) = a.entries.format_and_action()?;
+    let origin =
+        if a.entries.content_category { netward_policy::Origin::Category } else { netward_policy::Origin::ThreatFeed };
     let file = std::fs::File::open(&a.file)
         .map_err(|e| CliError::bad_input(format!("cannot open {}: {e}", a.file.display())))?;
     ctx.announce_data_dir_if_new();
     let _lock = ctx.data_dir.lock()?;
+    // A subscription's entries come from its URL only: a file imported over
+    // them would stay until the server's copy changes.
+    let subs = netward_feeds::Subscriptions::load(&ctx.data_dir.path).map_err(crate::cmd::feed::subs_error)?;
+    if subs.get(&a.source).is_some() {
+        return Err(CliError::bad_input(format!("source {} is a feed subscription", a.source)).with_hint(format!(
+            "`netward feed update {}` downloads it again; import under another --source",
+            a.source
+        )));
+    }
     let mut store = open_store(ctx)?;
     eprintln!("importing {} as source {} ...", a.file.display(), a.source);
     let report = store
@@ -145,7 +163,7 @@ fn import(ctx: &Ctx, a: &IndicatorImportArgs) -> CliResult<()> {
             std::io::BufReader::with_capacity(1 << 20, file),
             format,
             &a.source,
-            FeedOptions { origin, action, category: a.category.clone() },
+            FeedOptions { origin, action, category: a.entries.category.clone() },
             unix_secs(crate::now()),
         )
         .map_err(store_error)?;

@@ -33,14 +33,19 @@ fn outcome(o: Outcome) -> ActionType {
     }
 }
 
+/// The event model's protocol of a capture flow.
+pub fn protocol(p: Proto) -> Protocol {
+    match p {
+        Proto::Tcp => Protocol::Tcp,
+        Proto::Udp => Protocol::Udp,
+    }
+}
+
 /// Feeds one capture-layer event to the sensor.
 pub fn drive(sensor: &mut Sensor, ev: CaptureEvent<'_>) {
     match ev {
         CaptureEvent::FlowStart { flow_id, key, ts: t, .. } => {
-            let protocol = match key.proto {
-                Proto::Tcp => Protocol::Tcp,
-                Proto::Udp => Protocol::Udp,
-            };
+            let protocol = protocol(key.proto);
             sensor.flow_start(flow_id, FlowMeta { protocol, local: key.client, remote: key.server }, ts(t));
         }
         CaptureEvent::Established { flow_id, ts: t } => sensor.established(flow_id, ts(t)),

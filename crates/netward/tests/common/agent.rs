@@ -40,11 +40,17 @@ impl Agent {
 
     /// The same, as `cmd` runs `netward` (`topo.cli(netward())`,
     /// `topo.px(netward())`), with `extra` arguments after `run --queue N`.
+    /// Attribution is off unless `extra` says otherwise: its default attaches
+    /// BPF programs to the cgroup2 root (the whole machine), which a test
+    /// must never do; the attribution tests give a cgroup of their own.
     pub fn start_cmd(mut cmd: Command, data: &Path, queue: u16, extra: &[&str]) -> Agent {
+        let default_attribution: &[&str] =
+            if extra.iter().any(|a| a.starts_with("--attribution")) { &[] } else { &["--attribution", "off"] };
         let child = cmd
             .arg("--data-dir")
             .arg(data)
             .args(["run", "--queue", &queue.to_string()])
+            .args(default_attribution)
             .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod agent;
+pub mod cgroup;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

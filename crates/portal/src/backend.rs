@@ -1,0 +1,56 @@
+//! What the portal asks of netward: queries through the hunting engine,
+//! indicator and settings changes through the CLI's own code. Every method
+//! is blocking; the server calls them off its async threads.
+
+/// A query result as the pages show it: column names and JSON cells.
+#[derive(Debug, Clone, Default)]
+pub struct Grid {
+    pub columns: Vec<String>,
+    /// Whether each column is a datetime (chart x axes).
+    pub datetime: Vec<bool>,
+    pub rows: Vec<Vec<serde_json::Value>>,
+    /// `render` kind of the query, if it ended in one.
+    pub render: Option<String>,
+    /// The result had more rows than the backend keeps.
+    pub truncated: bool,
+}
+
+/// A failed query, with where in the query it failed (1-based; 0 = unknown).
+#[derive(Debug, Clone)]
+pub struct QueryError {
+    pub message: String,
+    pub line: usize,
+    pub col: usize,
+}
+
+/// One 5007 entry of the operational log.
+#[derive(Debug, Clone)]
+pub struct HistoryRow {
+    pub time: String,
+    pub user: String,
+    pub setting: String,
+    pub old: String,
+    pub new: String,
+}
+
+/// An indicator import: the summary line and each rejected line's error.
+#[derive(Debug, Clone, Default)]
+pub struct ImportOutcome {
+    pub summary: String,
+    pub errors: Vec<String>,
+}
+
+pub trait Backend: Send + Sync + 'static {
+    /// Runs KQL through the hunting engine on the store, keeping at most
+    /// `max_rows` rows.
+    fn hunt(&self, query: &str, max_rows: usize) -> Result<Grid, QueryError>;
+    /// The indicators (id, type, value, action, source, title, ...).
+    fn indicators(&self) -> Result<Grid, String>;
+    fn add_indicator(&self, user: &str, kind: &str, value: &str, action: &str, title: &str) -> Result<String, String>;
+    fn remove_indicator(&self, user: &str, id: &str) -> Result<String, String>;
+    fn import_indicators(&self, user: &str, source: &str, format: &str, text: &str) -> Result<ImportOutcome, String>;
+    fn enforcement_level(&self) -> String;
+    fn set_enforcement_level(&self, user: &str, value: &str) -> Result<(), String>;
+    /// 5007 entries, newest first.
+    fn settings_history(&self) -> Result<Vec<HistoryRow>, String>;
+}

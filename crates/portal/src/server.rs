@@ -1,0 +1,479 @@
+//! The HTTP server: routes, the session and role checks in front of every
+//! page, CSRF checks on every POST, security headers on every answer.
+
+use crate::auth::{same, Limiter, Session, Sessions};
+use crate::backend::{Backend, Grid, QueryError};
+use crate::pages::{self, IndicatorsView, TimelineFilter};
+use crate::users::{Role, UserStore};
+use axum::extract::{ConnectInfo, Form, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use maud::Markup;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+const COOKIE: &str = "netward_session";
+/// Rows a hunting query keeps (the grid pages through them, CSV exports them).
+const MAX_QUERY_ROWS: usize = 10_000;
+const TIMELINE_ROWS: usize = 50;
+
+pub struct PortalOptions {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+}
+
+struct App {
+    backend: Arc<dyn Backend>,
+    data_dir: PathBuf,
+    sessions: Sessions,
+    limiter: Limiter,
+    /// Cookies get `Secure` under TLS.
+    tls: bool,
+}
+
+type St = State<Arc<App>>;
+type Params = Query<HashMap<String, String>>;
+type Fields = Form<HashMap<String, String>>;
+
+/// Serves until the process ends. A non-loopback address is refused: TLS is
+/// not built yet, and the portal never sends passwords in clear text over a
+/// network.
+pub async fn serve(backend: Arc<dyn Backend>, opts: PortalOptions) -> Result<(), String> {
+    if !opts.listen.ip().is_loopback() {
+        return Err(format!(
+            "--listen {}: a non-loopback address needs TLS, which this portal does not serve yet; listen on 127.0.0.1 (and tunnel, e.g. ssh -L)",
+            opts.listen
+        ));
+    }
+    let app = Arc::new(App {
+        backend,
+        data_dir: opts.data_dir,
+        sessions: Sessions::default(),
+        limiter: Limiter::default(),
+        tls: false,
+    });
+    let router = Router::new()
+        .route("/", get(|| async { Redirect::to("/timeline") }))
+        .route("/static/portal.css", get(css))
+        .route("/login", get(login_page).post(login))
+        .route("/logout", post(logout))
+        .route("/timeline", get(timeline))
+        .route("/event", get(event))
+        .route("/alerts", get(alerts))
+        .route("/hunt", get(hunt))
+        .route("/hunt.csv", get(hunt_csv))
+        .route("/indicators", get(indicators))
+        .route("/indicators/add", post(indicator_add))
+        .route("/indicators/remove", post(indicator_remove))
+        .route("/indicators/import", post(indicator_import))
+        .route("/settings", get(settings).post(settings_set))
+        .layer(axum::middleware::map_response(security_headers))
+        .with_state(app);
+    let listener = tokio::net::TcpListener::bind(opts.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", opts.listen))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    // The test and the user read this line to know where to go.
+    println!("netward portal listening on http://{addr}/");
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .await
+        .map_err(|e| format!("portal: {e}"))
+}
+
+async fn security_headers(mut r: Response) -> Response {
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+async fn css() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/css")], include_str!("static/portal.css"))
+}
+
+fn cookie_token(h: &HeaderMap) -> Option<String> {
+    h.get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|kv| kv.trim().strip_prefix(COOKIE).and_then(|r| r.strip_prefix('=')).map(str::to_string))
+}
+
+/// The page's session, or a redirect to the login page.
+#[allow(clippy::result_large_err)] // the early answer is a whole response, as axum handlers return
+fn session(app: &App, h: &HeaderMap) -> Result<Session, Response> {
+    cookie_token(h).and_then(|t| app.sessions.get(&t)).ok_or_else(|| Redirect::to("/login").into_response())
+}
+
+/// A state change: a session (401 without), its CSRF token (403 without),
+/// and for admin actions the admin role (403).
+#[allow(clippy::result_large_err)]
+fn change(app: &App, h: &HeaderMap, f: &HashMap<String, String>, admin: bool) -> Result<Session, Response> {
+    let Some(s) = cookie_token(h).and_then(|t| app.sessions.get(&t)) else {
+        return Err(
+            (StatusCode::UNAUTHORIZED, pages::message("Log in first", None, "Your session has ended.")).into_response()
+        );
+    };
+    if !f.get("csrf").is_some_and(|c| same(c, &s.csrf)) {
+        return Err((StatusCode::FORBIDDEN, pages::message("Refused", Some(&s), "Missing or wrong CSRF token."))
+            .into_response());
+    }
+    if admin && s.role != Role::Admin {
+        return Err(forbidden(&s));
+    }
+    Ok(s)
+}
+
+fn forbidden(s: &Session) -> Response {
+    (StatusCode::FORBIDDEN, pages::message("Refused", Some(s), "This page is for admins.")).into_response()
+}
+
+fn html(m: Markup) -> Response {
+    m.into_response()
+}
+
+/// Runs a query on a blocking thread (the engine has its own runtime).
+async fn run_query(app: &Arc<App>, q: String, max: usize) -> Result<Grid, QueryError> {
+    let b = app.backend.clone();
+    tokio::task::spawn_blocking(move || b.hunt(&q, max))
+        .await
+        .unwrap_or_else(|e| Err(QueryError { message: format!("query task failed: {e}"), line: 0, col: 0 }))
+}
+
+async fn blocking<T: Send + 'static>(app: &Arc<App>, f: impl FnOnce(&dyn Backend) -> T + Send + 'static) -> T {
+    let b = app.backend.clone();
+    // A panic in the backend is a bug; surface it as one.
+    tokio::task::spawn_blocking(move || f(b.as_ref())).await.expect("backend task panicked")
+}
+
+async fn login_page(State(app): St, h: HeaderMap) -> Response {
+    if session(&app, &h).is_ok() {
+        return Redirect::to("/timeline").into_response();
+    }
+    html(pages::login(None))
+}
+
+async fn login(State(app): St, ConnectInfo(peer): ConnectInfo<SocketAddr>, Form(f): Fields) -> Response {
+    let user = f.get("user").cloned().unwrap_or_default();
+    let password = f.get("password").cloned().unwrap_or_default();
+    if app.limiter.blocked(peer.ip(), &user) {
+        return (StatusCode::TOO_MANY_REQUESTS, pages::login(Some("Too many failed logins; wait a minute.")))
+            .into_response();
+    }
+    let dir = app.data_dir.clone();
+    let (u2, p2) = (user.clone(), password);
+    let role = tokio::task::spawn_blocking(move || UserStore::open(&dir).ok().and_then(|s| s.verify(&u2, &p2)))
+        .await
+        .ok()
+        .flatten();
+    let Some(role) = role else {
+        app.limiter.failed(peer.ip(), &user);
+        return (StatusCode::UNAUTHORIZED, pages::login(Some("Wrong user or password."))).into_response();
+    };
+    app.limiter.succeeded(&user);
+    let token = app.sessions.create(&user, role);
+    let secure = if app.tls { "; Secure" } else { "" };
+    let cookie = format!("{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/{secure}");
+    let mut r = Redirect::to("/timeline").into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    r
+}
+
+async fn logout(State(app): St, h: HeaderMap, Form(f): Fields) -> Response {
+    if let Err(r) = change(&app, &h, &f, false) {
+        return r;
+    }
+    if let Some(t) = cookie_token(&h) {
+        app.sessions.remove(&t);
+    }
+    let mut r = Redirect::to("/login").into_response();
+    r.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static("netward_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),
+    );
+    r
+}
+
+/// A KQL string literal (verbatim: only `"` needs doubling).
+fn lit(s: &str) -> String {
+    format!("@\"{}\"", s.replace(['\n', '\r'], " ").replace('"', "\"\""))
+}
+
+fn param(p: &HashMap<String, String>, k: &str) -> String {
+    p.get(k).map(|v| v.trim().to_string()).unwrap_or_default()
+}
+
+/// The timeline's query: only the page's rows (plus one, to know whether
+/// an older page exists), newest first.
+fn timeline_query(f: &TimelineFilter, before: &str) -> String {
+    let mut q = String::from("DeviceNetworkEvents");
+    if !before.is_empty() {
+        q += &format!("\n| where Timestamp < todatetime({})", lit(before));
+    }
+    if !f.from.is_empty() {
+        q += &format!("\n| where Timestamp >= todatetime({})", lit(&f.from));
+    }
+    if !f.to.is_empty() {
+        q += &format!("\n| where Timestamp <= todatetime({})", lit(&f.to));
+    }
+    if !f.action.is_empty() {
+        q += &format!("\n| where ActionType =~ {}", lit(&f.action));
+    }
+    if !f.process.is_empty() {
+        q += &format!("\n| where InitiatingProcessFileName contains {}", lit(&f.process));
+    }
+    if !f.remote.is_empty() {
+        let l = lit(&f.remote);
+        q += &format!("\n| where RemoteUrl contains {l} or RemoteIP == {l}");
+    }
+    q + &format!("\n| order by Timestamp desc\n| take {}", TIMELINE_ROWS + 1)
+}
+
+async fn timeline(State(app): St, h: HeaderMap, Query(p): Params) -> Response {
+    let s = match session(&app, &h) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let f = TimelineFilter {
+        action: param(&p, "action"),
+        process: param(&p, "process"),
+        remote: param(&p, "remote"),
+        from: param(&p, "from"),
+        to: param(&p, "to"),
+    };
+    let mut res = run_query(&app, timeline_query(&f, &param(&p, "before")), TIMELINE_ROWS + 1).await;
+    let mut older = None;
+    if let Ok(g) = &mut res {
+        if g.rows.len() > TIMELINE_ROWS {
+            g.rows.truncate(TIMELINE_ROWS);
+            let ts = g.columns.iter().position(|c| c == "Timestamp");
+            if let Some(last) = ts.and_then(|i| g.rows.last().and_then(|r| r.get(i))) {
+                let mut link = format!("/timeline?before={}", pages::url(&crate::chart::cell_text(last)).0);
+                for (k, v) in [
+                    ("action", &f.action),
+                    ("process", &f.process),
+                    ("remote", &f.remote),
+                    ("from", &f.from),
+                    ("to", &f.to),
+                ] {
+                    link += &format!("&{k}={}", pages::url(v).0);
+                }
+                older = Some(link);
+            }
+        }
+    }
+    html(pages::timeline(&s, &f, res.as_ref(), older))
+}
+
+async fn event(State(app): St, h: HeaderMap, Query(p): Params) -> Response {
+    let s = match session(&app, &h) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let rid: i64 = match param(&p, "rid").parse() {
+        Ok(v) => v,
+        Err(_) => {
+            return (StatusCode::BAD_REQUEST, pages::message("Event", Some(&s), "rid: not a number")).into_response()
+        }
+    };
+    let q = format!(
+        // Shown times are cut to milliseconds; the stored ones are finer.
+        "DeviceNetworkEvents\n| where ReportId == {rid} and Timestamp >= todatetime({t}) - 1ms and Timestamp < todatetime({t}) + 1ms\n| take 1",
+        t = lit(&param(&p, "ts"))
+    );
+    match run_query(&app, q, 1).await {
+        Ok(g) => html(pages::event(&s, &g)),
+        Err(e) => html(pages::message("Event", Some(&s), &e.message)),
+    }
+}
+
+async fn alerts(State(app): St, h: HeaderMap) -> Response {
+    let s = match session(&app, &h) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let q = "DeviceNetworkEvents\n| where ActionType in (\"ExploitGuardNetworkProtectionBlocked\", \"ExploitGuardNetworkProtectionAudited\")\n| summarize Count = count(), FirstSeen = min(Timestamp), LastSeen = max(Timestamp) by RemoteUrl, DeviceName, ActionType\n| order by LastSeen desc\n| take 500";
+    let res = run_query(&app, q.to_string(), 500).await;
+    html(pages::alerts(&s, res.as_ref()))
+}
+
+async fn hunt(State(app): St, h: HeaderMap, Query(p): Params) -> Response {
+    let s = match session(&app, &h) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let q = p.get("q").cloned().unwrap_or_default();
+    let page = param(&p, "page").parse().unwrap_or(0);
+    if q.trim().is_empty() {
+        return html(pages::hunt(&s, &q, None, 0));
+    }
+    let res = run_query(&app, q.clone(), MAX_QUERY_ROWS).await;
+    html(pages::hunt(&s, &q, Some(res.as_ref()), page))
+}
+
+async fn hunt_csv(State(app): St, h: HeaderMap, Query(p): Params) -> Response {
+    if let Err(r) = session(&app, &h) {
+        return r;
+    }
+    let q = p.get("q").cloned().unwrap_or_default();
+    match run_query(&app, q, MAX_QUERY_ROWS).await {
+        Err(e) => {
+            (StatusCode::BAD_REQUEST, format!("line {}, column {}: {}\n", e.line, e.col, e.message)).into_response()
+        }
+        Ok(g) => {
+            let mut out = String::new();
+            let row = |cells: Vec<String>| {
+                cells.iter().map(|c| format!("\"{}\"", c.replace('"', "\"\""))).collect::<Vec<_>>().join(",") + "\r\n"
+            };
+            out += &row(g.columns.clone());
+            for r in &g.rows {
+                out += &row(r.iter().map(crate::chart::cell_text).collect());
+            }
+            (
+                [
+                    (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                    (header::CONTENT_DISPOSITION, "attachment; filename=\"hunt.csv\""),
+                ],
+                out,
+            )
+                .into_response()
+        }
+    }
+}
+
+struct IndicatorPage {
+    notice: Option<String>,
+    error: Option<String>,
+    import: Option<crate::backend::ImportOutcome>,
+    search: String,
+}
+
+async fn indicators_page(app: &Arc<App>, s: &Session, v: IndicatorPage) -> Response {
+    let grid = blocking(app, |b| b.indicators()).await;
+    let view = IndicatorsView {
+        search: &v.search,
+        grid: grid.as_ref().map_err(String::as_str),
+        notice: v.notice.as_deref(),
+        error: v.error.as_deref(),
+        import: v.import.as_ref(),
+    };
+    let status = if v.error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    (status, pages::indicators(s, view)).into_response()
+}
+
+async fn indicators(State(app): St, h: HeaderMap, Query(p): Params) -> Response {
+    let s = match session(&app, &h) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    indicators_page(&app, &s, IndicatorPage { notice: None, error: None, import: None, search: param(&p, "search") })
+        .await
+}
+
+fn outcome(r: Result<String, String>) -> IndicatorPage {
+    let (notice, error) = match r {
+        Ok(n) => (Some(n), None),
+        Err(e) => (None, Some(e)),
+    };
+    IndicatorPage { notice, error, import: None, search: String::new() }
+}
+
+async fn indicator_add(State(app): St, h: HeaderMap, Form(f): Fields) -> Response {
+    let s = match change(&app, &h, &f, true) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let user = s.user.clone();
+    let r = blocking(&app, move |b| {
+        b.add_indicator(&user, &param(&f, "type"), &param(&f, "value"), &param(&f, "action"), &param(&f, "title"))
+    })
+    .await;
+    indicators_page(&app, &s, outcome(r)).await
+}
+
+async fn indicator_remove(State(app): St, h: HeaderMap, Form(f): Fields) -> Response {
+    let s = match change(&app, &h, &f, true) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let user = s.user.clone();
+    let r = blocking(&app, move |b| b.remove_indicator(&user, &param(&f, "id"))).await;
+    indicators_page(&app, &s, outcome(r)).await
+}
+
+async fn indicator_import(State(app): St, h: HeaderMap, Form(f): Fields) -> Response {
+    let s = match change(&app, &h, &f, true) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let user = s.user.clone();
+    let text = f.get("text").cloned().unwrap_or_default();
+    let r =
+        blocking(&app, move |b| b.import_indicators(&user, &param(&f, "source"), &param(&f, "format"), &text)).await;
+    let page = match r {
+        Ok(o) => IndicatorPage { notice: None, error: None, import: Some(o), search: String::new() },
+        Err(e) => outcome(Err(e)),
+    };
+    indicators_page(&app, &s, page).await
+}
+
+async fn settings_page(app: &Arc<App>, s: &Session, notice: Option<&str>) -> Response {
+    let (level, hist) = blocking(app, |b| (b.enforcement_level(), b.settings_history())).await;
+    html(pages::settings(s, &level, hist.as_deref().map_err(String::as_str), notice))
+}
+
+async fn settings(State(app): St, h: HeaderMap) -> Response {
+    let s = match session(&app, &h) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if s.role != Role::Admin {
+        return forbidden(&s);
+    }
+    settings_page(&app, &s, None).await
+}
+
+async fn settings_set(State(app): St, h: HeaderMap, Form(f): Fields) -> Response {
+    let s = match change(&app, &h, &f, true) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let user = s.user.clone();
+    let level = param(&f, "enforcement_level");
+    let r = blocking(&app, move |b| b.set_enforcement_level(&user, &level)).await;
+    match r {
+        Ok(()) => settings_page(&app, &s, Some("Saved.")).await,
+        Err(e) => (StatusCode::BAD_REQUEST, pages::message("Settings", Some(&s), &e)).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filter_values_cannot_break_out_of_their_literal() {
+        assert_eq!(lit(r#"a"b"#), r#"@"a""b""#);
+        let f = TimelineFilter {
+            action: String::new(),
+            process: String::new(),
+            remote: "x\" or 1==1 //".into(),
+            from: String::new(),
+            to: String::new(),
+        };
+        let q = timeline_query(&f, "");
+        assert!(q.contains(r#"contains @"x"" or 1==1 //""#), "{q}");
+    }
+}
