@@ -10,11 +10,14 @@ mod context;
 mod datadir;
 mod device;
 mod error;
+mod fleet;
+mod managed;
 mod oplog;
 mod outbound;
 mod output;
 mod sdnotify;
 mod settings;
+mod warn;
 
 use clap::Parser;
 use cli::{Cli, Command};
@@ -60,6 +63,7 @@ fn run(cli: Cli) -> CliResult<()> {
         Command::Replay(a) => cmd::replay::run(&ctx, a),
         Command::Indicator(c) => cmd::indicator::run(&ctx, c),
         Command::Feed(c) => cmd::feed::run(&ctx, c),
+        Command::Warn(c) => cmd::warn::run(&ctx, c),
         Command::Evaluate(a) => cmd::evaluate::run(&ctx, a),
         Command::GenCapture(a) => cmd::gen_capture::run(a),
         Command::Import(a) => cmd::import::run(&ctx, a),

@@ -2,7 +2,9 @@
 //! from. Layers, lowest first: the built-in default, the config file
 //! (`--config FILE`, else `/etc/netward/netward.toml`; missing means
 //! defaults), and values set from the CLI (stored in the data directory as
-//! `settings.json`), which win over the file.
+//! `settings.json`), which win over the file; on a device managed by a fleet
+//! server, the server's settings (`managed-policy.json`, see
+//! `crate::managed`) win over all of them.
 
 use crate::datadir::{atomic_write, DataDir};
 use crate::error::{CliError, CliResult, Context};
@@ -66,7 +68,34 @@ fn proxy_server(v: &str) -> Result<(), String> {
     netward_feeds::ProxyServer::parse(v).map(|_| ())
 }
 
+fn bool_word(v: &str) -> Result<(), String> {
+    one_of(&["true", "false"])(v)
+}
+fn bus_address(v: &str) -> Result<(), String> {
+    crate::agent::notify::bus::BusTemplate::parse(v).map(|_| ())
+}
+fn http_url_or_empty(v: &str) -> Result<(), String> {
+    if v.is_empty() || v.starts_with("http://") || v.starts_with("https://") {
+        Ok(())
+    } else {
+        Err("expected an http:// or https:// URL".into())
+    }
+}
+fn allow_hours(v: &str) -> Result<(), String> {
+    match v.parse::<u64>() {
+        Ok(n) if (1..=168).contains(&n) => Ok(()),
+        _ => Err("expected whole hours from 1 to 168".into()),
+    }
+}
+
 pub const ENFORCEMENT_LEVEL: &str = "network_protection.enforcement_level";
+
+pub const NOTIFICATION_ENABLED: &str = "notification.enabled";
+pub const NOTIFICATION_TEXT: &str = "notification.text";
+pub const NOTIFICATION_HELP_URL: &str = "notification.help_url";
+pub const NOTIFICATION_BUS: &str = "notification.bus_address";
+pub const NOTIFICATION_INTERVAL: &str = "notification.min_interval_seconds";
+pub const WARN_ALLOW_HOURS: &str = "warn.allow_hours";
 
 pub const PROXY_SERVER: &str = "network.proxy_server";
 pub const PROXY_PAC_URL: &str = "network.proxy_pac_url";
@@ -119,6 +148,42 @@ pub static SETTINGS: &[SettingDef] = &[
         default: "",
         help: "the organisation's text shown in block notifications",
         check: any_text,
+    },
+    SettingDef {
+        key: NOTIFICATION_ENABLED,
+        default: "true",
+        help: "desktop notifications (D-Bus org.freedesktop.Notifications) to the user whose program was blocked or warned: true | false",
+        check: bool_word,
+    },
+    SettingDef {
+        key: NOTIFICATION_TEXT,
+        default: "",
+        help: "the organisation's text in each notification (empty: network_protection.help_text)",
+        check: any_text,
+    },
+    SettingDef {
+        key: NOTIFICATION_HELP_URL,
+        default: "",
+        help: "the organisation's help page, shown in each notification (http:// or https://)",
+        check: http_url_or_empty,
+    },
+    SettingDef {
+        key: NOTIFICATION_BUS,
+        default: "unix:path=/run/user/{uid}/bus",
+        help: "where a user's session bus is: a unix:path= address, {uid} replaced by the user's uid",
+        check: bus_address,
+    },
+    SettingDef {
+        key: NOTIFICATION_INTERVAL,
+        default: "60",
+        help: "one notification per user and destination within this many seconds; the rest are counted",
+        check: positive_int,
+    },
+    SettingDef {
+        key: WARN_ALLOW_HOURS,
+        default: "24",
+        help: "how long a warn destination stays allowed after the user chooses \"Allow\" (and the default of `netward warn allow`), 1 to 168 hours",
+        check: allow_hours,
     },
     SettingDef {
         key: "attribution.mode",
@@ -211,6 +276,8 @@ pub enum Source {
     Default,
     File(PathBuf),
     Cli,
+    /// The fleet server's policy (a managed device).
+    Server,
 }
 
 impl Source {
@@ -219,6 +286,7 @@ impl Source {
             Source::Default => "default".into(),
             Source::File(p) => format!("file {}", p.display()),
             Source::Cli => "set from the CLI".into(),
+            Source::Server => "set by the fleet server".into(),
         }
     }
 }
@@ -251,6 +319,13 @@ impl Settings {
         }
         for (key, value) in read_cli_settings(data_dir)? {
             values.insert(key, (value, Source::Cli));
+        }
+        for (key, value) in crate::managed::settings(data_dir)? {
+            // A setting this version does not know, or a value it would
+            // refuse, is skipped: the server may be newer than the device.
+            if let Some(d) = def(&key).filter(|d| (d.check)(&value).is_ok()) {
+                values.insert(d.key, (value, Source::Server));
+            }
         }
         Ok(Settings { values, config_file })
     }

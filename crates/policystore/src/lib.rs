@@ -8,7 +8,11 @@
 //! ```text
 //! <dir>/indicators.json        custom indicators and the next id
 //! <dir>/feeds/<source>.feed    one file per feed source
+//! <dir>/managed.json           indicators set by the fleet server (a managed device)
 //! ```
+//! The managed indicators are replaced as a whole each time the device
+//! applies the server's policy ([`PolicyStore::replace_managed`]); they are
+//! their own segment, beside the device's custom indicators and feeds.
 //! Settings (the enforcement level) are not kept here.
 //!
 //! # Crash safety
@@ -73,6 +77,9 @@ pub use atomic::{remove_stale_temps, write_atomic, write_atomic_in};
 /// The source name of custom indicators.
 pub const CUSTOM_SOURCE: &str = "custom";
 const INDICATORS_FILE: &str = "indicators.json";
+const MANAGED_FILE: &str = "managed.json";
+/// The source name of the fleet server's indicators.
+pub const MANAGED_SOURCE: &str = "fleet";
 const FEEDS_DIR: &str = "feeds";
 const FEED_EXT: &str = ".feed";
 
@@ -165,6 +172,8 @@ pub struct PolicyStore {
     custom: Vec<Indicator>,
     next_id: u64,
     custom_segment: Arc<Segment>,
+    managed: Vec<Indicator>,
+    managed_segment: Arc<Segment>,
     feeds: BTreeMap<String, (FeedInfo, Arc<Segment>)>,
     handle: MatcherHandle,
     problems: Vec<String>,
@@ -188,6 +197,7 @@ impl PolicyStore {
         let feeds_dir = dir.join(FEEDS_DIR);
         vfs.create_dir_all(&feeds_dir).map_err(io_err(&feeds_dir))?;
         let empty = Arc::new(SegmentBuilder::new(seed, CUSTOM_SOURCE, Origin::Custom).build());
+        let empty_managed = Arc::new(SegmentBuilder::new(seed, MANAGED_SOURCE, Origin::Custom).build());
         let mut store = PolicyStore {
             vfs,
             dir,
@@ -196,6 +206,8 @@ impl PolicyStore {
             custom: Vec::new(),
             next_id: 1,
             custom_segment: empty,
+            managed: Vec::new(),
+            managed_segment: empty_managed,
             feeds: BTreeMap::new(),
             handle: MatcherHandle::new(Matcher::new(seed, Vec::new())),
             problems: Vec::new(),
@@ -237,6 +249,14 @@ impl PolicyStore {
             Err(e) => return Err(PolicyStoreError::Io { path, source: e }),
         }
         self.custom_segment = Arc::new(self.build_custom()?);
+        let path = self.dir.join(MANAGED_FILE);
+        self.managed = match vfs.read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| PolicyStoreError::Corrupt { path: path.clone(), reason: e.to_string() })?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(PolicyStoreError::Io { path, source: e }),
+        };
+        self.managed_segment = Arc::new(build_segment(self.seed, MANAGED_SOURCE, &self.managed)?);
         self.feeds.clear();
         let feeds_dir = self.dir.join(FEEDS_DIR);
         let mut names: Vec<String> = vfs
@@ -376,11 +396,31 @@ impl PolicyStore {
     }
 
     fn build_custom(&self) -> Result<Segment, PolicyStoreError> {
-        let mut b = SegmentBuilder::new(self.seed, CUSTOM_SOURCE, Origin::Custom);
-        for ind in &self.custom {
-            b.add_record(ind.clone())?;
-        }
-        Ok(b.build())
+        build_segment(self.seed, CUSTOM_SOURCE, &self.custom)
+    }
+
+    /// The fleet server's indicators this device applies (empty when unmanaged).
+    pub fn managed(&self) -> &[Indicator] {
+        &self.managed
+    }
+
+    /// Replaces the fleet server's indicators as a whole (one atomic file
+    /// write, as every update), then makes them live. Values must be
+    /// canonical (they are the server's store's); a bad one refuses the
+    /// whole set and the old one stays.
+    pub fn replace_managed(&mut self, indicators: Vec<Indicator>) -> Result<(), PolicyStoreError> {
+        let segment = build_segment(self.seed, MANAGED_SOURCE, &indicators)?;
+        self.sync_dirs()?;
+        let path = self.dir.join(MANAGED_FILE);
+        write_atomic_in(&*self.vfs, &path, |w| {
+            serde_json::to_writer(&mut *w, &indicators).map_err(io::Error::other)?;
+            w.write_all(b"\n")
+        })
+        .map_err(io_err(&path))?;
+        self.managed = indicators;
+        self.managed_segment = Arc::new(segment);
+        self.publish();
+        Ok(())
     }
 
     /// Import a feed as `source`, replacing whatever that source held. The
@@ -505,10 +545,18 @@ impl PolicyStore {
     }
 
     fn publish(&self) {
-        let mut segs = vec![self.custom_segment.clone()];
+        let mut segs = vec![self.custom_segment.clone(), self.managed_segment.clone()];
         segs.extend(self.feeds.values().map(|(_, s)| s.clone()));
         self.handle.publish(Arc::new(Matcher::new(self.seed, segs)));
     }
+}
+
+fn build_segment(seed: Seed, source: &str, indicators: &[Indicator]) -> Result<Segment, PolicyStoreError> {
+    let mut b = SegmentBuilder::new(seed, source, Origin::Custom);
+    for ind in indicators {
+        b.add_record(ind.clone())?;
+    }
+    Ok(b.build())
 }
 
 fn check_source(s: &str) -> Result<(), PolicyStoreError> {

@@ -13,6 +13,12 @@
 //! * `GET /v1/devices`: hunt token; reply [`DeviceContact`]s.
 //! * `GET /v1/hello`: any token; reply [`Hello`] (a sync checks its token
 //!   first, so a bad one is told even when there is nothing to send).
+//! * `GET /v1/policy?since=V`: device token; reply the device's
+//!   [`crate::policy::DevicePolicy`] as soon as the fleet policy's version
+//!   is not `V`, else, after [`POLICY_WAIT_SECS`], status 204 (ask again).
+//!   A long poll: each waiting device holds one HTTP/2 stream of its
+//!   connection, and a change reaches it when the server notices the file
+//!   changed (within [`POLICY_LOOK_MS`]).
 //! * Any refusal: a status code and [`ApiError`].
 
 use serde::{Deserialize, Serialize};
@@ -21,6 +27,11 @@ pub const EVENTS_PATH: &str = "/v1/events";
 pub const HUNT_PATH: &str = "/v1/hunt";
 pub const DEVICES_PATH: &str = "/v1/devices";
 pub const HELLO_PATH: &str = "/v1/hello";
+pub const POLICY_PATH: &str = "/v1/policy";
+/// How long a policy request waits for a change before answering 204.
+pub const POLICY_WAIT_SECS: u64 = 25;
+/// How often the server looks at the policy file for a change.
+pub const POLICY_LOOK_MS: u64 = 200;
 /// Schema metadata of a hunt reply: the notes, a JSON array of strings.
 pub const NOTES_KEY: &str = "netward.notes";
 /// Schema metadata of a hunt reply: the render hint's kind.

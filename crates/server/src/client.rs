@@ -116,6 +116,9 @@ impl Client {
         if status == StatusCode::OK {
             return Ok(body);
         }
+        if status == StatusCode::NO_CONTENT {
+            return Ok(Bytes::new());
+        }
         let (message, hint) = match serde_json::from_slice::<ApiError>(&body) {
             Ok(e) => (e.error, e.hint),
             Err(_) => (String::from_utf8_lossy(&body[..body.len().min(500)]).into_owned(), None),
@@ -152,6 +155,20 @@ impl Client {
     pub async fn hello(&self) -> Result<Hello, ClientError> {
         let body = self.call(Method::GET, api::HELLO_PATH, "application/json", Bytes::new()).await?;
         serde_json::from_slice(&body).map_err(|e| ClientError::Local(format!("the server's hello: {e}")))
+    }
+
+    /// The device's policy once the fleet policy's version is not `since`;
+    /// `None` when the server's wait ended without a change (ask again).
+    pub async fn policy(&self, since: Option<u64>) -> Result<Option<crate::policy::DevicePolicy>, ClientError> {
+        let path = match since {
+            Some(v) => format!("{}?since={v}", api::POLICY_PATH),
+            None => api::POLICY_PATH.to_string(),
+        };
+        let body = self.call(Method::GET, &path, "application/json", Bytes::new()).await?;
+        if body.is_empty() {
+            return Ok(None);
+        }
+        serde_json::from_slice(&body).map(Some).map_err(|e| ClientError::Local(format!("the server's policy: {e}")))
     }
 
     /// The devices the server holds rows of, with their last contact.

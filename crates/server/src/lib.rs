@@ -10,7 +10,9 @@
 //! with the same engine as local hunting ([`serve`]); and the device's
 //! side: [`sync`] reads the local store from its cursor and uploads with a
 //! bounded number of requests in flight ([`client`]); TLS with the
-//! server's certificate pinned by fingerprint ([`tls`]).
+//! server's certificate pinned by fingerprint ([`tls`]). The fleet's policy
+//! ([`policy`]: indicators and settings for all devices or a group) reaches
+//! the devices by long polls on `/v1/policy` ([`serve`], [`client`]).
 //!
 //! Why HTTP/2 with Arrow IPC rather than Arrow Flight: the bodies are the
 //! same Arrow IPC messages Flight would carry, the server is axum (already
@@ -26,6 +28,7 @@ mod contacts;
 mod fleet;
 mod idset;
 pub mod ingest;
+pub mod policy;
 pub mod serve;
 pub mod sync;
 pub mod tls;

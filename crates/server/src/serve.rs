@@ -13,6 +13,7 @@
 
 use crate::api::{self, ApiError, DeviceContact, Hello, HuntRequest, UploadReply};
 use crate::ingest::{self, Ingest, IngestError};
+use crate::policy::FleetPolicy;
 use crate::token::{AuthError, Role, TokenEntry, Tokens};
 use axum::body::{Body, Bytes};
 use axum::extract::{Path as UrlPath, Request, State};
@@ -76,6 +77,8 @@ struct App {
     uploads: Semaphore,
     opts: ServerOptions,
     contacts: crate::contacts::Contacts,
+    /// The fleet policy as the file last said; devices' long polls wait on it.
+    policy: tokio::sync::watch::Receiver<Arc<FleetPolicy>>,
 }
 
 /// Serves until the process ends. Opens (recovering) the store first.
@@ -93,18 +96,23 @@ pub async fn serve(opts: ServerOptions) -> Result<(), String> {
     let dir = opts.data_dir.join(STORE_DIR);
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let ingest = tokio::task::spawn_blocking(move || Ingest::open(&dir)).await.map_err(|e| e.to_string())??;
+    let policy_path = FleetPolicy::path(&opts.data_dir);
+    let (policy_tx, policy_rx) = tokio::sync::watch::channel(Arc::new(FleetPolicy::load(&policy_path)?));
+    tokio::spawn(watch_policy(policy_path, policy_tx));
     let app = Arc::new(App {
         ingest: Mutex::new(ingest),
         tokens: TokenCache::new(Tokens::path(&opts.data_dir)),
         uploads: Semaphore::new(opts.max_uploads.max(1)),
         opts: opts.clone(),
         contacts: crate::contacts::Contacts::load(&opts.data_dir),
+        policy: policy_rx,
     });
     let router = Router::new()
         .route("/v1/events/{table}", post(upload))
         .route(api::HUNT_PATH, post(hunt))
         .route(api::DEVICES_PATH, get(devices))
         .route(api::HELLO_PATH, get(hello))
+        .route(api::POLICY_PATH, get(policy))
         .with_state(app.clone());
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
@@ -331,6 +339,90 @@ async fn hello(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     json(&Hello { token: entry.id, device_id })
 }
 
+/// Looks at the policy file every [`api::POLICY_LOOK_MS`] and publishes a
+/// new version to the waiting devices. A file that cannot be read keeps the
+/// last good policy (said once per distinct problem): devices keep theirs.
+async fn watch_policy(path: PathBuf, tx: tokio::sync::watch::Sender<Arc<FleetPolicy>>) {
+    let mut stamp = file_stamp(&path);
+    let mut last_problem = String::new();
+    loop {
+        tokio::time::sleep(Duration::from_millis(api::POLICY_LOOK_MS)).await;
+        let now = file_stamp(&path);
+        if now == stamp {
+            continue;
+        }
+        stamp = now;
+        let p = path.clone();
+        match tokio::task::spawn_blocking(move || FleetPolicy::load(&p)).await {
+            Ok(Ok(p)) => {
+                last_problem.clear();
+                tx.send_if_modified(|cur| {
+                    let newer = cur.version != p.version;
+                    if newer {
+                        *cur = Arc::new(p);
+                    }
+                    newer
+                });
+            }
+            Ok(Err(e)) if e != last_problem => {
+                eprintln!("netward server: policy: {e} (devices keep the last policy)");
+                last_problem = e;
+            }
+            _ => {}
+        }
+    }
+}
+
+/// `GET /v1/policy?since=V`: the device's policy once the version is not V.
+async fn policy(State(app): State<Arc<App>>, uri: axum::http::Uri, headers: HeaderMap) -> Response {
+    let entry = match authorize(&app, &headers) {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    let Role::Device { device_id } = entry.role else {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            format!("token {} is a hunt token: policy is for devices", entry.id),
+            None,
+        );
+    };
+    let since = match uri.query().unwrap_or("").split('&').find_map(|kv| kv.strip_prefix("since=")) {
+        None => None,
+        Some(v) => match v.parse::<u64>() {
+            Ok(v) => Some(v),
+            Err(_) => return refuse(StatusCode::BAD_REQUEST, format!("since=`{v}`: expected a version number"), None),
+        },
+    };
+    let (app2, dev) = (app.clone(), device_id.clone());
+    let _ = tokio::task::spawn_blocking(move || app2.contacts.touch(&dev, now().unix_nanos())).await;
+    let mut rx = app.policy.clone();
+    let changed = async {
+        loop {
+            if Some(rx.borrow_and_update().version) != since {
+                return true;
+            }
+            if rx.changed().await.is_err() {
+                return false;
+            }
+        }
+    };
+    match tokio::time::timeout(Duration::from_secs(api::POLICY_WAIT_SECS), changed).await {
+        Ok(true) => {
+            let p = app.policy.borrow().for_device(&device_id);
+            json(&p)
+        }
+        _ => StatusCode::NO_CONTENT.into_response(),
+    }
+}
+
+fn file_stamp(path: &std::path::Path) -> FileStamp {
+    use std::os::unix::fs::MetadataExt;
+    match std::fs::metadata(path) {
+        Ok(m) => (m.ino(), m.len(), m.modified().ok()),
+        Err(_) => (0, 0, None),
+    }
+}
+
 async fn devices(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     if let Err(r) = require_hunt(&app, &headers) {
         return r;
@@ -366,11 +458,7 @@ impl TokenCache {
     }
 
     fn check(&self, presented: &str, now: Timestamp) -> Result<TokenEntry, AuthError> {
-        use std::os::unix::fs::MetadataExt;
-        let stamp: FileStamp = match std::fs::metadata(&self.path) {
-            Ok(m) => (m.ino(), m.len(), m.modified().ok()),
-            Err(_) => (0, 0, None),
-        };
+        let stamp = file_stamp(&self.path);
         let mut c = self.cached.lock().unwrap_or_else(|e| e.into_inner());
         if c.as_ref().is_none_or(|(s, _)| *s != stamp) {
             // An unreadable file refuses every token rather than serving stale ones.

@@ -167,7 +167,7 @@ impl Tokens {
 }
 
 /// DeviceIds are what the rows carry; refuse what no row could match.
-fn check_device_id(id: &str) -> Result<(), String> {
+pub(crate) fn check_device_id(id: &str) -> Result<(), String> {
     if id.is_empty() || id.len() > 128 || !id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c)) {
         return Err(format!("--device-id `{id}`: expected 1 to 128 letters, digits, '-', '_', '.' or ':'"));
     }

@@ -8,6 +8,7 @@
 pub mod control;
 pub mod device_info;
 pub mod feeds;
+pub mod fleet;
 pub mod listeners;
 pub mod owners;
 pub mod pipeline;
@@ -68,6 +69,8 @@ struct Shared {
     icmp_refusals: AtomicU64,
     /// The attribution thread's state, for health.
     attribution: Mutex<Option<Arc<Mutex<serde_json::Value>>>>,
+    /// The fleet link's state, when a server is configured.
+    server: Mutex<Option<Arc<Mutex<crate::fleet::Health>>>>,
 }
 
 /// Settings are checked when written; anything else would mean disabled.
@@ -118,6 +121,7 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> CliResult<()> {
         dropped_events: AtomicU64::new(0),
         icmp_refusals: AtomicU64::new(0),
         attribution: Mutex::new(None),
+        server: Mutex::new(None),
     });
     let result = serve(ctx, args, &mut queue, policy, device, &shared);
     for fam in &families {
@@ -185,6 +189,10 @@ fn serve(
         std::thread::spawn(move || control::serve(listener, |cmd| answer(&own, &sh, waker, cmd, &level_changed)));
         // Feed subscriptions refresh on their own thread, off the packet path.
         feeds::spawn(ctx.reloaded()?);
+        // Events up and policy down, while the packets go on without it.
+        if let Ok(mut slot) = shared.server.lock() {
+            *slot = fleet::spawn(ctx.reloaded()?);
+        }
         // Ticks: idle flows end, counters are published, stop is noticed.
         // The socket table is read here, off the packet path: on a busy
         // host it holds thousands of sockets, and reading it takes
@@ -380,6 +388,7 @@ fn answer(
                 "attribution": shared.attribution.lock().ok().and_then(|a| a.as_ref().and_then(|h| h.lock().ok().map(|v| v.clone()))),
                 "counters": shared.counters.lock().map(|c| c.clone()).unwrap_or_default(),
                 "feeds": feeds::health(ctx),
+                "server": shared.server.lock().ok().and_then(|s| s.as_ref().map(|h| h.lock().map(|h| h.snapshot()).ok())),
             })
         }
         "reload" => {

@@ -33,6 +33,7 @@ fn show(ctx: &Ctx) -> CliResult<()> {
 /// to what it already is still records the request: an auditor wants to see
 /// that someone asked.
 pub fn set(ctx: &mut Ctx, key: &str, value: &str) -> CliResult<()> {
+    crate::managed::refuse_local_change(&ctx.data_dir, "setting")?;
     ctx.announce_data_dir_if_new();
     let _lock = ctx.data_dir.lock()?;
     ctx.reload_settings()?;

@@ -81,6 +81,7 @@ fn describe(s: &Subscription) -> String {
 }
 
 fn subscribe(ctx: &Ctx, a: &SubscribeArgs) -> CliResult<()> {
+    crate::managed::refuse_local_change(&ctx.data_dir, "feed")?;
     let (format, action) = a.entries.format_and_action()?;
     let every: Every = a.every.parse().map_err(|e| CliError::bad_input(format!("--every: {e}")))?;
     netward_feeds::subs::check_url(&a.url).map_err(subs_error)?;
@@ -170,6 +171,7 @@ fn list(ctx: &Ctx) -> CliResult<()> {
 }
 
 fn unsubscribe(ctx: &Ctx, name: &str) -> CliResult<()> {
+    crate::managed::refuse_local_change(&ctx.data_dir, "feed")?;
     let entries = {
         let _lock = ctx.data_dir.lock()?;
         let mut subs = Subscriptions::load(&ctx.data_dir.path).map_err(subs_error)?;

@@ -46,12 +46,17 @@ fn unix_secs(t: Timestamp) -> i64 {
 
 pub fn run(ctx: &Ctx, cmd: &IndicatorCommand) -> CliResult<()> {
     match cmd {
-        IndicatorCommand::Add(a) => add(ctx, a).inspect(|_| changed(ctx)),
+        IndicatorCommand::Add(a) => local(ctx).and_then(|_| add(ctx, a)).inspect(|_| changed(ctx)),
         IndicatorCommand::List => list(ctx),
-        IndicatorCommand::Remove(a) => remove(ctx, a).inspect(|_| changed(ctx)),
-        IndicatorCommand::Import(a) => import(ctx, a).inspect(|_| changed(ctx)),
+        IndicatorCommand::Remove(a) => local(ctx).and_then(|_| remove(ctx, a)).inspect(|_| changed(ctx)),
+        IndicatorCommand::Import(a) => local(ctx).and_then(|_| import(ctx, a)).inspect(|_| changed(ctx)),
         IndicatorCommand::Feeds => feeds(ctx),
     }
+}
+
+/// A managed device takes its indicators from the fleet server.
+fn local(ctx: &Ctx) -> CliResult<()> {
+    crate::managed::refuse_local_change(&ctx.data_dir, "indicator")
 }
 
 /// A running agent judges the next connection with the changed policy.
@@ -62,7 +67,7 @@ fn changed(ctx: &Ctx) {
 const COLUMNS: [&str; 10] =
     ["id", "type", "value", "action", "source", "title", "description", "expires", "category", "origin"];
 
-fn write_indicators<'a>(ctx: &Ctx, items: impl Iterator<Item = &'a Indicator>) -> CliResult<()> {
+pub fn write_indicators<'a>(ctx: &Ctx, items: impl Iterator<Item = &'a Indicator>) -> CliResult<()> {
     let mut w = RowWriter::new(ctx.format, COLUMNS.map(String::from).to_vec(), crate::output::stdout())?;
     for i in items {
         let v = serde_json::to_value(i).unwrap_or_default();
@@ -79,7 +84,8 @@ fn write_indicators<'a>(ctx: &Ctx, items: impl Iterator<Item = &'a Indicator>) -
     w.done()
 }
 
-fn add(ctx: &Ctx, a: &IndicatorAddArgs) -> CliResult<()> {
+/// The indicator `indicator add` (and `server indicator add`) describes, checked.
+pub fn spec(a: &IndicatorAddArgs) -> CliResult<IndicatorSpec> {
     let kind = a.kind.parse().map_err(|e| CliError::bad_input(format!("--type: {e}")))?;
     let action = a.action.parse().map_err(|e| CliError::bad_input(format!("--action: {e}")))?;
     let expires = match &a.expires {
@@ -92,7 +98,7 @@ fn add(ctx: &Ctx, a: &IndicatorAddArgs) -> CliResult<()> {
         }
         None => None,
     };
-    let spec = IndicatorSpec {
+    Ok(IndicatorSpec {
         kind,
         value: a.value.clone(),
         action,
@@ -100,7 +106,11 @@ fn add(ctx: &Ctx, a: &IndicatorAddArgs) -> CliResult<()> {
         description: a.description.clone(),
         expires,
         category: a.category.clone(),
-    };
+    })
+}
+
+fn add(ctx: &Ctx, a: &IndicatorAddArgs) -> CliResult<()> {
+    let spec = spec(a)?;
     ctx.announce_data_dir_if_new();
     let _lock = ctx.data_dir.lock()?;
     let mut store = open_store(ctx)?;

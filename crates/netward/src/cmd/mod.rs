@@ -13,4 +13,6 @@ pub mod info;
 pub mod portal;
 pub mod replay;
 pub mod server;
+pub mod server_policy;
 pub mod sync;
+pub mod warn;

@@ -100,6 +100,11 @@ impl NetwardBackend {
         self.ctx.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// A managed device takes its policy from the fleet server.
+    fn local_change_allowed(&self) -> Result<(), String> {
+        crate::managed::refuse_local_change(&self.ctx().data_dir, "portal").map_err(|e| e.to_string())
+    }
+
     /// An admin change on record: event 5007 with the portal user's name.
     fn record(ctx: &Ctx, user: &str, setting: &str, old: &str, new: &str) -> Result<(), String> {
         oplog::append(&ctx.data_dir, &[OperationalEvent::settings_changed(crate::now(), user, setting, old, new)])
@@ -182,6 +187,7 @@ impl Backend for NetwardBackend {
     }
 
     fn add_indicator(&self, user: &str, kind: &str, value: &str, action: &str, title: &str) -> Result<String, String> {
+        self.local_change_allowed()?;
         let spec = IndicatorSpec {
             kind: kind.parse().map_err(|e| format!("type: {e}"))?,
             value: value.to_string(),
@@ -202,6 +208,7 @@ impl Backend for NetwardBackend {
     }
 
     fn remove_indicator(&self, user: &str, id: &str) -> Result<String, String> {
+        self.local_change_allowed()?;
         let ctx = self.ctx();
         let _lock = ctx.data_dir.lock().map_err(|e| e.to_string())?;
         let mut store = crate::cmd::indicator::open_store(&ctx).map_err(|e| e.to_string())?;
@@ -212,6 +219,7 @@ impl Backend for NetwardBackend {
     }
 
     fn import_indicators(&self, user: &str, source: &str, format: &str, text: &str) -> Result<ImportOutcome, String> {
+        self.local_change_allowed()?;
         let fmt = format.parse().map_err(|e| format!("format: {e}"))?;
         let ctx = self.ctx();
         ctx.data_dir.ensure().map_err(|e| e.to_string())?;
@@ -240,6 +248,7 @@ impl Backend for NetwardBackend {
     }
 
     fn set_enforcement_level(&self, user: &str, value: &str) -> Result<(), String> {
+        self.local_change_allowed()?;
         let mut ctx = self.ctx();
         ctx.data_dir.ensure().map_err(|e| e.to_string())?;
         let _lock = ctx.data_dir.lock().map_err(|e| e.to_string())?;

@@ -2,7 +2,8 @@
 //! token add|list|revoke`: the server's data directory and settings are the
 //! CLI's own; its event store is `<data dir>/store`, its tokens
 //! `<data dir>/server-tokens.json`. `netward server devices` asks a running
-//! server which devices it holds, with their last contact.
+//! server which devices it holds, with their last contact. The fleet's
+//! policy commands (`server indicator|config|group`) are `server_policy`'s.
 
 use crate::context::Ctx;
 use crate::error::{CliError, CliResult};
@@ -38,6 +39,13 @@ pub enum ServerCommand {
     Devices(crate::cmd::sync::RemoteArgs),
     /// The server certificate's fingerprint devices pin ([server] fingerprint); generates the certificate if none
     Fingerprint,
+    /// Indicators the devices take from the server (for every device or a --group)
+    Indicator(crate::cmd::server_policy::ServerIndicatorArgs),
+    /// Settings the devices take from the server (enforcement level, local changes), for every device or a --group
+    Config(crate::cmd::server_policy::ServerConfigArgs),
+    /// Device groups: a group's indicators and settings apply to its devices on top of every device's
+    #[command(subcommand)]
+    Group(crate::cmd::server_policy::ServerGroupCommand),
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -66,6 +74,9 @@ pub fn run(ctx: &Ctx, a: &ServerArgs, device_id: Option<&str>) -> CliResult<()> 
         Some(ServerCommand::Token(TokenCommand::List)) => token_list(ctx),
         Some(ServerCommand::Token(TokenCommand::Revoke { id })) => token_revoke(ctx, id),
         Some(ServerCommand::Devices(r)) => crate::cmd::sync::devices(ctx, r),
+        Some(ServerCommand::Indicator(a)) => crate::cmd::server_policy::indicator(ctx, a),
+        Some(ServerCommand::Config(a)) => crate::cmd::server_policy::config(ctx, a),
+        Some(ServerCommand::Group(c)) => crate::cmd::server_policy::group(ctx, c),
         Some(ServerCommand::Fingerprint) => {
             println!("{}", cert(ctx)?.fingerprint);
             Ok(())

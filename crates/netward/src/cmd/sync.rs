@@ -37,6 +37,11 @@ pub struct SyncArgs {
     /// Uploads outstanding at once (back-pressure: the next waits for an answer)
     #[arg(long, default_value_t = 4)]
     pub in_flight: usize,
+    /// Keep running: upload events as they are stored and apply the server's
+    /// policy as it changes (what the agent does; for a device without one).
+    /// Uses [server] url, token and fingerprint from the config
+    #[arg(long, conflicts_with_all = ["url", "token", "fingerprint"])]
+    pub follow: bool,
 }
 
 fn client(ctx: &Ctx, url: Option<&str>, token: Option<&str>, fingerprint: Option<&str>) -> CliResult<Client> {
@@ -77,6 +82,9 @@ fn client_error(e: ClientError) -> CliError {
 }
 
 pub fn run(ctx: &Ctx, a: &SyncArgs) -> CliResult<()> {
+    if a.follow {
+        return follow(ctx);
+    }
     let client = client(ctx, a.remote.url.as_deref(), a.remote.token.as_deref(), a.remote.fingerprint.as_deref())?;
     let opts = SyncOptions { batch_rows: a.batch_rows.max(1), in_flight: a.in_flight.max(1), ..SyncOptions::default() };
     let store = ctx.data_dir.file(crate::cmd::import::STORE_DIR);
@@ -107,6 +115,16 @@ pub fn run(ctx: &Ctx, a: &SyncArgs) -> CliResult<()> {
         if report.duplicates > 0 { format!("; {} the server already held", report.duplicates) } else { String::new() }
     );
     Ok(())
+}
+
+/// `netward sync --follow`: the agent's fleet link in the foreground, until killed.
+fn follow(ctx: &Ctx) -> CliResult<()> {
+    let client = crate::fleet::client(ctx)?
+        .ok_or_else(|| CliError::bad_input("no server: set [server] url, token and fingerprint in the config"))?;
+    ctx.data_dir.ensure()?;
+    eprintln!("sync: following {} (events up, policy down); stop with Ctrl-C", client.url());
+    let health = std::sync::Arc::new(std::sync::Mutex::new(crate::fleet::Health::default()));
+    crate::fleet::run(ctx, client, health, &|| false, &|| {})
 }
 
 /// `netward hunt --server URL QUERY`.
