@@ -59,6 +59,9 @@ pub enum Command {
     /// Feed subscriptions: threat feeds downloaded on a schedule (through network.proxy_server)
     #[command(subcommand)]
     Feed(crate::cmd::feed::FeedCommand),
+    /// Temporary allows of warn destinations (what a warn notification's \"Allow\" does), from a terminal
+    #[command(subcommand)]
+    Warn(crate::cmd::warn::WarnCommand),
     /// The policy's verdict for URLs, hosts or IPs (one JSON object per input)
     Evaluate(EvaluateArgs),
     /// Run a KQL query over the event store (advanced hunting)

@@ -48,6 +48,28 @@ impl OperationalEvent {
 }
 
 impl OperationalEvent {
+    /// A temporary warn allow added, extended or removed (5007, as every
+    /// change of what is enforced): `who` made it, for `user` (a label
+    /// from `warn::user_label`), `change` says what happened.
+    pub fn warn_allow(now: Timestamp, who: &str, host: &str, user: &str, change: &str) -> Self {
+        let data = serde_json::json!({
+            "User": who,
+            "Setting": "warn_allow",
+            "Destination": host,
+            "AllowedUser": user,
+            "NewValue": change,
+        });
+        OperationalEvent {
+            timestamp: now.to_string(),
+            event_id: EVENT_SETTINGS_CHANGED,
+            level: "Information".into(),
+            message: format!("Warn allow for {host}, {user}: {change} by {who}"),
+            data: data.as_object().cloned().unwrap_or_default(),
+        }
+    }
+}
+
+impl OperationalEvent {
     fn lifecycle(now: Timestamp, event_id: u32, level: &str, message: String, data: serde_json::Value) -> Self {
         OperationalEvent {
             timestamp: now.to_string(),

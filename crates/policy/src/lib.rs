@@ -7,6 +7,7 @@
 //! * [`handle`]: [`MatcherHandle`], the current snapshot swapped atomically;
 //! * [`verdict`]: the verdict JSON and the meaning of `enforced` and
 //!   `category`;
+//! * [`warn`]: temporary allows of warn destinations per user, expiring;
 //! * [`feed`]: streaming threat-feed parsers (hosts, domain lists, AdBlock,
 //!   URLhaus CSV, STIX 2.1).
 //!
@@ -41,6 +42,7 @@ pub mod segment;
 mod table;
 pub mod time;
 pub mod verdict;
+pub mod warn;
 
 pub use action::{Action, EnforcementLevel, Origin, ResponseCategory, UnknownWord};
 pub use feed::{FeedFormat, FeedOptions, ImportReport, LineError};
@@ -48,3 +50,4 @@ pub use handle::MatcherHandle;
 pub use indicator::{Indicator, IndicatorError, IndicatorSpec, IndicatorType, Target};
 pub use matcher::{Decision, Matcher};
 pub use verdict::{MatchedIndicator, Verdict, VerdictAction};
+pub use warn::{WarnAllow, WarnAllows, WarnError};

@@ -49,10 +49,7 @@ fn policy() -> PolicyContext {
     for d in ["blocked.example", "ads.example", "tracker.example"] {
         b.add(&Target::parse(IndicatorType::Domain, d).expect("indicator"), Action::Audit, None);
     }
-    PolicyContext {
-        matcher: Arc::new(Matcher::new(Seed::FIXED, vec![Arc::new(b.build())])),
-        level: EnforcementLevel::Audit,
-    }
+    PolicyContext::new(Arc::new(Matcher::new(Seed::FIXED, vec![Arc::new(b.build())])), EnforcementLevel::Audit)
 }
 
 /// Runs `flow` through a fresh sensor; returns the events and the work counted.

@@ -98,6 +98,9 @@ pub(crate) struct FlowState {
     pub origin: FlowOrigin,
     /// The inspector finished without a name and DNS answers were asked for one.
     pub dns_name_tried: bool,
+    /// The uid owning the flow's socket, when the datapath found it at the
+    /// flow's start: a user's temporary warn allows apply to it.
+    pub user: Option<u32>,
 }
 
 /// Keys (64-bit hashes of canonical strings, seeded per process) remembered
@@ -154,6 +157,7 @@ impl FlowState {
             buffered: 0,
             origin: FlowOrigin::Local,
             dns_name_tried: false,
+            user: None,
         }
     }
 

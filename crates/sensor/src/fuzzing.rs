@@ -34,10 +34,7 @@ pub fn block_policy(level: netward_policy::EnforcementLevel) -> PolicyContext {
     if let Ok(t) = Target::parse(IndicatorType::Domain, "blocked.example") {
         b.add(&t, Action::Block, None);
     }
-    PolicyContext {
-        matcher: std::sync::Arc::new(Matcher::new(Seed::FIXED, vec![std::sync::Arc::new(b.build())])),
-        level,
-    }
+    PolicyContext::new(std::sync::Arc::new(Matcher::new(Seed::FIXED, vec![std::sync::Arc::new(b.build())])), level)
 }
 
 /// Payloads that steer flows into each parser, so random calls go deep.

@@ -4,7 +4,7 @@ use crate::fields::{self, Fields};
 use crate::flow::{FlowMeta, FlowOrigin, FlowState, Named, Tunnel};
 use netward_canon::canonical_host;
 use netward_events::{ActionType, NetworkEvent, Protocol, Timestamp};
-use netward_policy::{EnforcementLevel, Matcher, Verdict, VerdictAction};
+use netward_policy::{EnforcementLevel, Matcher, Verdict, VerdictAction, WarnAllows};
 use netward_wire::{
     is_dns_port, Direction, DnsCache, DnsCacheConfig, FlowInspector, FlowKind, Host, Observation, Target, TunnelKind,
     TunnelStatus, Work,
@@ -82,6 +82,16 @@ pub enum Unfollowable {
 pub struct PolicyContext {
     pub matcher: Arc<Matcher>,
     pub level: EnforcementLevel,
+    /// Temporary allows that lift a `warn` verdict for a user (or everyone)
+    /// until they end (`netward warn allow`, a notification's action).
+    pub warn_allows: Arc<WarnAllows>,
+}
+
+impl PolicyContext {
+    /// A policy without temporary warn allows.
+    pub fn new(matcher: Arc<Matcher>, level: EnforcementLevel) -> Self {
+        PolicyContext { matcher, level, warn_allows: Arc::default() }
+    }
 }
 
 /// What a live datapath does with a flow's packets after the sensor has seen
@@ -238,6 +248,14 @@ impl Sensor {
     pub fn set_origin(&mut self, id: u64, origin: FlowOrigin) {
         if let Some(flow) = self.flows.get_mut(&id) {
             flow.origin = origin;
+        }
+    }
+
+    /// The uid owning flow `id`'s socket (told right after
+    /// [`Sensor::flow_start`], before its first bytes): its warn allows apply.
+    pub fn set_user(&mut self, id: u64, uid: u32) {
+        if let Some(flow) = self.flows.get_mut(&id) {
+            flow.user = Some(uid);
         }
     }
 
@@ -827,7 +845,17 @@ impl Sensor {
         }
         let meta = flow.meta;
         let now_secs = ts.unix_nanos().div_euclid(1_000_000_000);
-        let verdict = policy.matcher.evaluate_destination(input, &dest, policy.level, now_secs);
+        let mut verdict = policy.matcher.evaluate_destination(input, &dest, policy.level, now_secs);
+        // A warn the user (or an admin) chose to allow for a while passes,
+        // reported as audited with the allow that lifted it.
+        let lifted = if verdict.action == VerdictAction::Warn && verdict.enforced {
+            policy.warn_allows.find(flow.user, &verdict_host(&verdict), now_secs).cloned()
+        } else {
+            None
+        };
+        if lifted.is_some() {
+            verdict.enforced = false;
+        }
         let action = match verdict.action {
             VerdictAction::Block | VerdictAction::Warn | VerdictAction::Audit => {
                 if verdict.enforced {
@@ -846,6 +874,11 @@ impl Sensor {
         let mut ev = self.base_event(&meta, ts, action);
         ev.remote_url = verdict_host(&verdict);
         ev.additional_fields = verdict_fields(&verdict, via);
+        if let Some(a) = lifted {
+            let until = Timestamp::from_unix_nanos(a.until.saturating_mul(1_000_000_000));
+            let allow = json!({"user": a.user, "until": until.to_string(), "by": a.by});
+            ev.additional_fields.insert("warn_allowed".into(), allow);
+        }
         self.push_for(id, ev);
     }
 }

@@ -160,6 +160,39 @@ fn verdicts_once_per_destination() {
     assert_eq!(field(a[0], "IsAudit"), Some(&json!(true)));
 }
 
+/// Rule: a warn is enforced as a block unless a temporary allow for the
+/// flow's user (or every user) lifts it; a block indicator never is.
+#[test]
+fn a_warn_passes_for_the_user_it_was_allowed_for() {
+    let indicators = [("warn.example", Action::Warn), ("blocked.example", Action::Block)];
+    let mut p = policy(&indicators, EnforcementLevel::Block);
+    let now = ts(0).unix_nanos() / 1_000_000_000;
+    let mut allows = netward_policy::WarnAllows::default();
+    allows.add("warn.example", Some(1000), now, now + 3600, "alice").unwrap();
+    allows.add("blocked.example", Some(1000), now, now + 3600, "alice").unwrap();
+    p.warn_allows = std::sync::Arc::new(allows);
+    let mut r = Run::with_policy(SensorConfig::default(), p);
+    // Alice's flow passes, reported as audited with the allow.
+    r.tcp(21, "192.0.2.21:443");
+    r.sensor.set_user(21, 1000);
+    assert_eq!(r.send(21, &hello("warn.example")), Some(FlowDecision::Pass));
+    let a = r.of(ActionType::ExploitGuardNetworkProtectionAudited);
+    assert_eq!(a.len(), 1);
+    assert_eq!(field(a[0], "action"), Some(&json!("warn")));
+    assert_eq!(field(a[0], "warn_allowed").unwrap()["user"], json!(1000));
+    // Bob's (and an unattributed) flow is blocked.
+    r.tcp(22, "192.0.2.22:443");
+    r.sensor.set_user(22, 1001);
+    assert_eq!(r.send(22, &hello("warn.example")), Some(FlowDecision::Block));
+    r.tcp(23, "192.0.2.23:443");
+    assert_eq!(r.send(23, &hello("warn.example")), Some(FlowDecision::Block));
+    // An allow never lifts a block indicator.
+    r.tcp(24, "192.0.2.24:443");
+    r.sensor.set_user(24, 1000);
+    assert_eq!(r.send(24, &hello("blocked.example")), Some(FlowDecision::Block));
+    assert_eq!(r.of(ActionType::ExploitGuardNetworkProtectionBlocked).len(), 3);
+}
+
 /// Rule: two spellings of one URL on a flow are one verdict (keys canonicalised).
 #[test]
 fn two_spellings_of_one_url_are_one_verdict() {

@@ -10,6 +10,7 @@ pub mod device_info;
 pub mod feeds;
 pub mod fleet;
 pub mod listeners;
+pub mod notify;
 pub mod owners;
 pub mod pipeline;
 pub mod process_events;
@@ -71,6 +72,8 @@ struct Shared {
     attribution: Mutex<Option<Arc<Mutex<serde_json::Value>>>>,
     /// The fleet link's state, when a server is configured.
     server: Mutex<Option<Arc<Mutex<crate::fleet::Health>>>>,
+    /// Desktop notifications (none when the notifier could not start).
+    notifier: Option<notify::Notifier>,
 }
 
 /// Settings are checked when written; anything else would mean disabled.
@@ -81,7 +84,14 @@ pub fn level_of(name: &str) -> EnforcementLevel {
 fn load_policy(ctx: &Ctx) -> CliResult<(PolicyContext, String)> {
     let level = ctx.settings.get(crate::settings::ENFORCEMENT_LEVEL).to_string();
     let store = crate::cmd::indicator::open_store(ctx)?;
-    Ok((PolicyContext { matcher: store.snapshot(), level: level_of(&level) }, level))
+    // A damaged allow table lifts no warn: warns stay blocks, and it is said.
+    let warn_allows = crate::warn::load(&ctx.data_dir).unwrap_or_else(|e| {
+        eprintln!("netward run: temporary warn allows not applied: {e}");
+        Default::default()
+    });
+    let policy =
+        PolicyContext { matcher: store.snapshot(), level: level_of(&level), warn_allows: Arc::new(warn_allows) };
+    Ok((policy, level))
 }
 
 pub fn run(ctx: &Ctx, args: &RunArgs) -> CliResult<()> {
@@ -122,6 +132,13 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> CliResult<()> {
         icmp_refusals: AtomicU64::new(0),
         attribution: Mutex::new(None),
         server: Mutex::new(None),
+        notifier: match notify::spawn(ctx.data_dir.clone(), &ctx.settings) {
+            Ok(n) => Some(n),
+            Err(e) => {
+                eprintln!("netward run: no desktop notifications: {e}");
+                None
+            }
+        },
     });
     let result = serve(ctx, args, &mut queue, policy, device, &shared);
     for fam in &families {
@@ -145,7 +162,8 @@ fn serve(
     // -> writer thread (the attribution thread waits for the writer).
     let (tx, owners_rx) = sync_channel::<owners::Msg>(EVENT_BACKLOG);
     let (owners_tx, rx) = sync_channel::<writer::Item>(EVENT_BACKLOG);
-    let owners = open_owners(ctx, args, &device.id, &device.name)?;
+    let mut owners = open_owners(ctx, args, &device.id, &device.name)?;
+    owners.notifier = shared.notifier.clone();
     let attribution_mode = owners.mode_name();
     let (device_id, device_name) = (device.id.clone(), device.name.clone());
     let info = move |level: &str| {
@@ -291,22 +309,25 @@ fn queue_loop(
         let t = crate::now();
         if let Some(pkt) = pkt {
             let origin = origin(&mut names, &pkt);
+            // A new flow's socket is found before the packet goes on (about
+            // 10 µs: one sock_diag request), while it surely exists; its uid
+            // is the sensor's before the flow's bytes are judged.
+            let mut find = |proto, local, remote| {
+                sockets.as_deref_mut().zip(owners::proto_of(proto)).and_then(|(d, pr)| d.lookup(pr, local, remote))
+            };
             let mark = if let Some(reset) = icmp::refusal_as_reset(pkt.payload()) {
                 // The flow table follows TCP: it is told the reset the error
                 // means, and the error itself goes on to the client.
                 shared.icmp_refusals.fetch_add(1, Ordering::Relaxed);
-                p.packet(t, &reset, pkt.hook(), &origin);
+                p.packet_with(t, &reset, pkt.hook(), &origin, &mut find);
                 0
             } else {
-                p.packet(t, pkt.payload(), pkt.hook(), &origin)
+                p.packet_with(t, pkt.payload(), pkt.hook(), &origin, &mut find)
             };
             // A flow's start goes before its events: the attribution thread
-            // names it first. Its socket is found before the packet goes on
-            // (about 10 µs: one sock_diag request), while it surely exists.
+            // names it first.
             let sent = Instant::now();
-            for (proto, local, remote) in p.take_new_flows() {
-                let sock =
-                    sockets.as_deref_mut().zip(owners::proto_of(proto)).and_then(|(d, pr)| d.lookup(pr, local, remote));
+            for (proto, local, remote, sock) in p.take_new_flows() {
                 let msg = owners::Msg::Flow { proto, local, remote, sock, at: sent };
                 if let Err(TrySendError::Full(_)) = tx.try_send(msg) {
                     owner_stats.dropped.fetch_add(1, Ordering::Relaxed);
@@ -388,6 +409,7 @@ fn answer(
                 "attribution": shared.attribution.lock().ok().and_then(|a| a.as_ref().and_then(|h| h.lock().ok().map(|v| v.clone()))),
                 "counters": shared.counters.lock().map(|c| c.clone()).unwrap_or_default(),
                 "feeds": feeds::health(ctx),
+                "notifications": shared.notifier.as_ref().map(notify::Notifier::health),
                 "server": shared.server.lock().ok().and_then(|s| s.as_ref().map(|h| h.lock().map(|h| h.snapshot()).ok())),
             })
         }
@@ -397,6 +419,9 @@ fn answer(
                 Err(e) => return json!({"error": e.to_string()}),
             };
             let _ = fresh.reload_settings();
+            if let Some(n) = &shared.notifier {
+                n.reconfigure(&fresh.settings);
+            }
             match load_policy(&fresh) {
                 Ok((pol, level)) => {
                     let mut changed = false;

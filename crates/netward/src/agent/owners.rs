@@ -154,6 +154,8 @@ fn open_with(cfg: netward_attribution::Config, why: Option<String>) -> (Option<A
 struct Owner {
     process: Arc<netward_events::ProcessInfo>,
     source: Source,
+    /// Whose process it is: the user a block is told to.
+    uid: Option<u32>,
 }
 
 /// A flow's owner as it is kept: claimed at the flow's start, named at its
@@ -190,6 +192,8 @@ pub struct Owners {
     /// What health shows about the attributor (mode, why BPF is off, its own counters).
     pub health: Arc<Mutex<serde_json::Value>>,
     why_not_bpf: Option<String>,
+    /// Enforced verdicts are told to the user whose process it was.
+    pub notifier: Option<super::notify::Notifier>,
 }
 
 pub(super) fn proto_of(p: Protocol) -> Option<Proto> {
@@ -222,6 +226,7 @@ impl Owners {
             stats: Arc::default(),
             health: Arc::default(),
             why_not_bpf,
+            notifier: None,
         };
         o.publish();
         o
@@ -264,7 +269,13 @@ impl Owners {
             // Claim every flow start already waiting before anything slow.
             inbox.read_ahead(&mut self);
             let Some(mut ev) = inbox.ahead.pop_front() else { continue };
-            self.fill(&mut ev);
+            let uid = self.fill(&mut ev);
+            if let (Some(n), Some(uid)) = (&self.notifier, uid) {
+                // Never waits: the notifier's channel drops when full.
+                if let Some(notice) = super::notify::Notice::of(&ev, uid) {
+                    n.tell(notice);
+                }
+            }
             if self.hand_over(&mut inbox, &writer, super::writer::Item::Network(*ev)).is_err() {
                 return;
             }
@@ -365,9 +376,10 @@ impl Owners {
         }
     }
 
-    /// The owner's columns on one event, and `AdditionalFields.attribution`.
-    fn fill(&mut self, ev: &mut NetworkEvent) {
-        let (Some(proto), Some(ip), Some(port)) = (ev.protocol, ev.local_ip, ev.local_port) else { return };
+    /// The owner's columns on one event, and `AdditionalFields.attribution`;
+    /// the owner's uid.
+    fn fill(&mut self, ev: &mut NetworkEvent) -> Option<u32> {
+        let (Some(proto), Some(ip), Some(port)) = (ev.protocol, ev.local_ip, ev.local_port) else { return None };
         let local = SocketAddr::new(ip, port);
         let owner = match ev.action_type {
             // Not announced by the queue thread: the socket is looked up now.
@@ -387,6 +399,7 @@ impl Owners {
             None => "none",
         };
         ev.additional_fields.insert("attribution".into(), json!(source));
+        owner.and_then(|o| o.uid)
     }
 
     /// The owner kept for a flow's local end, named now if it was only claimed.
@@ -396,14 +409,14 @@ impl Owners {
             Held::Claimed(c) => c.clone(),
         };
         let info = self.attributor.as_ref()?.name(claim);
-        let owner = Owner { process: self.shared(&info), source: info.source };
+        let owner = Owner { process: self.shared(&info), source: info.source, uid: info.uid };
         self.by_local.insert((proto, local), Held::Named(owner.clone()));
         Some(owner)
     }
 
     fn now(&mut self, proto: Protocol, local: SocketAddr, remote: SocketAddr) -> Option<Owner> {
         let info = self.lookup(proto, local, remote)?;
-        Some(Owner { process: self.shared(&info), source: info.source })
+        Some(Owner { process: self.shared(&info), source: info.source, uid: info.uid })
     }
 
     /// The process's columns, one copy per process.

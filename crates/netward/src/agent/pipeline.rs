@@ -3,6 +3,7 @@
 //! No sockets here: the queue loop in `mod.rs` feeds it, tests feed it
 //! hand-made packets.
 
+use netward_attribution::SockId;
 use netward_capture::{CaptureEvent, Decoded, FlowConfig, FlowId, PacketDecoder, Transport};
 use netward_datapath::{Hook, RuleSpec, HANDSHAKE_UNQUEUED, MARK_BLOCK, MARK_INSPECT, MARK_PASS};
 use netward_events::{ActionType, NetworkEvent, Timestamp};
@@ -57,8 +58,15 @@ pub struct Pipeline {
     pub stats: PipelineStats,
 }
 
-/// A flow this device's own program opened: protocol, its local end, the remote end.
-pub type NewFlow = (netward_events::Protocol, std::net::SocketAddr, std::net::SocketAddr);
+/// A flow this device's own program opened: protocol, its local end, the
+/// remote end, and its socket when the finder found it.
+pub type NewFlow = (netward_events::Protocol, std::net::SocketAddr, std::net::SocketAddr, Option<SockId>);
+
+/// Finds a new flow's socket while its first packet is held (the socket
+/// surely exists then): `(protocol, local, remote)`. The queue loop passes
+/// sock_diag; tests pass nothing.
+pub type SocketFinder<'a> =
+    dyn FnMut(netward_events::Protocol, std::net::SocketAddr, std::net::SocketAddr) -> Option<SockId> + 'a;
 
 fn capture_ts(t: Timestamp) -> netward_capture::PacketTime {
     netward_capture::PacketTime(u64::try_from(t.unix_nanos() / 1000).unwrap_or(0))
@@ -124,7 +132,23 @@ impl Pipeline {
     /// One queued packet; returns the mark for its verdict (0: no decision yet).
     /// `origin`: where it came from (a forwarded flow's input interface),
     /// told to the sensor when the packet starts a flow.
+    #[cfg(test)]
     pub fn packet(&mut self, now: Timestamp, payload: &[u8], hook: Hook, origin: &FlowOrigin) -> u32 {
+        self.packet_with(now, payload, hook, origin, &mut |_, _, _| None)
+    }
+
+    /// [`Pipeline::packet`], with the socket of a flow this packet begins
+    /// found by `find`: its uid is told to the sensor before the flow's
+    /// first bytes are judged (a user's warn allows apply), and the socket
+    /// goes on to the attribution thread with the flow.
+    pub fn packet_with(
+        &mut self,
+        now: Timestamp,
+        payload: &[u8],
+        hook: Hook,
+        origin: &FlowOrigin,
+        find: &mut SocketFinder<'_>,
+    ) -> u32 {
         self.stats.packets += 1;
         let ts = capture_ts(now);
         let Pipeline { decoder, table, sensor, inbound, established, budget, new_flows, stats } = self;
@@ -142,6 +166,7 @@ impl Pipeline {
         let mut touched: Option<FlowId> = None;
         let counted = table.process(ts, &pkt, &mut |ev| {
             let id = ev.flow_id();
+            let mut user = None;
             match (&ev, inbound_syn) {
                 (CaptureEvent::FlowStart { key, .. }, true) => {
                     let meta =
@@ -152,7 +177,10 @@ impl Pipeline {
                     budget.undecided.insert(id);
                     // Begun by a packet this device sent: a local socket made it.
                     if hook == Hook::LocalOut {
-                        new_flows.push((crate::cmd::replay::protocol(key.proto), key.client, key.server));
+                        let proto = crate::cmd::replay::protocol(key.proto);
+                        let sock = find(proto, key.client, key.server);
+                        user = sock.map(|s| s.uid);
+                        new_flows.push((proto, key.client, key.server, sock));
                     }
                 }
                 _ => budget.forget(&ev),
@@ -164,6 +192,9 @@ impl Pipeline {
             drive(sensor, inbound, established, Some(stats), ev);
             if start && *origin != FlowOrigin::Local {
                 sensor.set_origin(id, origin.clone());
+            }
+            if let (true, Some(uid)) = (start, user) {
+                sensor.set_user(id, uid);
             }
         });
         // Every queued packet counts, those that carry no bytes too.

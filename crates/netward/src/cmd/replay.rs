@@ -235,5 +235,5 @@ fn policy_context(ctx: &Ctx, args: &ReplayArgs) -> CliResult<PolicyContext> {
     let level = crate::agent::level_of(level_name);
     let store = PolicyStore::open(ctx.data_dir.file("policy"))
         .map_err(|e| CliError::failure(format!("cannot open the policy in {}: {e}", ctx.data_dir.path.display())))?;
-    Ok(PolicyContext { matcher: store.snapshot(), level })
+    Ok(PolicyContext::new(store.snapshot(), level))
 }

@@ -29,7 +29,7 @@ pub fn policy(indicators: &[(&str, Action)], level: EnforcementLevel) -> PolicyC
         let kind = if v.contains('/') { IndicatorType::Url } else { IndicatorType::Domain };
         b.add(&Target::parse(kind, v).unwrap(), *a, None);
     }
-    PolicyContext { matcher: Arc::new(Matcher::new(Seed::FIXED, vec![Arc::new(b.build())])), level }
+    PolicyContext::new(Arc::new(Matcher::new(Seed::FIXED, vec![Arc::new(b.build())])), level)
 }
 
 /// A sensor and every event it emitted.
