@@ -37,6 +37,7 @@ impl ClientError {
 /// Largest reply read (a hunt result), bytes.
 const MAX_REPLY: usize = 512 << 20;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+const KEEP_ALIVE: Duration = Duration::from_secs(5);
 
 #[derive(Clone)]
 pub struct Client {
@@ -85,7 +86,16 @@ impl Client {
             hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(cfg).https_or_http().enable_http2().build();
         // HTTP/2 only (ALPN h2 over TLS, prior knowledge in clear): every
         // request of this client shares one connection, each in its own stream.
-        let http = hyper_util::client::legacy::Client::builder(TokioExecutor::new()).http2_only(true).build(connector);
+        // Pings find a connection the network dropped under a long poll (or
+        // an upload) within KEEP_ALIVE twice over, instead of waiting for
+        // TCP to give up; the next request then connects afresh.
+        let http = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+            .http2_only(true)
+            .timer(hyper_util::rt::TokioTimer::new())
+            .http2_keep_alive_interval(KEEP_ALIVE)
+            .http2_keep_alive_timeout(KEEP_ALIVE)
+            .http2_keep_alive_while_idle(true)
+            .build(connector);
         Ok(Client { http, base, token: token.trim().to_string() })
     }
 

@@ -1,0 +1,179 @@
+//! The agent's fleet link, live: a real `netward server` in the topology's
+//! router namespace, the real agent (`netward run` with `[server]` in its
+//! config) in the client namespace, real curl through it. The agent uploads
+//! its events by itself; a block indicator set on the server blocks a real
+//! connection within seconds; `health` shows the link; the server made
+//! unreachable (its traffic dropped by iptables inside the client namespace
+//! only) and restored: the agent keeps blocking, buffers in its store,
+//! takes the policy changed meanwhile, and catches up with no doubles.
+//! Needs root and testnet's packages (as every live test: skipped with a
+//! message outside CI, failing under `CI=true`).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+mod common;
+use common::agent::{curl, hunt, netward, nw, Agent};
+use common::Topo;
+
+const PORT: &str = "7443";
+
+fn count(rows: &[serde_json::Value]) -> u64 {
+    rows.first().and_then(|r| r["Count"].as_u64()).unwrap_or(0)
+}
+
+#[test]
+fn agent_uploads_takes_server_policy_and_catches_up_after_an_outage() {
+    let Some(topo) = Topo::up("fleet", 62) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (srv, data, hunter) = (dir.path().join("server"), dir.path().join("device"), dir.path().join("hunter"));
+    for d in [&srv, &data, &hunter] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    // The server listens on the router's client-side address.
+    let listen = format!("{}:{PORT}", topo.var("NW_PROXY_IP"));
+    let mut child = topo
+        .px(netward())
+        .arg("--data-dir")
+        .arg(&srv)
+        .args(["server", "--listen", &listen])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let server = KillOnDrop(child);
+    let words: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(words.len(), 7, "server said `{line}`");
+    let (url, fp) = (words[4].trim_end_matches('/').to_string(), words[6].to_string());
+    let admin = |args: &[&str]| nw(&srv, &[&["server"], args].concat());
+    let token = |args: &[&str]| String::from_utf8(nw(&srv, args).stdout).unwrap().trim().to_string();
+    let dev_token = token(&["--device-id", "live-dev", "server", "token", "add"]);
+    let hunt_token = token(&["server", "token", "add", "--hunt"]);
+    let config = dir.path().join("device.toml");
+    std::fs::write(&config, format!("[server]\nurl = \"{url}\"\ntoken = \"{dev_token}\"\nfingerprint = \"{fp}\"\n"))
+        .unwrap();
+    let cfg = config.to_str().unwrap().to_string();
+    let fleet = |q: &str| -> Vec<serde_json::Value> {
+        let out = topo
+            .px(netward())
+            .arg("--data-dir")
+            .arg(&hunter)
+            .args(["--format", "json", "hunt", "--server", &url, "--token", &hunt_token, "--fingerprint", &fp, q])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "fleet hunt: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    };
+    let health =
+        || -> serde_json::Value { serde_json::from_slice(&nw(&data, &["--config", &cfg, "health"]).stdout).unwrap() };
+    let local = |q: &str| hunt(&data, q);
+
+    let agent = Agent::start_cmd(topo.cli(netward()), &data, 14, &["--config", &cfg, "--device-id", "live-dev"]);
+    assert!(curl(&topo, &["https://www.evil.test/"]).0, "nothing blocked before the server says so");
+    assert!(curl(&topo, &["https://good.test/"]).0);
+
+    // The agent uploads by itself.
+    let q = "DeviceNetworkEvents | where DeviceId == 'live-dev' | count";
+    let t = Instant::now();
+    while count(&fleet(q)) == 0 {
+        assert!(t.elapsed() < Duration::from_secs(15), "no event of the agent reached the server: {}", health());
+        std::thread::sleep(Duration::from_millis(300));
+    }
+
+    // A block indicator on the server blocks a real connection within seconds.
+    let t = Instant::now();
+    admin(&["indicator", "add", "--type", "domain", "--value", "evil.test", "--action", "block"]);
+    admin(&["config", "network-protection", "enforcement-level", "--value", "block"]);
+    loop {
+        if !curl(&topo, &["--max-time", "2", "https://www.evil.test/"]).0 {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(10), "not blocked 10 s after the server's change: {}", health());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    eprintln!("server indicator to blocked connection on the agent: {:?}", t.elapsed());
+    assert!(curl(&topo, &["https://good.test/"]).0, "the rest still passes");
+    let h = health();
+    let s = &h["server"];
+    assert_eq!(s["url"], url.as_str(), "{h}");
+    assert_eq!(s["connected"], true, "{h}");
+    assert!(s["policy_version"].as_u64().unwrap() >= 2, "{h}");
+    assert!(s["last_upload"].is_string() && s["cursor_lag_seconds"].is_u64(), "{h}");
+    assert_eq!(h["enforcement_level"], "block", "{h}");
+
+    // The server unreachable: its traffic dropped inside the client namespace.
+    let rule = ["OUTPUT", "-d", topo.var("NW_PROXY_IP"), "-p", "tcp", "--dport", PORT, "-j", "DROP"];
+    let ipt = |op: &str| {
+        let st = topo.cli("iptables").arg(op).args(rule).status().unwrap();
+        assert!(st.success(), "iptables {op}");
+    };
+    ipt("-I");
+    let dropped = OnDrop(Some(|| {
+        let _ = topo.cli("iptables").arg("-D").args(rule).status();
+    }));
+    admin(&["indicator", "add", "--type", "domain", "--value", "phish.test", "--action", "block"]);
+    for _ in 0..5 {
+        assert!(curl(&topo, &["https://good.test/"]).0, "traffic goes on while the server is away");
+    }
+    assert!(!curl(&topo, &["https://www.evil.test/"]).0, "the agent keeps the server's policy while it is away");
+    let t = Instant::now();
+    loop {
+        let h = health();
+        if h["server"]["connected"] == false && h["server"]["last_error"].is_string() {
+            eprintln!("outage seen by the agent after {:?}: {}", t.elapsed(), h["server"]["last_error"]);
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(40), "the agent did not notice the outage: {h}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let local_before = count(&local(q));
+
+    // Back: the agent catches up (every local event once) and takes the
+    // policy changed meanwhile.
+    drop(dropped);
+    let t = Instant::now();
+    loop {
+        let (l, f) = (count(&local(q)), count(&fleet(q)));
+        if f == l && l >= local_before {
+            eprintln!("caught up {:?} after the outage: {f} events", t.elapsed());
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(60), "server {f} events, device {l}: {}", health());
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let doubles = fleet("DeviceNetworkEvents | summarize n = count() by DeviceId, ReportId | where n > 1 | count");
+    assert_eq!(count(&doubles), 0, "no event twice on the server");
+    let t = Instant::now();
+    while curl(&topo, &["--max-time", "2", "https://phish.test/"]).0 {
+        assert!(t.elapsed() < Duration::from_secs(40), "the indicator added during the outage never arrived");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let events = String::from_utf8(nw(&data, &["--format", "json", "events", "--id", "5007"]).stdout).unwrap();
+    assert!(events.contains("block domain phish.test"), "5007 for the change applied on reconnect: {events}");
+    assert_eq!(agent.stop().code(), Some(0));
+    drop(server);
+}
+
+/// The server process, killed (-9) when the test ends, also on panic.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs its closure when dropped: the drop rule goes also when the test panics.
+struct OnDrop<F: FnOnce()>(Option<F>);
+
+impl<F: FnOnce()> Drop for OnDrop<F> {
+    fn drop(&mut self) {
+        if let Some(f) = self.0.take() {
+            f();
+        }
+    }
+}
