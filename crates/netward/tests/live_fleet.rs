@@ -105,14 +105,19 @@ fn agent_uploads_takes_server_policy_and_catches_up_after_an_outage() {
     assert_eq!(h["enforcement_level"], "block", "{h}");
 
     // The server unreachable: its traffic dropped inside the client namespace.
-    let rule = ["OUTPUT", "-d", topo.var("NW_PROXY_IP"), "-p", "tcp", "--dport", PORT, "-j", "DROP"];
-    let ipt = |op: &str| {
-        let st = topo.cli("iptables").arg(op).args(rule).status().unwrap();
-        assert!(st.success(), "iptables {op}");
-    };
-    ipt("-I");
+    // Both ways: an answer already on its way would otherwise still arrive.
+    let px = topo.var("NW_PROXY_IP");
+    let rules = [
+        ["OUTPUT", "-d", px, "-p", "tcp", "--dport", PORT, "-j", "DROP"],
+        ["INPUT", "-s", px, "-p", "tcp", "--sport", PORT, "-j", "DROP"],
+    ];
+    for r in &rules {
+        assert!(topo.cli("iptables").arg("-I").args(r).status().unwrap().success(), "iptables -I {r:?}");
+    }
     let dropped = OnDrop(Some(|| {
-        let _ = topo.cli("iptables").arg("-D").args(rule).status();
+        for r in &rules {
+            let _ = topo.cli("iptables").arg("-D").args(r).status();
+        }
     }));
     admin(&["indicator", "add", "--type", "domain", "--value", "phish.test", "--action", "block"]);
     for _ in 0..5 {
@@ -130,6 +135,9 @@ fn agent_uploads_takes_server_policy_and_catches_up_after_an_outage() {
         std::thread::sleep(Duration::from_millis(500));
     }
     let local_before = count(&local(q));
+    assert!(count(&fleet(q)) < local_before, "events of the outage wait in the device's store");
+    let phish = String::from_utf8(nw(&data, &["--format", "json", "evaluate", "https://phish.test/"]).stdout).unwrap();
+    assert!(phish.contains("\"action\":\"none\""), "the change made during the outage has not arrived: {phish}");
 
     // Back: the agent catches up (every local event once) and takes the
     // policy changed meanwhile.
