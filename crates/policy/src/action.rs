@@ -18,9 +18,10 @@ pub enum Action {
     Allow,
     /// Let it through and record an audit event.
     Audit,
-    /// Defender shows a bypassable warning page. netward has no page to
-    /// click through, so **warn is enforced exactly like block**; the
-    /// verdict's `note` says so.
+    /// Defender shows a bypassable warning page. netward blocks the
+    /// connection like a block and tells the user in a notification whose
+    /// "Allow for N hours" adds a temporary allow for that user
+    /// ([`crate::warn`]); the verdict's `note` says so.
     Warn,
     /// Reset the connection (in block mode).
     Block,

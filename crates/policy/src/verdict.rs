@@ -10,7 +10,8 @@
 //! # `enforced`
 //! `true` exactly when netward stops the connection: the enforcement level
 //! is `block` **and** the action is `block` or `warn` (warn is enforced as
-//! block: netward has no warning page to click through). Otherwise `false`:
+//! block; the user it was shown to may lift it for a while with a temporary
+//! allow, see [`crate::warn`], applied by the sensor). Otherwise `false`:
 //! at level `audit` a block/warn verdict is only recorded (event 1125,
 //! `ExploitGuardNetworkProtectionAudited`); at level `disabled` nothing is
 //! enforced or reported; `allow`, `audit` and `none` never stop anything.
@@ -85,7 +86,8 @@ pub struct MatchedIndicator {
 }
 
 /// Warn is enforced as block; said in [`Verdict::note`].
-pub const WARN_NOTE: &str = "warn is enforced as block: netward has no warning page to click through";
+pub const WARN_NOTE: &str =
+    "warn is enforced as block until the user allows it from the notification (or `netward warn allow`)";
 
 /// The policy decision for one destination.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
