@@ -97,6 +97,11 @@ pub const NOTIFICATION_BUS: &str = "notification.bus_address";
 pub const NOTIFICATION_INTERVAL: &str = "notification.min_interval_seconds";
 pub const WARN_ALLOW_HOURS: &str = "warn.allow_hours";
 
+pub const PORTAL_ENABLED: &str = "portal.enabled";
+pub const PORTAL_LISTEN: &str = "portal.listen";
+pub const PORTAL_TLS: &str = "portal.tls";
+pub const PORTAL_TLS_CERT: &str = "portal.tls_cert";
+pub const PORTAL_TLS_KEY: &str = "portal.tls_key";
 pub const PROXY_SERVER: &str = "network.proxy_server";
 pub const PROXY_PAC_URL: &str = "network.proxy_pac_url";
 
@@ -256,6 +261,36 @@ pub static SETTINGS: &[SettingDef] = &[
         key: "server.tls_key",
         default: "",
         help: "the server's private key, PEM (with server.tls_cert)",
+        check: any_text,
+    },
+    SettingDef {
+        key: PORTAL_ENABLED,
+        default: "false",
+        help: "`netward run` serves the web portal too (on portal.listen): true | false",
+        check: bool_word,
+    },
+    SettingDef {
+        key: PORTAL_LISTEN,
+        default: "127.0.0.1:7878",
+        help: "where the web portal listens (`netward portal`, and `netward run` with portal.enabled); a non-loopback address is served over HTTPS only",
+        check: socket_addr,
+    },
+    SettingDef {
+        key: PORTAL_TLS,
+        default: "false",
+        help: "serve the portal over HTTPS on a loopback address too (a non-loopback one always is): true | false",
+        check: bool_word,
+    },
+    SettingDef {
+        key: PORTAL_TLS_CERT,
+        default: "",
+        help: "the portal's certificate chain, PEM (default: generated in the data directory, portal-cert.pem, when HTTPS is served)",
+        check: any_text,
+    },
+    SettingDef {
+        key: PORTAL_TLS_KEY,
+        default: "",
+        help: "the portal's private key, PEM (with portal.tls_cert)",
         check: any_text,
     },
     SettingDef {

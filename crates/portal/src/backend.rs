@@ -53,4 +53,8 @@ pub trait Backend: Send + Sync + 'static {
     fn set_enforcement_level(&self, user: &str, value: &str) -> Result<(), String>;
     /// 5007 entries, newest first.
     fn settings_history(&self) -> Result<Vec<HistoryRow>, String>;
+    /// Queries offered as examples on the hunting page: (title, text).
+    fn example_queries(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
 }

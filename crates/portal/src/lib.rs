@@ -9,10 +9,14 @@
 mod auth;
 mod backend;
 mod chart;
+mod listen;
 mod pages;
+mod saved;
 mod server;
 mod users;
 
 pub use backend::{Backend, Grid, HistoryRow, ImportOutcome, QueryError};
-pub use server::{serve, PortalOptions};
+pub use listen::{check_transport, Bound, PortalTls};
+pub use saved::{SavedQueries, SavedQuery, QUERIES_FILE};
+pub use server::{bind, serve, PortalOptions};
 pub use users::{read_password, Role, UserStore, UsersError, USERS_FILE};

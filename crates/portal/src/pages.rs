@@ -5,6 +5,7 @@
 use crate::auth::Session;
 use crate::backend::{Grid, HistoryRow, ImportOutcome, QueryError};
 use crate::chart::{self, cell_text};
+use crate::saved::SavedQuery;
 use crate::users::Role;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
@@ -171,16 +172,64 @@ pub fn alerts(s: &Session, g: Result<&Grid, &QueryError>) -> Markup {
 
 pub const PAGE_ROWS: usize = 100;
 
-pub fn hunt(s: &Session, query: &str, result: Option<Result<&Grid, &QueryError>>, page: usize) -> Markup {
+pub struct HuntView<'a> {
+    pub query: &'a str,
+    /// None: nothing run (an empty editor, an example opened, a save).
+    pub result: Option<Result<&'a Grid, &'a QueryError>>,
+    pub page: usize,
+    pub saved: &'a [SavedQuery],
+    /// The public corpus queries: (title, text).
+    pub examples: &'a [(String, String)],
+    pub notice: Option<&'a str>,
+    pub error: Option<&'a str>,
+}
+
+/// The title's last part: the file the corpus query came from.
+fn example_title(t: &str) -> &str {
+    t.rsplit(" : ").next().unwrap_or(t)
+}
+
+pub fn hunt(s: &Session, v: HuntView<'_>) -> Markup {
+    let (query, page) = (v.query, v.page);
     let body = html! {
+        @if let Some(n) = v.notice { p.ok id="notice" { (n) } }
+        @if let Some(e) = v.error { p.error id="error" { (e) } }
         form method="get" action="/hunt" {
             textarea name="q" id="query" rows="8" spellcheck="false" { (query) }
             p { button type="submit" id="run" { "Run query" } }
         }
+        @if !query.trim().is_empty() {
+            form method="post" action="/hunt/save" id="save-query" {
+                input type="hidden" name="csrf" value=(s.csrf);
+                input type="hidden" name="q" value=(query);
+                label { "Save as " input name="name" id="save-name" maxlength="100"; } " "
+                button type="submit" id="save-button" { "Save query" }
+            }
+        }
+        h2 { "Saved queries" }
+        @if v.saved.is_empty() { p { "None yet." } }
+        ul id="saved" {
+            @for q in v.saved {
+                li {
+                    a href={"/hunt?q=" (url(&q.query))} { (q.name) } " "
+                    form.inline method="post" action="/hunt/delete" {
+                        input type="hidden" name="csrf" value=(s.csrf);
+                        input type="hidden" name="name" value=(q.name);
+                        button type="submit" { "Delete" }
+                    }
+                }
+            }
+        }
         p { "Examples: "
             @for (name, q) in EXAMPLES { a href={"/hunt?q=" (url(q))} { (name) } " · " }
         }
-        @match result {
+        @if !v.examples.is_empty() {
+            details id="corpus" {
+                summary { "Public hunting queries (" (v.examples.len()) "), opened in the editor" }
+                ul { @for (i, (t, _)) in v.examples.iter().enumerate() { li { a href={"/hunt?example=" (i)} { (example_title(t)) } } } }
+            }
+        }
+        @match v.result {
             None => {},
             Some(Err(e)) => {
                 div.error id="query-error" {

@@ -3,7 +3,9 @@
 
 use crate::auth::{same, Limiter, Session, Sessions};
 use crate::backend::{Backend, Grid, QueryError};
+use crate::listen::{check_transport, Bound, PortalTls};
 use crate::pages::{self, IndicatorsView, TimelineFilter};
+use crate::saved::SavedQueries;
 use crate::users::{Role, UserStore};
 use axum::extract::{ConnectInfo, Form, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -24,6 +26,8 @@ const TIMELINE_ROWS: usize = 50;
 pub struct PortalOptions {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
+    /// HTTPS; required for a non-loopback address.
+    pub tls: Option<PortalTls>,
 }
 
 struct App {
@@ -33,30 +37,38 @@ struct App {
     limiter: Limiter,
     /// Cookies get `Secure` under TLS.
     tls: bool,
+    /// The public corpus queries (title, text), offered on the hunting page.
+    examples: Vec<(String, String)>,
+    saved_lock: std::sync::Mutex<()>,
 }
 
 type St = State<Arc<App>>;
 type Params = Query<HashMap<String, String>>;
 type Fields = Form<HashMap<String, String>>;
 
-/// Serves until the process ends. A non-loopback address is refused: TLS is
-/// not built yet, and the portal never sends passwords in clear text over a
-/// network.
+/// Binds, prints where it listens (and the certificate's fingerprint), and
+/// serves until the process ends.
 pub async fn serve(backend: Arc<dyn Backend>, opts: PortalOptions) -> Result<(), String> {
-    if !opts.listen.ip().is_loopback() {
-        return Err(format!(
-            "--listen {}: a non-loopback address needs TLS, which this portal does not serve yet; listen on 127.0.0.1 (and tunnel, e.g. ssh -L)",
-            opts.listen
-        ));
-    }
+    let bound = bind(backend, opts).await?;
+    println!("{}", bound.banner());
+    bound.run().await
+}
+
+/// Checks the transport, builds the routes and binds the address.
+pub async fn bind(backend: Arc<dyn Backend>, opts: PortalOptions) -> Result<Bound, String> {
+    check_transport(opts.listen, opts.tls.is_some())?;
+    let tls = opts.tls.is_some();
+    let examples = backend.example_queries();
     let app = Arc::new(App {
         backend,
         data_dir: opts.data_dir,
         sessions: Sessions::default(),
         limiter: Limiter::default(),
-        tls: false,
+        tls,
+        examples,
+        saved_lock: std::sync::Mutex::new(()),
     });
-    let router = Router::new()
+    let mut router = Router::new()
         .route("/", get(|| async { Redirect::to("/timeline") }))
         .route("/static/portal.css", get(css))
         .route("/login", get(login_page).post(login))
@@ -66,22 +78,29 @@ pub async fn serve(backend: Arc<dyn Backend>, opts: PortalOptions) -> Result<(),
         .route("/alerts", get(alerts))
         .route("/hunt", get(hunt))
         .route("/hunt.csv", get(hunt_csv))
+        .route("/hunt/save", post(hunt_save))
+        .route("/hunt/delete", post(hunt_delete))
         .route("/indicators", get(indicators))
         .route("/indicators/add", post(indicator_add))
         .route("/indicators/remove", post(indicator_remove))
         .route("/indicators/import", post(indicator_import))
         .route("/settings", get(settings).post(settings_set))
-        .layer(axum::middleware::map_response(security_headers))
-        .with_state(app);
+        .layer(axum::middleware::map_response(security_headers));
+    if tls {
+        router = router.layer(axum::middleware::map_response(hsts));
+    }
+    let router = router.with_state(app);
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", opts.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    // The test and the user read this line to know where to go.
-    println!("netward portal listening on http://{addr}/");
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .await
-        .map_err(|e| format!("portal: {e}"))
+    Ok(Bound { listener, router, tls: opts.tls, addr })
+}
+
+/// Under TLS the browser is told to keep to HTTPS for this host.
+async fn hsts(mut r: Response) -> Response {
+    r.headers_mut().insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
+    r
 }
 
 async fn security_headers(mut r: Response) -> Response {
@@ -215,12 +234,53 @@ fn param(p: &HashMap<String, String>, k: &str) -> String {
     p.get(k).map(|v| v.trim().to_string()).unwrap_or_default()
 }
 
+/// Where the next (older) timeline page starts: the last shown event's
+/// exact time (nanoseconds, as the store keeps it; shown times are cut to
+/// milliseconds) and its ReportId. Many events can share a millisecond, or
+/// even a nanosecond on an imported store, so the time alone would skip or
+/// repeat some of them at a page's edge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Cursor {
+    /// RFC 3339 with nanoseconds, UTC.
+    time: String,
+    report_id: i64,
+}
+
+impl Cursor {
+    /// `before=<time>~<ReportId>` of the "older" link.
+    fn parse(v: &str) -> Result<Option<Cursor>, String> {
+        if v.is_empty() {
+            return Ok(None);
+        }
+        let bad = || format!("before `{v}`: expected TIME~REPORTID from an \"older\" link");
+        let (time, rid) = v.rsplit_once('~').ok_or_else(bad)?;
+        let report_id = rid.parse().map_err(|_| bad())?;
+        let time_ok = !time.is_empty() && time.bytes().all(|b| b.is_ascii_digit() || b"-:.TZ".contains(&b));
+        if !time_ok {
+            return Err(bad());
+        }
+        Ok(Some(Cursor { time: time.to_string(), report_id }))
+    }
+
+    fn param(&self) -> String {
+        format!("{}~{}", self.time, self.report_id)
+    }
+}
+
+/// The column the timeline query adds for the cursor.
+const CURSOR_COLUMN: &str = "TimelineCursor";
+
 /// The timeline's query: only the page's rows (plus one, to know whether
-/// an older page exists), newest first.
-fn timeline_query(f: &TimelineFilter, before: &str) -> String {
+/// an older page exists), newest first, ties in time broken by ReportId.
+fn timeline_query(f: &TimelineFilter, before: Option<&Cursor>) -> String {
     let mut q = String::from("DeviceNetworkEvents");
-    if !before.is_empty() {
-        q += &format!("\n| where Timestamp < todatetime({})", lit(before));
+    if let Some(c) = before {
+        // The first condition alone is what the store can prune segments by.
+        let t = lit(&c.time);
+        q += &format!(
+            "\n| where Timestamp <= todatetime({t})\n| where Timestamp < todatetime({t}) or ReportId < {}",
+            c.report_id
+        );
     }
     if !f.from.is_empty() {
         q += &format!("\n| where Timestamp >= todatetime({})", lit(&f.from));
@@ -238,7 +298,19 @@ fn timeline_query(f: &TimelineFilter, before: &str) -> String {
         let l = lit(&f.remote);
         q += &format!("\n| where RemoteUrl contains {l} or RemoteIP == {l}");
     }
-    q + &format!("\n| order by Timestamp desc\n| take {}", TIMELINE_ROWS + 1)
+    q + &format!(
+        "\n| order by Timestamp desc, ReportId desc\n| take {}\n| extend {CURSOR_COLUMN} = strcat(format_datetime(Timestamp, 'yyyy-MM-ddTHH:mm:ss.fffffffff'), 'Z')",
+        TIMELINE_ROWS + 1
+    )
+}
+
+/// The cursor after a page's last row.
+fn cursor_after(g: &Grid) -> Option<Cursor> {
+    let at = |name: &str| g.columns.iter().position(|c| c == name);
+    let last = g.rows.last()?;
+    let time = last.get(at(CURSOR_COLUMN)?)?.as_str()?.to_string();
+    let report_id = last.get(at("ReportId")?)?.as_i64()?;
+    Some(Cursor { time, report_id })
 }
 
 async fn timeline(State(app): St, h: HeaderMap, Query(p): Params) -> Response {
@@ -253,14 +325,17 @@ async fn timeline(State(app): St, h: HeaderMap, Query(p): Params) -> Response {
         from: param(&p, "from"),
         to: param(&p, "to"),
     };
-    let mut res = run_query(&app, timeline_query(&f, &param(&p, "before")), TIMELINE_ROWS + 1).await;
+    let before = match Cursor::parse(&param(&p, "before")) {
+        Ok(c) => c,
+        Err(e) => return (StatusCode::BAD_REQUEST, pages::message("Device timeline", Some(&s), &e)).into_response(),
+    };
+    let mut res = run_query(&app, timeline_query(&f, before.as_ref()), TIMELINE_ROWS + 1).await;
     let mut older = None;
     if let Ok(g) = &mut res {
         if g.rows.len() > TIMELINE_ROWS {
             g.rows.truncate(TIMELINE_ROWS);
-            let ts = g.columns.iter().position(|c| c == "Timestamp");
-            if let Some(last) = ts.and_then(|i| g.rows.last().and_then(|r| r.get(i))) {
-                let mut link = format!("/timeline?before={}", pages::url(&crate::chart::cell_text(last)).0);
+            if let Some(c) = cursor_after(g) {
+                let mut link = format!("/timeline?before={}", pages::url(&c.param()).0);
                 for (k, v) in [
                     ("action", &f.action),
                     ("process", &f.process),
@@ -309,18 +384,98 @@ async fn alerts(State(app): St, h: HeaderMap) -> Response {
     html(pages::alerts(&s, res.as_ref()))
 }
 
+/// What the hunting page shows besides the query's result.
+struct HuntExtras {
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+async fn hunt_page(app: &Arc<App>, s: &Session, q: &str, page: usize, run: bool, x: HuntExtras) -> Response {
+    let (dir, user) = (app.data_dir.clone(), s.user.clone());
+    let saved = tokio::task::spawn_blocking(move || SavedQueries::open(&dir).map(|sq| sq.list(&user).to_vec()))
+        .await
+        .unwrap_or_else(|e| Err(e.to_string()));
+    let (saved, saved_error) = match saved {
+        Ok(v) => (v, None),
+        Err(e) => (Vec::new(), Some(e)),
+    };
+    let res =
+        if run && !q.trim().is_empty() { Some(run_query(app, q.to_string(), MAX_QUERY_ROWS).await) } else { None };
+    let view = pages::HuntView {
+        query: q,
+        result: res.as_ref().map(|r| r.as_ref()),
+        page,
+        saved: &saved,
+        examples: &app.examples,
+        notice: x.notice.as_deref(),
+        error: x.error.as_deref().or(saved_error.as_deref()),
+    };
+    let status = if x.error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    (status, pages::hunt(s, view)).into_response()
+}
+
 async fn hunt(State(app): St, h: HeaderMap, Query(p): Params) -> Response {
     let s = match session(&app, &h) {
         Ok(s) => s,
         Err(r) => return r,
     };
+    // A public corpus example opens in the editor, not run: some scan a lot.
+    if let Ok(i) = param(&p, "example").parse::<usize>() {
+        let q = app.examples.get(i).map(|e| e.1.clone()).unwrap_or_default();
+        return hunt_page(&app, &s, &q, 0, false, HuntExtras { notice: None, error: None }).await;
+    }
     let q = p.get("q").cloned().unwrap_or_default();
     let page = param(&p, "page").parse().unwrap_or(0);
-    if q.trim().is_empty() {
-        return html(pages::hunt(&s, &q, None, 0));
-    }
-    let res = run_query(&app, q.clone(), MAX_QUERY_ROWS).await;
-    html(pages::hunt(&s, &q, Some(res.as_ref()), page))
+    hunt_page(&app, &s, &q, page, true, HuntExtras { notice: None, error: None }).await
+}
+
+/// Read, change and write the saved queries under one lock (this process's
+/// handlers must not lose each other's saves).
+async fn change_saved(
+    app: &Arc<App>,
+    f: impl FnOnce(&mut SavedQueries) -> Result<String, String> + Send + 'static,
+) -> Result<String, String> {
+    let app2 = app.clone();
+    tokio::task::spawn_blocking(move || {
+        let _g = app2.saved_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut sq = SavedQueries::open(&app2.data_dir)?;
+        f(&mut sq)
+    })
+    .await
+    .unwrap_or_else(|e| Err(e.to_string()))
+}
+
+async fn hunt_save(State(app): St, h: HeaderMap, Form(f): Fields) -> Response {
+    let s = match change(&app, &h, &f, false) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let (user, name, q) = (s.user.clone(), param(&f, "name"), f.get("q").cloned().unwrap_or_default());
+    let q2 = q.clone();
+    let r = change_saved(&app, move |sq| sq.save(&user, &name, &q2).map(|_| format!("saved query {name}"))).await;
+    let x = match r {
+        Ok(n) => HuntExtras { notice: Some(n), error: None },
+        Err(e) => HuntExtras { notice: None, error: Some(e) },
+    };
+    hunt_page(&app, &s, &q, 0, false, x).await
+}
+
+async fn hunt_delete(State(app): St, h: HeaderMap, Form(f): Fields) -> Response {
+    let s = match change(&app, &h, &f, false) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let (user, name) = (s.user.clone(), param(&f, "name"));
+    let r = change_saved(&app, move |sq| match sq.delete(&user, &name)? {
+        true => Ok(format!("deleted query {name}")),
+        false => Err(format!("no saved query named {name}")),
+    })
+    .await;
+    let x = match r {
+        Ok(n) => HuntExtras { notice: Some(n), error: None },
+        Err(e) => HuntExtras { notice: None, error: Some(e) },
+    };
+    hunt_page(&app, &s, "", 0, false, x).await
 }
 
 async fn hunt_csv(State(app): St, h: HeaderMap, Query(p): Params) -> Response {
@@ -473,7 +628,7 @@ mod tests {
             from: String::new(),
             to: String::new(),
         };
-        let q = timeline_query(&f, "");
+        let q = timeline_query(&f, None);
         assert!(q.contains(r#"contains @"x"" or 1==1 //""#), "{q}");
     }
 }

@@ -127,19 +127,24 @@ impl UserStore {
         self.file.users.iter().map(|u| (u.name.clone(), u.role)).collect()
     }
 
-    /// Written whole to a 0600 temporary file, then renamed over the old one.
     fn save(&self) -> Result<(), UsersError> {
-        let io = |e: std::io::Error| UsersError::Io(format!("cannot write {}: {e}", self.path.display()));
-        if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir).map_err(io)?;
-        }
-        let tmp = self.path.with_extension("json.tmp");
-        let _ = std::fs::remove_file(&tmp);
-        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp).map_err(io)?;
         let body = serde_json::to_vec_pretty(&self.file).map_err(|e| UsersError::Io(e.to_string()))?;
-        f.write_all(&body).and_then(|_| f.sync_all()).map_err(io)?;
-        std::fs::rename(&tmp, &self.path).map_err(io)
+        write_private(&self.path, &body).map_err(UsersError::Io)
     }
+}
+
+/// Written whole to a 0600 temporary file, then renamed over the old one:
+/// a crash leaves the old file or the new one, never half of either.
+pub(crate) fn write_private(path: &Path, body: &[u8]) -> Result<(), String> {
+    let io = |e: std::io::Error| format!("cannot write {}: {e}", path.display());
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let tmp = path.with_extension("json.tmp");
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp).map_err(io)?;
+    f.write_all(body).and_then(|_| f.sync_all()).map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)
 }
 
 /// The password: from a prompt without echo on a terminal, else the first

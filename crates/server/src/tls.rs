@@ -35,6 +35,9 @@ pub enum CertSource {
     /// `<data dir>/server-cert.pem` and `server-key.pem`, generated on
     /// first use (self-signed, for `localhost` and the given names).
     Generated { data_dir: PathBuf, names: Vec<String> },
+    /// Like `Generated`, at these paths (the portal keeps its own pair,
+    /// `portal-cert.pem` and `portal-key.pem`, beside the server's).
+    GeneratedAt { cert: PathBuf, key: PathBuf, names: Vec<String> },
 }
 
 /// `sha256:` and the lower-case hex SHA-256 of a DER certificate.
@@ -57,6 +60,12 @@ impl ServerCert {
                     generate(&cert, &key, names)?;
                 }
                 (cert, key)
+            }
+            CertSource::GeneratedAt { cert, key, names } => {
+                if !cert.exists() {
+                    generate(cert, key, names)?;
+                }
+                (cert.clone(), key.clone())
             }
         };
         let chain = CertificateDer::pem_file_iter(&cert)

@@ -3,7 +3,9 @@
 //! CLI's own code — queries through `hunt`'s store registration and the
 //! hunting engine, indicators through `indicator`'s policy store, settings
 //! through `Settings::set_from_cli` — and every admin change recorded as
-//! event 5007 with the portal user's name through the oplog writer.
+//! event 5007 with the portal user's name through the oplog writer. It also
+//! decides the transport (HTTPS with the fleet server's certificate code:
+//! configured PEM files or a generated self-signed pair) for `netward run`.
 
 use crate::context::Ctx;
 use crate::error::{CliError, CliResult};
@@ -13,7 +15,8 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::prelude::SessionContext;
 use netward_hunt::{Hunt, HuntOptions};
 use netward_policy::{FeedOptions, IndicatorSpec};
-use netward_portal::{Backend, Grid, HistoryRow, ImportOutcome, PortalOptions, QueryError, Role, UserStore};
+use netward_portal::{Backend, Grid, HistoryRow, ImportOutcome, PortalOptions, PortalTls, QueryError, Role, UserStore};
+use netward_server::tls::{CertSource, ServerCert};
 use serde_json::json;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -23,9 +26,13 @@ use std::time::Duration;
 pub struct PortalArgs {
     #[command(subcommand)]
     pub command: Option<PortalCommand>,
-    /// Address to serve on; only loopback addresses (no TLS yet)
-    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:7878")]
-    pub listen: SocketAddr,
+    /// Address to serve on (default: the portal.listen setting,
+    /// 127.0.0.1:7878); a non-loopback address is served over HTTPS only
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: Option<SocketAddr>,
+    /// HTTPS on a loopback address too (default: the portal.tls setting)
+    #[arg(long)]
+    pub tls: bool,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -75,19 +82,83 @@ fn user_add(ctx: &Ctx, name: &str, role: &str) -> CliResult<()> {
 }
 
 fn serve(ctx: &Ctx, a: &PortalArgs) -> CliResult<()> {
+    let listen = match a.listen {
+        Some(l) => l,
+        None => listen_setting(ctx)?,
+    };
+    warn_if_no_users(ctx)?;
+    let opts = options(ctx, listen, a.tls)?;
+    let backend = backend(ctx)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::failure(format!("cannot start the portal runtime: {e}")))?;
+    rt.block_on(netward_portal::serve(backend, opts)).map_err(CliError::failure)
+}
+
+pub fn listen_setting(ctx: &Ctx) -> CliResult<SocketAddr> {
+    let v = ctx.settings.get(crate::settings::PORTAL_LISTEN);
+    v.parse().map_err(|e| CliError::bad_input(format!("portal.listen `{v}`: {e}")))
+}
+
+pub fn warn_if_no_users(ctx: &Ctx) -> CliResult<()> {
     let users = UserStore::open(&ctx.data_dir.path).map_err(users_error)?;
     if users.is_empty() {
         eprintln!("warning: no portal users yet; nobody can log in");
         eprintln!("hint: netward portal user add NAME --role admin");
     }
-    let backend = Arc::new(NetwardBackend { ctx: Mutex::new(ctx.reloaded()?) });
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::failure(format!("cannot start the portal runtime: {e}")))?;
-    rt.block_on(netward_portal::serve(backend, PortalOptions { listen: a.listen, data_dir: ctx.data_dir.path.clone() }))
-        .map_err(|e| if a.listen.ip().is_loopback() { CliError::failure(e) } else { CliError::bad_input(e) })
+    Ok(())
 }
+
+/// The portal's backend: the CLI's own code on this data directory.
+pub fn backend(ctx: &Ctx) -> CliResult<Arc<dyn Backend>> {
+    Ok(Arc::new(NetwardBackend { ctx: Mutex::new(ctx.reloaded()?) }))
+}
+
+/// Where and how to serve: HTTPS when certificate files are configured,
+/// when asked (`--tls`, portal.tls), and always on a non-loopback address
+/// (with a certificate generated in the data directory if none is
+/// configured). Bad combinations are refused before anything is bound.
+pub fn options(ctx: &Ctx, listen: SocketAddr, force_tls: bool) -> CliResult<PortalOptions> {
+    use crate::settings::{PORTAL_TLS, PORTAL_TLS_CERT, PORTAL_TLS_KEY};
+    let (cert, key) = (ctx.settings.get(PORTAL_TLS_CERT), ctx.settings.get(PORTAL_TLS_KEY));
+    let source = match (cert.is_empty(), key.is_empty()) {
+        (false, false) => Some(CertSource::Files { cert: cert.into(), key: key.into() }),
+        (true, true) if force_tls || ctx.settings.get(PORTAL_TLS) == "true" || !listen.ip().is_loopback() => {
+            ctx.data_dir.ensure()?;
+            Some(CertSource::GeneratedAt {
+                cert: ctx.data_dir.path.join(PORTAL_CERT_FILE),
+                key: ctx.data_dir.path.join(PORTAL_KEY_FILE),
+                names: vec![listen.ip().to_string()],
+            })
+        }
+        (true, true) => None,
+        _ => {
+            return Err(CliError::bad_input(
+                "set both portal.tls_cert and portal.tls_key, or neither (a generated certificate)",
+            ))
+        }
+    };
+    let tls = match source {
+        None => None,
+        Some(s) => {
+            let cert = ServerCert::load(&s).map_err(CliError::failure)?;
+            let acceptor = cert.acceptor().map_err(CliError::failure)?;
+            Some(PortalTls { acceptor, fingerprint: cert.fingerprint })
+        }
+    };
+    netward_portal::check_transport(listen, tls.is_some()).map_err(CliError::bad_input)?;
+    Ok(PortalOptions { listen, data_dir: ctx.data_dir.path.clone(), tls })
+}
+
+/// The generated certificate's files in the data directory (beside the
+/// fleet server's own, which a data directory serving both keeps apart).
+pub const PORTAL_CERT_FILE: &str = "portal-cert.pem";
+pub const PORTAL_KEY_FILE: &str = "portal-key.pem";
+
+/// The public hunting queries vendored for the engine's conformance test,
+/// embedded so the portal can offer them as examples.
+const CORPUS: &str = include_str!("../../../../testdata/kql/mde-hunting-queries.kql");
 
 struct NetwardBackend {
     /// Settings are read again under the data directory lock before each
@@ -256,6 +327,10 @@ impl Backend for NetwardBackend {
         let dir = ctx.data_dir.clone();
         let old = ctx.settings.set_from_cli(ENFORCEMENT_LEVEL, value, &dir).map_err(|e| e.to_string())?;
         Self::record(&ctx, user, ENFORCEMENT_LEVEL, &old, value)
+    }
+
+    fn example_queries(&self) -> Vec<(String, String)> {
+        netward_hunt::corpus::split(CORPUS)
     }
 
     fn settings_history(&self) -> Result<Vec<HistoryRow>, String> {
