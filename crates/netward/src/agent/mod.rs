@@ -2,7 +2,8 @@
 //! netfilter chains (after the queue is bound, so fail-closed never drops a
 //! packet while the agent starts), and runs every queued packet through the
 //! sensor on this thread; events go to the store writer thread; the control
-//! socket answers `health` and `reload`. SIGINT/SIGTERM remove the rules,
+//! socket answers `health` and `reload`; the web portal is served on a
+//! thread of its own when enabled. SIGINT/SIGTERM remove the rules,
 //! flush the store and exit 0.
 
 pub mod control;
@@ -13,6 +14,7 @@ pub mod listeners;
 pub mod notify;
 pub mod owners;
 pub mod pipeline;
+pub mod portal;
 pub mod process_events;
 pub mod writer;
 
@@ -207,6 +209,8 @@ fn serve(
         std::thread::spawn(move || control::serve(listener, |cmd| answer(&own, &sh, waker, cmd, &level_changed)));
         // Feed subscriptions refresh on their own thread, off the packet path.
         feeds::spawn(ctx.reloaded()?);
+        // The web portal, when enabled, on its own thread and runtime.
+        portal::spawn(ctx.reloaded()?);
         // Events up and policy down, while the packets go on without it.
         if let Ok(mut slot) = shared.server.lock() {
             *slot = fleet::spawn(ctx.reloaded()?);
@@ -409,6 +413,7 @@ fn answer(
                 "attribution": shared.attribution.lock().ok().and_then(|a| a.as_ref().and_then(|h| h.lock().ok().map(|v| v.clone()))),
                 "counters": shared.counters.lock().map(|c| c.clone()).unwrap_or_default(),
                 "feeds": feeds::health(ctx),
+                "portal": portal::health(),
                 "notifications": shared.notifier.as_ref().map(notify::Notifier::health),
                 "server": shared.server.lock().ok().and_then(|s| s.as_ref().map(|h| h.lock().map(|h| h.snapshot()).ok())),
             })
