@@ -15,7 +15,7 @@ use crate::context::Ctx;
 use crate::datadir::DataDir;
 use crate::error::{CliError, CliResult, Context};
 use crate::oplog::{self, OperationalEvent};
-use netward_policy::Indicator;
+use netward_policy::{Indicator, Origin};
 use netward_server::policy::DevicePolicy;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -91,8 +91,27 @@ pub fn apply(ctx: &Ctx, server: &str, p: &DevicePolicy) -> CliResult<usize> {
     }
 
     let mut store = crate::cmd::indicator::open_store(ctx)?;
-    let old: BTreeMap<&str, &Indicator> = store.managed().iter().map(|i| (i.id.as_str(), i)).collect();
-    let new: BTreeMap<&str, &Indicator> = p.indicators.iter().map(|i| (i.id.as_str(), i)).collect();
+    let custom = |i: &&Indicator| i.origin == Origin::Custom;
+    let old: BTreeMap<&str, &Indicator> = store.managed().iter().filter(custom).map(|i| (i.id.as_str(), i)).collect();
+    let new: BTreeMap<&str, &Indicator> = p.indicators.iter().filter(custom).map(|i| (i.id.as_str(), i)).collect();
+    // Feeds: one 5007 per source whose entries changed, not one per entry.
+    let feeds = |list: &[Indicator]| {
+        let mut by: BTreeMap<String, Vec<Indicator>> = BTreeMap::new();
+        for i in list.iter().filter(|i| i.origin != Origin::Custom) {
+            by.entry(i.source.clone()).or_default().push(i.clone());
+        }
+        by
+    };
+    let (old_feeds, new_feeds) = (feeds(store.managed()), feeds(&p.indicators));
+    let feed_names: BTreeSet<&String> = old_feeds.keys().chain(new_feeds.keys()).collect();
+    for name in feed_names {
+        let (o, n) = (old_feeds.get(name), new_feeds.get(name));
+        if o != n {
+            let count = |v: Option<&Vec<Indicator>>| format!("{} entries", v.map_or(0, Vec::len));
+            record(&format!("feed {name} (fleet)"), &count(o), &count(n));
+        }
+    }
+    let feeds_changed = old_feeds != new_feeds;
     for (id, o) in &old {
         match new.get(id) {
             None => record("indicator", &describe(o), ""),
@@ -105,7 +124,7 @@ pub fn apply(ctx: &Ctx, server: &str, p: &DevicePolicy) -> CliResult<usize> {
             record("indicator", "", &describe(n));
         }
     }
-    if old != new {
+    if old != new || feeds_changed {
         store.replace_managed(p.indicators.clone()).map_err(crate::cmd::indicator::store_error)?;
     }
 

@@ -217,6 +217,22 @@ fn server_policy_reaches_devices_keeps_and_refuses_local_changes() {
     b.wait_version(v);
     assert_eq!(b.verdict("https://web-only.example/x").0, "none", "dev-b is not in group web");
 
+    // A feed imported on the server (its entries travel as they are; one
+    // 5007 for the feed on the device, not one per entry).
+    let feed = root.path().join("feed.txt");
+    std::fs::write(&feed, "# a feed\nfeed-bad.example\nfeed-worse.example\nnot a domain!\n").unwrap();
+    let f = feed.to_str().unwrap();
+    server.admin(&["indicator", "import", f, "--source", "srvfeed", "--feed-format", "domains"]);
+    b.wait_blocked("https://www.feed-worse.example/");
+    a.wait_blocked("https://feed-bad.example/");
+    let feeds = String::from_utf8(server.admin(&["indicator", "feeds"]).stdout).unwrap();
+    let row: serde_json::Value = serde_json::from_str(feeds.trim()).unwrap();
+    assert_eq!((row["source"].as_str(), row["entries"].as_u64()), (Some("srvfeed"), Some(2)), "{feeds}");
+    let b_feed: Vec<_> =
+        b.events_5007().into_iter().filter(|e| e["Data"]["Setting"] == "feed srvfeed (fleet)").collect();
+    assert_eq!(b_feed.len(), 1, "{b_feed:?}");
+    assert_eq!(b_feed[0]["Data"]["NewValue"], "2 entries");
+
     // 5007 for each applied change, named as the server's.
     let who = format!("fleet server {}", server.url);
     let a5007 = a.events_5007();

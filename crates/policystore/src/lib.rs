@@ -173,7 +173,9 @@ pub struct PolicyStore {
     next_id: u64,
     custom_segment: Arc<Segment>,
     managed: Vec<Indicator>,
-    managed_segment: Arc<Segment>,
+    /// One per (source, origin) of the managed indicators: an origin ranks
+    /// a whole segment (the server's custom indicators over its feeds).
+    managed_segments: Vec<Arc<Segment>>,
     feeds: BTreeMap<String, (FeedInfo, Arc<Segment>)>,
     handle: MatcherHandle,
     problems: Vec<String>,
@@ -197,7 +199,6 @@ impl PolicyStore {
         let feeds_dir = dir.join(FEEDS_DIR);
         vfs.create_dir_all(&feeds_dir).map_err(io_err(&feeds_dir))?;
         let empty = Arc::new(SegmentBuilder::new(seed, CUSTOM_SOURCE, Origin::Custom).build());
-        let empty_managed = Arc::new(SegmentBuilder::new(seed, MANAGED_SOURCE, Origin::Custom).build());
         let mut store = PolicyStore {
             vfs,
             dir,
@@ -207,7 +208,7 @@ impl PolicyStore {
             next_id: 1,
             custom_segment: empty,
             managed: Vec::new(),
-            managed_segment: empty_managed,
+            managed_segments: Vec::new(),
             feeds: BTreeMap::new(),
             handle: MatcherHandle::new(Matcher::new(seed, Vec::new())),
             problems: Vec::new(),
@@ -256,7 +257,7 @@ impl PolicyStore {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(PolicyStoreError::Io { path, source: e }),
         };
-        self.managed_segment = Arc::new(build_segment(self.seed, MANAGED_SOURCE, &self.managed)?);
+        self.managed_segments = build_managed(self.seed, &self.managed)?;
         self.feeds.clear();
         let feeds_dir = self.dir.join(FEEDS_DIR);
         let mut names: Vec<String> = vfs
@@ -409,7 +410,7 @@ impl PolicyStore {
     /// canonical (they are the server's store's); a bad one refuses the
     /// whole set and the old one stays.
     pub fn replace_managed(&mut self, indicators: Vec<Indicator>) -> Result<(), PolicyStoreError> {
-        let segment = build_segment(self.seed, MANAGED_SOURCE, &indicators)?;
+        let segments = build_managed(self.seed, &indicators)?;
         self.sync_dirs()?;
         let path = self.dir.join(MANAGED_FILE);
         write_atomic_in(&*self.vfs, &path, |w| {
@@ -418,7 +419,7 @@ impl PolicyStore {
         })
         .map_err(io_err(&path))?;
         self.managed = indicators;
-        self.managed_segment = Arc::new(segment);
+        self.managed_segments = segments;
         self.publish();
         Ok(())
     }
@@ -545,7 +546,8 @@ impl PolicyStore {
     }
 
     fn publish(&self) {
-        let mut segs = vec![self.custom_segment.clone(), self.managed_segment.clone()];
+        let mut segs = vec![self.custom_segment.clone()];
+        segs.extend(self.managed_segments.iter().cloned());
         segs.extend(self.feeds.values().map(|(_, s)| s.clone()));
         self.handle.publish(Arc::new(Matcher::new(self.seed, segs)));
     }
@@ -557,6 +559,18 @@ fn build_segment(seed: Seed, source: &str, indicators: &[Indicator]) -> Result<S
         b.add_record(ind.clone())?;
     }
     Ok(b.build())
+}
+
+/// The managed indicators as one segment per (source, origin).
+fn build_managed(seed: Seed, indicators: &[Indicator]) -> Result<Vec<Arc<Segment>>, PolicyStoreError> {
+    let mut builders: BTreeMap<(&str, Origin), SegmentBuilder> = BTreeMap::new();
+    for ind in indicators {
+        builders
+            .entry((ind.source.as_str(), ind.origin))
+            .or_insert_with(|| SegmentBuilder::new(seed, &ind.source, ind.origin))
+            .add_record(ind.clone())?;
+    }
+    Ok(builders.into_values().map(|b| Arc::new(b.build())).collect())
 }
 
 fn check_source(s: &str) -> Result<(), PolicyStoreError> {

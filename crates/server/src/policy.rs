@@ -196,6 +196,39 @@ impl FleetPolicy {
         Err(format!("no server indicator with id {id}"))
     }
 
+    /// Replaces the entries of feed `source` in a scope (an import); returns
+    /// the entries it held before. The entries come parsed and canonical.
+    pub fn replace_source(&mut self, scope: &Scope, source: &str, entries: Vec<Indicator>) -> Result<usize, String> {
+        if source == netward_policy_store::MANAGED_SOURCE || source.starts_with("fleet/") {
+            return Err(format!("source `{source}` is the server's own indicators' name; choose another"));
+        }
+        netward_policy_store::PolicyStore::check_source_name(source).map_err(|e| e.to_string())?;
+        let sp = self.scope_mut(scope)?;
+        let before = sp.indicators.len();
+        sp.indicators.retain(|i| i.source != source);
+        let old = before - sp.indicators.len();
+        if sp.indicators.len() + entries.len() > MAX_INDICATORS {
+            return Err(format!(
+                "{} would hold {} indicators, more than {MAX_INDICATORS} (each device receives them all)",
+                scope.describe(),
+                sp.indicators.len() + entries.len()
+            ));
+        }
+        sp.indicators.extend(entries);
+        Ok(old)
+    }
+
+    /// Removes feed `source` from a scope; returns its entry count.
+    pub fn remove_source(&mut self, scope: &Scope, source: &str) -> Result<usize, String> {
+        let sp = self.scope_mut(scope)?;
+        let before = sp.indicators.len();
+        sp.indicators.retain(|i| i.source != source);
+        match before - sp.indicators.len() {
+            0 => Err(format!("{} has no feed `{source}`", scope.describe())),
+            n => Ok(n),
+        }
+    }
+
     /// Sets a setting of a scope; returns the previous value of that scope.
     pub fn set_setting(&mut self, scope: &Scope, key: &str, value: &str) -> Result<Option<String>, String> {
         Ok(self.scope_mut(scope)?.settings.insert(key.to_string(), value.to_string()))

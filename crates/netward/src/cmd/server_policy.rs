@@ -6,12 +6,13 @@
 //! (parsed by the same code), plus `--group G` (default: every device).
 //! Each change is recorded on the server as event 5007, as local changes are.
 
-use crate::cli::{IndicatorAddArgs, NetworkProtectionCommand};
+use crate::cli::{IndicatorAddArgs, IndicatorImportArgs, IndicatorRemoveArgs, NetworkProtectionCommand};
 use crate::context::Ctx;
 use crate::error::{CliError, CliResult};
 use crate::oplog::{self, OperationalEvent};
 use crate::output::RowWriter;
 use crate::settings::{self, ENFORCEMENT_LEVEL};
+use netward_policy::Origin;
 use netward_server::policy::{FleetPolicy, Scope};
 use serde_json::json;
 
@@ -28,10 +29,14 @@ pub struct ServerIndicatorArgs {
 pub enum ServerIndicatorCommand {
     /// Add an indicator for every device (or --group's): the arguments of `indicator add`
     Add(IndicatorAddArgs),
-    /// The server's indicators for every device (or --group's)
+    /// The server's indicators for every device (or --group's), feed entries not included
     List,
-    /// Remove a server indicator by id (f<n>)
-    Remove { id: String },
+    /// Remove a server indicator by id (f<n>), or a whole feed with --source (from --group's scope)
+    Remove(IndicatorRemoveArgs),
+    /// Import a threat feed for every device (or --group's), replacing what that source held: the arguments of `indicator import`
+    Import(IndicatorImportArgs),
+    /// The feeds of every device's (or --group's) scope
+    Feeds,
 }
 
 #[derive(Debug, clap::Args)]
@@ -113,9 +118,32 @@ pub fn indicator(ctx: &Ctx, a: &ServerIndicatorArgs) -> CliResult<()> {
         ServerIndicatorCommand::List => {
             let p = FleetPolicy::load(&FleetPolicy::path(&ctx.data_dir.path)).map_err(CliError::failure)?;
             let items = p.scope(&sc).map(|s| s.indicators.as_slice()).unwrap_or_default();
-            crate::cmd::indicator::write_indicators(ctx, items.iter())
+            crate::cmd::indicator::write_indicators(ctx, items.iter().filter(|i| i.origin == Origin::Custom))
         }
-        ServerIndicatorCommand::Remove { id } => {
+        ServerIndicatorCommand::Import(args) => import(ctx, &sc, args),
+        ServerIndicatorCommand::Feeds => {
+            let p = FleetPolicy::load(&FleetPolicy::path(&ctx.data_dir.path)).map_err(CliError::failure)?;
+            let items = p.scope(&sc).map(|s| s.indicators.as_slice()).unwrap_or_default();
+            let mut feeds: std::collections::BTreeMap<&str, (u64, Origin)> = Default::default();
+            for i in items.iter().filter(|i| i.origin != Origin::Custom) {
+                feeds.entry(i.source.as_str()).or_insert((0, i.origin)).0 += 1;
+            }
+            let cols = ["source", "entries", "origin"].map(String::from).to_vec();
+            let mut w = RowWriter::new(ctx.format, cols, crate::output::stdout())?;
+            for (source, (n, origin)) in feeds {
+                w.write_row(&[json!(source), json!(n), json!(origin)])?;
+            }
+            w.done()
+        }
+        ServerIndicatorCommand::Remove(IndicatorRemoveArgs { id: None, source: Some(source) }) => {
+            edit(ctx, |p| {
+                let n = p.remove_source(&sc, source).map_err(CliError::bad_input)?;
+                eprintln!("removed feed {source} ({n} entries) from {}", sc.describe());
+                Ok(vec![(format!("fleet feed {source} ({})", sc.describe()), format!("{n} entries"), String::new())])
+            })?;
+            Ok(())
+        }
+        ServerIndicatorCommand::Remove(IndicatorRemoveArgs { id: Some(id), .. }) => {
             edit(ctx, |p| {
                 let (sc, gone) = p
                     .remove_indicator(id)
@@ -125,7 +153,64 @@ pub fn indicator(ctx: &Ctx, a: &ServerIndicatorArgs) -> CliResult<()> {
             })?;
             Ok(())
         }
+        ServerIndicatorCommand::Remove(_) => Err(CliError::bad_input("give an indicator ID or --source NAME")),
     }
+}
+
+/// `server indicator import`: parsed here with the device's own feed
+/// parser, stored as canonical entries the devices take as they are.
+fn import(ctx: &Ctx, sc: &Scope, a: &IndicatorImportArgs) -> CliResult<()> {
+    use netward_policy::feed::{parse_feed, ImportReport};
+    let (format, action) = a.entries.format_and_action()?;
+    let origin = if a.entries.content_category { Origin::Category } else { Origin::ThreatFeed };
+    let file = std::fs::File::open(&a.file)
+        .map_err(|e| CliError::bad_input(format!("cannot open {}: {e}", a.file.display())))?;
+    let mut report = ImportReport { source: a.source.clone(), ..ImportReport::default() };
+    let mut entries = Vec::new();
+    let mut too_many = false;
+    let mut sink = |item: netward_policy::feed::FeedItem| {
+        if entries.len() >= netward_server::policy::MAX_INDICATORS {
+            too_many = true;
+            return;
+        }
+        let value = item.target.to_string();
+        let kind = item.target.kind();
+        entries.push(netward_policy::Indicator {
+            id: netward_policy::indicator::feed_entry_id(&a.source, kind, &value),
+            kind,
+            value,
+            action,
+            origin,
+            source: a.source.clone(),
+            title: item.details.title,
+            description: item.details.description,
+            expires: item.details.expires,
+            category: a.entries.category.clone().or(item.category),
+        });
+    };
+    parse_feed(std::io::BufReader::with_capacity(1 << 20, file), format, &mut report, &mut sink)
+        .map_err(|e| CliError::bad_input(format!("{}: {e}", a.file.display())))?;
+    if too_many {
+        return Err(CliError::bad_input(format!(
+            "{}: more than {} entries: too many to send to every device",
+            a.file.display(),
+            netward_server::policy::MAX_INDICATORS
+        )));
+    }
+    for e in &report.error_samples {
+        eprintln!("{}:{}: error: {}", a.file.display(), e.line, e.reason);
+    }
+    let n = entries.len();
+    edit(ctx, |p| {
+        let old = p.replace_source(sc, &a.source, entries).map_err(CliError::bad_input)?;
+        eprintln!("feed {} for {}: {old} -> {n} entries ({} malformed lines)", a.source, sc.describe(), report.errors);
+        Ok(vec![(
+            format!("fleet feed {} ({})", a.source, sc.describe()),
+            format!("{old} entries"),
+            format!("{n} entries"),
+        )])
+    })?;
+    Ok(())
 }
 
 pub fn config(ctx: &Ctx, a: &ServerConfigArgs) -> CliResult<()> {
