@@ -6,7 +6,7 @@ use super::{Binding, Env, FnResult, Planner, DEFENDER_FUNCTIONS, NOT_COLLECTED_C
 use crate::error::{PResult, Span, SpannedError};
 use crate::parse::ast::{BinOp, Expr, ExprKind, Lit, StrOp};
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::{Column, DFSchema, ScalarValue, Spans};
+use datafusion::common::{Column, DFSchema, ScalarValue, Spans, UnnestOptions};
 use datafusion::logical_expr::expr::{InList, InSubquery};
 use datafusion::logical_expr::{cast, when, Expr as DfExpr, LogicalPlanBuilder, Operator, Subquery};
 use datafusion::prelude::lit;
@@ -568,7 +568,26 @@ impl Planner<'_> {
             return Err(SpannedError::semantic("the table in `in (...)` has no columns", table.span));
         };
         let (q, _) = plan.schema().qualified_field(0);
-        let col = typed(DfExpr::Column(Column::new(q.cloned(), field.name())), plan.schema(), span)?;
+        let mut col = typed(DfExpr::Column(Column::new(q.cloned(), field.name())), plan.schema(), span)?;
+        let mut plan = plan;
+        // A dynamic column (`summarize make_set(X)`) is flattened, as Kusto
+        // flattens `x in (dynamic([1,[2,3]]))` to `x in (1,2,3)`: each
+        // element of each row's array is a value (a scalar is itself).
+        if col.ty == KType::Dynamic {
+            let items = ufn("kql_mv_items", vec![col.expr, lit(false), lit(i64::MAX)], span)?;
+            plan = LogicalPlanBuilder::from(plan)
+                .project(vec![items.alias("__in_items")])
+                .and_then(|b| {
+                    b.unnest_columns_with_options(
+                        vec![Column::from_name("__in_items")],
+                        UnnestOptions::new().with_preserve_nulls(false),
+                    )
+                })
+                .and_then(|b| b.build())
+                .map_err(|e| df_err(e, span))?;
+            let raw = DfExpr::Column(Column::from_name("__in_items"));
+            col = Typed { expr: ufn("kql_dyn_mark", vec![raw], span)?, ty: KType::Dynamic };
+        }
         let (mut xe, mut ce) = if xt.ty == col.ty || (xt.ty.is_numeric() && col.ty.is_numeric()) {
             (xt.expr, col.expr)
         } else {
