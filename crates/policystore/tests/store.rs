@@ -254,3 +254,46 @@ fn readers_see_swaps_without_blocking() {
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     assert!(reader.join().unwrap());
 }
+
+#[test]
+fn managed_indicators_replace_as_a_whole_and_rank_by_origin() {
+    use netward_policy::{Indicator, Origin};
+    let ind = |id: &str, value: &str, action: Action, origin: Origin, source: &str| Indicator {
+        id: id.into(),
+        kind: IndicatorType::Domain,
+        value: value.into(),
+        action,
+        origin,
+        source: source.into(),
+        title: None,
+        description: None,
+        expires: None,
+        category: None,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = PolicyStore::open(dir.path()).unwrap();
+    s.add_indicator(spec(IndicatorType::Domain, "local.example", Action::Block), false).unwrap();
+    let set = vec![
+        // The server's feed blocks a.example; its own custom indicator allows it: custom ranks first.
+        ind("srv:1", "a.example", Action::Block, Origin::ThreatFeed, "srv"),
+        ind("f1", "a.example", Action::Allow, Origin::Custom, "fleet"),
+        ind("srv:2", "b.example", Action::Block, Origin::ThreatFeed, "srv"),
+    ];
+    s.replace_managed(set.clone()).unwrap();
+    assert_eq!(action(&s, "https://a.example/"), VerdictAction::Allow);
+    assert_eq!(action(&s, "https://b.example/"), VerdictAction::Block);
+    assert_eq!(action(&s, "https://local.example/"), VerdictAction::Block, "the device's own stay");
+    drop(s);
+    let mut s = PolicyStore::open(dir.path()).unwrap();
+    assert_eq!(s.managed(), &set[..], "kept across a restart");
+    assert_eq!(action(&s, "https://b.example/"), VerdictAction::Block);
+    // A bad value refuses the whole set; the old one stays.
+    let mut bad = ind("f2", "999.1.2.3", Action::Block, Origin::Custom, "fleet");
+    bad.kind = IndicatorType::Ip;
+    let bad = vec![bad];
+    assert!(s.replace_managed(bad).is_err());
+    assert_eq!(s.managed(), &set[..]);
+    s.replace_managed(vec![]).unwrap();
+    assert_eq!(action(&s, "https://b.example/"), VerdictAction::None);
+    assert_eq!(s.list().len(), 1);
+}
