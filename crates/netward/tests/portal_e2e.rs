@@ -267,6 +267,22 @@ async fn portal_in_headless_chromium() {
     shot(&c, "settings").await;
     let events = ok(netward(d, &["--format", "json", "events", "--id", "5007"], None));
     assert!(events.contains("alice"), "{events}");
+    // The notification text: one 5007 for it, none for the unchanged level.
+    let before = events.lines().count();
+    let nt = c.find(Locator::Id("notification_text")).await.unwrap();
+    nt.clear().await.unwrap();
+    nt.send_keys("Blocked by ACME IT: call 555-0100").await.unwrap();
+    submit(&c, c.find(Locator::Id("save")).await.unwrap()).await;
+    assert!(text(&c, "#notice").await.contains("notification.text"));
+    let hist = text(&c, "#history").await;
+    assert!(
+        hist.lines().any(|l| l.contains("alice") && l.contains("notification.text") && l.contains("ACME")),
+        "{hist}"
+    );
+    let events = ok(netward(d, &["--format", "json", "events", "--id", "5007"], None));
+    assert_eq!(events.lines().count(), before + 1, "{events}");
+    let shown = ok(netward(d, &["--format", "json", "config", "show"], None));
+    assert!(shown.contains("Blocked by ACME IT: call 555-0100"), "{shown}");
 
     c.goto(&format!("{base}/alerts")).await.unwrap();
     shot(&c, "alerts").await;

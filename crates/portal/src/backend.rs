@@ -40,6 +40,12 @@ pub struct ImportOutcome {
     pub errors: Vec<String>,
 }
 
+/// The settings the Settings page changes (netward's setting keys).
+pub const ENFORCEMENT_LEVEL: &str = "network_protection.enforcement_level";
+pub const NOTIFICATION_TEXT: &str = "notification.text";
+pub const NOTIFICATION_HELP_URL: &str = "notification.help_url";
+pub const EDITABLE_SETTINGS: [&str; 3] = [ENFORCEMENT_LEVEL, NOTIFICATION_TEXT, NOTIFICATION_HELP_URL];
+
 pub trait Backend: Send + Sync + 'static {
     /// Runs KQL through the hunting engine on the store, keeping at most
     /// `max_rows` rows.
@@ -49,8 +55,10 @@ pub trait Backend: Send + Sync + 'static {
     fn add_indicator(&self, user: &str, kind: &str, value: &str, action: &str, title: &str) -> Result<String, String>;
     fn remove_indicator(&self, user: &str, id: &str) -> Result<String, String>;
     fn import_indicators(&self, user: &str, source: &str, format: &str, text: &str) -> Result<ImportOutcome, String>;
-    fn enforcement_level(&self) -> String;
-    fn set_enforcement_level(&self, user: &str, value: &str) -> Result<(), String>;
+    /// A setting's current value (one of [`EDITABLE_SETTINGS`]).
+    fn setting(&self, key: &str) -> String;
+    /// Changes a setting as the CLI does (checked, 5007 with `user`).
+    fn set_setting(&self, user: &str, key: &str, value: &str) -> Result<(), String>;
     /// 5007 entries, newest first.
     fn settings_history(&self) -> Result<Vec<HistoryRow>, String>;
     /// Queries offered as examples on the hunting page: (title, text).

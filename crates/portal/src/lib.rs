@@ -15,7 +15,7 @@ mod saved;
 mod server;
 mod users;
 
-pub use backend::{Backend, Grid, HistoryRow, ImportOutcome, QueryError};
+pub use backend::{Backend, Grid, HistoryRow, ImportOutcome, QueryError, EDITABLE_SETTINGS};
 pub use listen::{check_transport, Bound, PortalTls};
 pub use saved::{SavedQueries, SavedQuery, QUERIES_FILE};
 pub use server::{bind, serve, PortalOptions};

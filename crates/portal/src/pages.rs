@@ -3,7 +3,9 @@
 //! draw it.
 
 use crate::auth::Session;
-use crate::backend::{Grid, HistoryRow, ImportOutcome, QueryError};
+use crate::backend::{
+    Grid, HistoryRow, ImportOutcome, QueryError, ENFORCEMENT_LEVEL, NOTIFICATION_HELP_URL, NOTIFICATION_TEXT,
+};
 use crate::chart::{self, cell_text};
 use crate::saved::SavedQuery;
 use crate::users::Role;
@@ -325,20 +327,37 @@ pub fn indicators(s: &Session, v: IndicatorsView<'_>) -> Markup {
     layout("Indicators", Some(s), body)
 }
 
-pub fn settings(s: &Session, level: &str, history: Result<&[HistoryRow], &str>, notice: Option<&str>) -> Markup {
+pub struct SettingsView<'a> {
+    /// (key, current value) of each editable setting.
+    pub values: &'a [(&'static str, String)],
+    pub history: Result<&'a [HistoryRow], &'a str>,
+    pub notice: Option<&'a str>,
+    pub error: Option<&'a str>,
+}
+
+pub fn settings(s: &Session, v: SettingsView<'_>) -> Markup {
+    let value = |k: &str| v.values.iter().find(|(key, _)| *key == k).map(|(_, v)| v.as_str()).unwrap_or("");
+    let level = value(ENFORCEMENT_LEVEL);
     let body = html! {
-        @if let Some(n) = notice { p.ok id="notice" { (n) } }
+        @if let Some(n) = v.notice { p.ok id="notice" { (n) } }
+        @if let Some(e) = v.error { p.error id="error" { (e) } }
         form method="post" action="/settings" {
             input type="hidden" name="csrf" value=(s.csrf);
-            label { "Network protection enforcement level "
-                select name="enforcement_level" id="enforcement_level" {
+            p { label { "Network protection enforcement level "
+                select name=(ENFORCEMENT_LEVEL) id="enforcement_level" {
                     @for l in ["disabled", "audit", "block"] { option value=(l) selected[l == level] { (l) } }
                 }
-            } " "
+            } }
+            p { label { "Notification text (shown to the user whose program was blocked or warned) "
+                input name=(NOTIFICATION_TEXT) id="notification_text" size="80" value=(value(NOTIFICATION_TEXT));
+            } }
+            p { label { "Notification help page "
+                input name=(NOTIFICATION_HELP_URL) id="notification_help_url" size="60" placeholder="https://" value=(value(NOTIFICATION_HELP_URL));
+            } }
             button type="submit" id="save" { "Save" }
         }
         h2 { "History (event 5007)" }
-        @match history {
+        @match v.history {
             Err(e) => p.error { (e) },
             Ok(h) => table id="history" {
                 tr { th { "Time" } th { "User" } th { "Setting" } th { "Old" } th { "New" } }

@@ -2,7 +2,7 @@
 //! page, CSRF checks on every POST, security headers on every answer.
 
 use crate::auth::{same, Limiter, Session, Sessions};
-use crate::backend::{Backend, Grid, QueryError};
+use crate::backend::{Backend, Grid, QueryError, EDITABLE_SETTINGS};
 use crate::listen::{check_transport, Bound, PortalTls};
 use crate::pages::{self, IndicatorsView, TimelineFilter};
 use crate::saved::SavedQueries;
@@ -584,9 +584,15 @@ async fn indicator_import(State(app): St, h: HeaderMap, Form(f): Fields) -> Resp
     indicators_page(&app, &s, page).await
 }
 
-async fn settings_page(app: &Arc<App>, s: &Session, notice: Option<&str>) -> Response {
-    let (level, hist) = blocking(app, |b| (b.enforcement_level(), b.settings_history())).await;
-    html(pages::settings(s, &level, hist.as_deref().map_err(String::as_str), notice))
+async fn settings_page(app: &Arc<App>, s: &Session, notice: Option<&str>, error: Option<&str>) -> Response {
+    let (values, hist) = blocking(app, |b| {
+        let values: Vec<(&'static str, String)> = EDITABLE_SETTINGS.iter().map(|k| (*k, b.setting(k))).collect();
+        (values, b.settings_history())
+    })
+    .await;
+    let status = if error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    let view = pages::SettingsView { values: &values, history: hist.as_deref().map_err(String::as_str), notice, error };
+    (status, pages::settings(s, view)).into_response()
 }
 
 async fn settings(State(app): St, h: HeaderMap) -> Response {
@@ -597,20 +603,33 @@ async fn settings(State(app): St, h: HeaderMap) -> Response {
     if s.role != Role::Admin {
         return forbidden(&s);
     }
-    settings_page(&app, &s, None).await
+    settings_page(&app, &s, None, None).await
 }
 
+/// Saves the fields that changed, each as its own change (its own 5007);
+/// an unchanged field writes nothing.
 async fn settings_set(State(app): St, h: HeaderMap, Form(f): Fields) -> Response {
     let s = match change(&app, &h, &f, true) {
         Ok(s) => s,
         Err(r) => return r,
     };
     let user = s.user.clone();
-    let level = param(&f, "enforcement_level");
-    let r = blocking(&app, move |b| b.set_enforcement_level(&user, &level)).await;
+    let r = blocking(&app, move |b| {
+        let mut changed = Vec::new();
+        for key in EDITABLE_SETTINGS {
+            let Some(new) = f.get(key).map(|v| v.trim().to_string()) else { continue };
+            if new != b.setting(key) {
+                b.set_setting(&user, key, &new).map_err(|e| format!("{key}: {e}"))?;
+                changed.push(key);
+            }
+        }
+        Ok::<_, String>(changed)
+    })
+    .await;
     match r {
-        Ok(()) => settings_page(&app, &s, Some("Saved.")).await,
-        Err(e) => (StatusCode::BAD_REQUEST, pages::message("Settings", Some(&s), &e)).into_response(),
+        Ok(c) if c.is_empty() => settings_page(&app, &s, Some("Nothing changed."), None).await,
+        Ok(c) => settings_page(&app, &s, Some(&format!("Saved: {}.", c.join(", "))), None).await,
+        Err(e) => settings_page(&app, &s, None, Some(&e)).await,
     }
 }
 

@@ -10,7 +10,6 @@
 use crate::context::Ctx;
 use crate::error::{CliError, CliResult};
 use crate::oplog::{self, OperationalEvent};
-use crate::settings::ENFORCEMENT_LEVEL;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::prelude::SessionContext;
 use netward_hunt::{Hunt, HuntOptions};
@@ -312,21 +311,24 @@ impl Backend for NetwardBackend {
         })
     }
 
-    fn enforcement_level(&self) -> String {
+    fn setting(&self, key: &str) -> String {
         let mut ctx = self.ctx();
         let _ = ctx.reload_settings();
-        ctx.settings.get(ENFORCEMENT_LEVEL).to_string()
+        ctx.settings.get(key).to_string()
     }
 
-    fn set_enforcement_level(&self, user: &str, value: &str) -> Result<(), String> {
+    fn set_setting(&self, user: &str, key: &str, value: &str) -> Result<(), String> {
+        if !netward_portal::EDITABLE_SETTINGS.contains(&key) {
+            return Err(format!("{key}: not changed from the portal"));
+        }
         self.local_change_allowed()?;
         let mut ctx = self.ctx();
         ctx.data_dir.ensure().map_err(|e| e.to_string())?;
         let _lock = ctx.data_dir.lock().map_err(|e| e.to_string())?;
         ctx.reload_settings().map_err(|e| e.to_string())?;
         let dir = ctx.data_dir.clone();
-        let old = ctx.settings.set_from_cli(ENFORCEMENT_LEVEL, value, &dir).map_err(|e| e.to_string())?;
-        Self::record(&ctx, user, ENFORCEMENT_LEVEL, &old, value)
+        let old = ctx.settings.set_from_cli(key, value, &dir).map_err(|e| e.to_string())?;
+        Self::record(&ctx, user, key, &old, value)
     }
 
     fn example_queries(&self) -> Vec<(String, String)> {
@@ -350,5 +352,15 @@ impl Backend for NetwardBackend {
                 new: s(e, "NewValue"),
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_portal_changes_only_settings_netward_has() {
+        for k in netward_portal::EDITABLE_SETTINGS {
+            assert!(crate::settings::def(k).is_some(), "{k}");
+        }
     }
 }
