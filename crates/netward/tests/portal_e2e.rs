@@ -4,7 +4,8 @@
 //! chart, an indicator that `netward evaluate` then blocks, a settings change
 //! on the 5007 history, and the refusals (role, wrong password, CSRF,
 //! a session cookie replayed after logout, the login limiter). Screenshots
-//! of every page go to `target/portal-screenshots/`. With `CI=true` a
+//! of every page go to `target/portal-screenshots/`. Last, the portal over
+//! HTTPS (a generated certificate, accepted by the browser): a Secure cookie. With `CI=true` a
 //! missing browser fails the test.
 
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -316,5 +317,33 @@ async fn portal_in_headless_chromium() {
     assert_eq!(statuses[4], 429, "{statuses:?}");
     let body = format!("user=bob&password={}", ANALYST_PW.replace(' ', "+"));
     assert_eq!(post(addr, "/login", "", &body).0, 429);
+    c.close().await.unwrap();
+
+    // HTTPS: the same data directory served with a generated certificate,
+    // Chromium told to accept it (it is self-signed); the cookie is Secure.
+    let mut tls = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(d)
+        .args(["portal", "--listen", "127.0.0.1:0", "--tls"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(tls.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let _tls = Kill(tls);
+    let https = line.split(' ').find(|w| w.starts_with("https://")).unwrap_or_else(|| panic!("{line}"));
+    assert!(line.contains("certificate sha256:"), "{line}");
+    let https = https.trim_end_matches('/').to_string();
+    caps.insert("acceptInsecureCerts".into(), serde_json::json!(true));
+    let c =
+        ClientBuilder::rustls().unwrap().capabilities(caps).connect(&format!("http://127.0.0.1:{port}")).await.unwrap();
+    login(&c, &https, "alice", ADMIN_PW).await;
+    assert_eq!(c.current_url().await.unwrap().path(), "/timeline");
+    assert!(c.find(Locator::Css("#timeline")).await.is_ok());
+    let cookie = c.get_named_cookie("netward_session").await.unwrap();
+    assert_eq!(cookie.secure(), Some(true), "Secure under TLS");
+    assert_eq!(cookie.http_only(), Some(true));
+    shot(&c, "timeline-https").await;
     c.close().await.unwrap();
 }
