@@ -5,7 +5,9 @@
 //! connection within seconds; `health` shows the link; the server made
 //! unreachable (its traffic dropped by iptables inside the client namespace
 //! only) and restored: the agent keeps blocking, buffers in its store,
-//! takes the policy changed meanwhile, and catches up with no doubles.
+//! takes the policy changed meanwhile, and catches up with no doubles; so
+//! does a second device in the namespace without an agent (`sync --follow`
+//! over a store filled by `replay --store`, replayed again during the outage).
 //! Needs root and testnet's packages (as every live test: skipped with a
 //! message outside CI, failing under `CI=true`).
 
@@ -72,6 +74,37 @@ fn agent_uploads_takes_server_policy_and_catches_up_after_an_outage() {
     let local = |q: &str| hunt(&data, q);
 
     let agent = Agent::start_cmd(topo.cli(netward()), &data, 14, &["--config", &cfg, "--device-id", "live-dev"]);
+    // A second device without an agent, in the same namespace: its store
+    // filled by replays, uploaded by `sync --follow`.
+    let data2 = dir.path().join("device2");
+    let cfg2 = dir.path().join("device2.toml");
+    let tok2 = token(&["--device-id", "replay-dev", "server", "token", "add"]);
+    std::fs::write(&cfg2, format!("[server]\nurl = \"{url}\"\ntoken = \"{tok2}\"\nfingerprint = \"{fp}\"\n")).unwrap();
+    let cfg2 = cfg2.to_str().unwrap().to_string();
+    let pcaps: Vec<String> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/pcaps"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pcap"))
+        .map(|p| p.display().to_string())
+        .collect();
+    let replay = || {
+        let args = [&["--config", &cfg2, "--device-id", "replay-dev", "replay", "--store", "--no-print", "-q"][..]];
+        let pc: Vec<&str> = pcaps.iter().map(String::as_str).collect();
+        nw(&data2, &[args[0], &pc[..]].concat());
+    };
+    replay();
+    let follower = KillOnDrop(
+        topo.cli(netward())
+            .arg("--data-dir")
+            .arg(&data2)
+            .args(["--config", &cfg2, "--device-id", "replay-dev", "sync", "--follow"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap(),
+    );
+    let q2 = "DeviceNetworkEvents | where DeviceId == 'replay-dev' | count";
+    let local2 = |q: &str| hunt(&data2, q);
     assert!(curl(&topo, &["https://www.evil.test/"]).0, "nothing blocked before the server says so");
     assert!(curl(&topo, &["https://good.test/"]).0);
 
@@ -135,6 +168,9 @@ fn agent_uploads_takes_server_policy_and_catches_up_after_an_outage() {
         std::thread::sleep(Duration::from_millis(500));
     }
     let local_before = count(&local(q));
+    replay();
+    let local2_before = count(&local2(q2));
+    assert!(count(&fleet(q2)) < local2_before, "the replayed events of the outage wait in device2's store");
     assert!(count(&fleet(q)) < local_before, "events of the outage wait in the device's store");
     let phish = String::from_utf8(nw(&data, &["--format", "json", "evaluate", "https://phish.test/"]).stdout).unwrap();
     assert!(phish.contains("\"action\":\"none\""), "the change made during the outage has not arrived: {phish}");
@@ -145,11 +181,12 @@ fn agent_uploads_takes_server_policy_and_catches_up_after_an_outage() {
     let t = Instant::now();
     loop {
         let (l, f) = (count(&local(q)), count(&fleet(q)));
-        if f == l && l >= local_before {
-            eprintln!("caught up {:?} after the outage: {f} events", t.elapsed());
+        let (l2, f2) = (count(&local2(q2)), count(&fleet(q2)));
+        if f == l && l >= local_before && f2 == l2 {
+            eprintln!("caught up {:?} after the outage: {f} + {f2} events", t.elapsed());
             break;
         }
-        assert!(t.elapsed() < Duration::from_secs(60), "server {f} events, device {l}: {}", health());
+        assert!(t.elapsed() < Duration::from_secs(60), "server {f}/{f2} events, devices {l}/{l2}: {}", health());
         std::thread::sleep(Duration::from_millis(500));
     }
     let doubles = fleet("DeviceNetworkEvents | summarize n = count() by DeviceId, ReportId | where n > 1 | count");
@@ -162,6 +199,7 @@ fn agent_uploads_takes_server_policy_and_catches_up_after_an_outage() {
     let events = String::from_utf8(nw(&data, &["--format", "json", "events", "--id", "5007"]).stdout).unwrap();
     assert!(events.contains("block domain phish.test"), "5007 for the change applied on reconnect: {events}");
     assert_eq!(agent.stop().code(), Some(0));
+    drop(follower);
     drop(server);
 }
 
