@@ -85,7 +85,8 @@ pub async fn bind(backend: Arc<dyn Backend>, opts: PortalOptions) -> Result<Boun
         .route("/indicators/remove", post(indicator_remove))
         .route("/indicators/import", post(indicator_import))
         .route("/settings", get(settings).post(settings_set))
-        .layer(axum::middleware::map_response(security_headers));
+        .layer(axum::middleware::map_response(security_headers))
+        .layer(axum::middleware::from_fn(server_timing));
     if tls {
         router = router.layer(axum::middleware::map_response(hsts));
     }
@@ -95,6 +96,19 @@ pub async fn bind(backend: Arc<dyn Backend>, opts: PortalOptions) -> Result<Boun
         .map_err(|e| format!("cannot listen on {}: {e}", opts.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     Ok(Bound { listener, router, tls: opts.tls, addr })
+}
+
+/// `Server-Timing: app;dur=MS`: the time the portal spent on the answer
+/// (query included, network excluded), for the browser's tools and the
+/// benchmark (bench/portal.sh).
+async fn server_timing(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let t = std::time::Instant::now();
+    let mut r = next.run(req).await;
+    let v = format!("app;dur={:.3}", t.elapsed().as_secs_f64() * 1000.0);
+    if let Ok(v) = HeaderValue::from_str(&v) {
+        r.headers_mut().insert("server-timing", v);
+    }
+    r
 }
 
 /// Under TLS the browser is told to keep to HTTPS for this host.
