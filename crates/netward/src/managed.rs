@@ -72,6 +72,26 @@ fn describe(i: &Indicator) -> String {
     format!("{} {} {} ({})", i.action.as_str(), i.kind.as_str(), i.value, i.source)
 }
 
+/// Stops being managed (`netward sync --leave`): the server's indicators
+/// and settings leave the device (5007 for each, as any change), local
+/// changes are the device's again. Returns the changes.
+pub fn leave(ctx: &Ctx) -> CliResult<usize> {
+    let Some(m) = load(&ctx.data_dir)? else {
+        return Err(CliError::bad_input("this device is not managed by a fleet server"));
+    };
+    let empty = DevicePolicy { version: m.policy.version, allow_local_changes: true, ..DevicePolicy::default() };
+    let n = apply(ctx, &m.server, &empty)?;
+    let _lock = ctx.data_dir.lock()?;
+    let path = ctx.data_dir.file(MANAGED_FILE);
+    std::fs::remove_file(&path).context(|| format!("cannot remove {}", path.display()))?;
+    let who = oplog::current_user();
+    oplog::append(
+        &ctx.data_dir,
+        &[OperationalEvent::settings_changed(crate::now(), &who, "fleet.server", &m.server, "")],
+    )?;
+    Ok(n + 1)
+}
+
 /// Applies `p` from `server`: indicators, settings, the local-changes
 /// switch. Returns the changes applied (one 5007 each). Applying the same
 /// policy again changes and writes nothing.

@@ -275,6 +275,20 @@ fn server_policy_reaches_devices_keeps_and_refuses_local_changes() {
     c.args(["config", "show"]);
     let shown = String::from_utf8(ok(c).stdout).unwrap();
     assert!(shown.lines().any(|l| l.contains("enforcement_level") && l.contains("set by the fleet server")), "{shown}");
+
+    // Leaving: the server's policy leaves the device, recorded.
+    drop((_fa, _fb));
+    let out = b.try_cmd(&["sync", "--leave"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(b.verdict("https://www.evil.example/").0, "none");
+    assert!(b.try_cmd(&add).status.success(), "local changes are the device's again");
+    let left = b.events_5007();
+    let gone = |setting: &str, old: &str| {
+        left.iter().any(|e| e["Data"]["Setting"] == setting && e["Data"]["OldValue"].as_str().unwrap().contains(old))
+    };
+    assert!(gone("indicator", "block domain evil.example") && gone("fleet.server", &server.url), "{left:?}");
+    assert!(gone("network_protection.enforcement_level", "block"), "{left:?}");
+    assert_eq!(b.try_cmd(&["sync", "--leave"]).status.code(), Some(2), "not managed any more");
 }
 
 #[test]

@@ -42,6 +42,11 @@ pub struct SyncArgs {
     /// Uses [server] url, token and fingerprint from the config
     #[arg(long, conflicts_with_all = ["url", "token", "fingerprint"])]
     pub follow: bool,
+    /// Stop being managed by the fleet server: its indicators and settings
+    /// leave this device (5007 for each). Remove [server] from the config
+    /// too, or the next contact manages the device again
+    #[arg(long, conflicts_with_all = ["follow", "url", "token", "fingerprint"])]
+    pub leave: bool,
 }
 
 fn client(ctx: &Ctx, url: Option<&str>, token: Option<&str>, fingerprint: Option<&str>) -> CliResult<Client> {
@@ -84,6 +89,12 @@ fn client_error(e: ClientError) -> CliError {
 pub fn run(ctx: &Ctx, a: &SyncArgs) -> CliResult<()> {
     if a.follow {
         return follow(ctx);
+    }
+    if a.leave {
+        let n = crate::managed::leave(ctx)?;
+        eprintln!("sync: this device is no longer managed ({n} change(s)); remove [server] from the config to stay so");
+        crate::agent::control::notify_change(&ctx.data_dir);
+        return Ok(());
     }
     let client = client(ctx, a.remote.url.as_deref(), a.remote.token.as_deref(), a.remote.fingerprint.as_deref())?;
     let opts = SyncOptions { batch_rows: a.batch_rows.max(1), in_flight: a.in_flight.max(1), ..SyncOptions::default() };
