@@ -815,10 +815,13 @@ impl Sensor {
         let mut f = fields::dns(info);
         f.insert("name_source".into(), json!("dns"));
         ev.additional_fields = f;
+        // The query name is not judged here: a lookup is never what is
+        // blocked (the program would wait for a resolver timeout), so a
+        // verdict row on the DNS flow would claim a block that did not
+        // happen. The connection to the name is judged (and blocked) when it
+        // comes, named by its SNI or Host or by this answer; the lookup
+        // itself stays on record in the DnsConnectionInspected row above.
         self.push_for(id, ev);
-        if let Some(q) = query {
-            self.judge(id, &q, ts, None);
-        }
     }
 
     /// Asks the policy about one destination of a flow (once per flow and
@@ -856,13 +859,17 @@ impl Sensor {
         if lifted.is_some() {
             verdict.enforced = false;
         }
+        // A DNS flow is never blocked (the program would wait for a
+        // resolver timeout; the connection to the name is blocked instead),
+        // so its verdict is recorded as what happened: audited.
+        if verdict.enforced && is_dns_port(meta.remote.port()) {
+            verdict.enforced = false;
+            verdict.note = Some("a DNS flow is never blocked; the connection to the name is");
+        }
         let action = match verdict.action {
             VerdictAction::Block | VerdictAction::Warn | VerdictAction::Audit => {
                 if verdict.enforced {
-                    // A DNS answer is never what is blocked: the program
-                    // would wait for a resolver timeout. The connection to
-                    // the name is blocked (and reset) instead.
-                    flow.blocked |= !is_dns_port(meta.remote.port());
+                    flow.blocked = true;
                     ActionType::ExploitGuardNetworkProtectionBlocked
                 } else {
                     ActionType::ExploitGuardNetworkProtectionAudited

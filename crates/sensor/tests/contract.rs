@@ -355,6 +355,36 @@ fn a_nameless_protocol_is_named_from_dns_and_judged_at_once() {
     assert!(r.of_flow(25).is_empty());
 }
 
+/// Rule: a lookup is never what is blocked, so the DNS flow carries no
+/// verdict row claiming a block: the answer's name is on record in its
+/// DnsConnectionInspected row, and the connection to the name is what is
+/// judged and blocked.
+#[test]
+fn a_lookup_of_a_blocked_name_passes_and_claims_no_block() {
+    let p = policy(&[("evil.example", Action::Block)], EnforcementLevel::Block);
+    let mut r = Run::with_policy(SensorConfig::default(), p);
+    r.start(29, meta(Protocol::Udp, 29, "192.0.2.53:53"));
+    r.send(29, &testing::dns_query(10, "evil.example"));
+    r.recv(29, &testing::dns_response(10, "evil.example.", &[("evil.example", 300, Rdata::A([192, 0, 2, 85]))]));
+    assert_ne!(r.sensor.decision(29), Some(FlowDecision::Block));
+    let dns = r.of_flow(29);
+    assert!(dns
+        .iter()
+        .any(|e| e.action_type == Some(ActionType::DnsConnectionInspected) && e.remote_url == "evil.example"));
+    assert!(
+        dns.iter().all(|e| !matches!(
+            e.action_type,
+            Some(ActionType::ExploitGuardNetworkProtectionBlocked | ActionType::ExploitGuardNetworkProtectionAudited)
+        )),
+        "{dns:#?}"
+    );
+    r.tcp(30, "192.0.2.85:22");
+    assert_eq!(r.send(30, b"SSH-2.0-x\r\n"), Some(FlowDecision::Block));
+    let b = r.of(ActionType::ExploitGuardNetworkProtectionBlocked);
+    assert_eq!(b.len(), 1, "one block, the connection's: {b:#?}");
+    assert_eq!((b[0].local_port, b[0].remote_url.as_str()), (Some(10030), "evil.example"));
+}
+
 /// Rule: a request naming only an address is judged by the name DNS
 /// answers gave that address too (as a ClientHello without SNI is).
 #[test]
