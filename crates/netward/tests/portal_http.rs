@@ -275,6 +275,12 @@ fn timeline_pages_show_every_event_once_when_times_tie() {
     // Newest first: the later nanosecond's events lead, the older second's close.
     assert!(seen[..60].iter().all(|r| (1060..1120).contains(r)), "{:?}", &seen[..60]);
     assert!(seen[120..].iter().all(|r| *r >= 1120));
+    // A filter nothing matches: an empty page; one that matches one event: it.
+    let r = c.get("/timeline?remote=198.19.9.9", &token);
+    assert!(r.status == 200 && r.body.contains("No events.") && !r.body.contains("&amp;rid="), "{}", r.body);
+    let r = c.get("/timeline?remote=198.18.0.7", &token);
+    assert_eq!(r.body.matches("&amp;rid=").count(), 1, "{}", r.body);
+    assert!(r.body.contains("&amp;rid=1007\""), "{}", r.body);
     // A forged cursor is bad input, not a query.
     let r = c.get("/timeline?before=2024%22%29%20or%201%3D%3D1~1", &token);
     assert_eq!(r.status, 400, "{}", r.body);

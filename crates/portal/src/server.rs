@@ -284,10 +284,9 @@ impl Cursor {
 /// The column the timeline query adds for the cursor.
 const CURSOR_COLUMN: &str = "TimelineCursor";
 
-/// The timeline's query: only the page's rows (plus one, to know whether
-/// an older page exists), newest first, ties in time broken by ReportId.
-fn timeline_query(f: &TimelineFilter, before: Option<&Cursor>) -> String {
-    let mut q = String::from("DeviceNetworkEvents");
+/// The timeline's filters and cursor as KQL `where` lines.
+fn timeline_filters(f: &TimelineFilter, before: Option<&Cursor>) -> String {
+    let mut q = String::new();
     if let Some(c) = before {
         // The first condition alone is what the store can prune segments by.
         let t = lit(&c.time);
@@ -312,10 +311,57 @@ fn timeline_query(f: &TimelineFilter, before: Option<&Cursor>) -> String {
         let l = lit(&f.remote);
         q += &format!("\n| where RemoteUrl contains {l} or RemoteIP == {l}");
     }
-    q + &format!(
-        "\n| order by Timestamp desc, ReportId desc\n| take {}\n| extend {CURSOR_COLUMN} = strcat(format_datetime(Timestamp, 'yyyy-MM-ddTHH:mm:ss.fffffffff'), 'Z')",
-        TIMELINE_ROWS + 1
+    q
+}
+
+/// KQL of an exact time, nanoseconds kept.
+const EXACT_TIME: &str = "strcat(format_datetime(Timestamp, 'yyyy-MM-ddTHH:mm:ss.fffffffff'), 'Z')";
+
+/// First step of a page: which times it spans. Only the time, the
+/// ReportId and the filtered columns are read (the store reads columns,
+/// not rows), so finding the newest rows of a large store stays cheap.
+fn timeline_span_query(f: &TimelineFilter, before: Option<&Cursor>) -> String {
+    format!(
+        "DeviceNetworkEvents{}\n| project Timestamp, ReportId\n| order by Timestamp desc, ReportId desc\n| take {}\n| summarize Rows = count(), Newest = max(Timestamp), Oldest = min(Timestamp)\n| project Rows, Newest = {}, Oldest = {}",
+        timeline_filters(f, before),
+        TIMELINE_ROWS + 1,
+        EXACT_TIME.replace("Timestamp", "Newest"),
+        EXACT_TIME.replace("Timestamp", "Oldest"),
     )
+}
+
+/// Second step: the page's rows with every column, within the span found
+/// (which the store prunes segments and row groups by), newest first,
+/// ties in time broken by ReportId.
+fn timeline_query(f: &TimelineFilter, before: Option<&Cursor>, span: Option<(&str, &str)>) -> String {
+    let mut q = String::from("DeviceNetworkEvents");
+    if let Some((newest, oldest)) = span {
+        q +=
+            &format!("\n| where Timestamp >= todatetime({}) and Timestamp <= todatetime({})", lit(oldest), lit(newest));
+    }
+    q + &timeline_filters(f, before)
+        + &format!(
+            "\n| order by Timestamp desc, ReportId desc\n| take {}\n| extend {CURSOR_COLUMN} = {EXACT_TIME}",
+            TIMELINE_ROWS + 1
+        )
+}
+
+/// The page: its span, then its rows.
+async fn timeline_page(app: &Arc<App>, f: &TimelineFilter, before: Option<&Cursor>) -> Result<Grid, QueryError> {
+    let span = run_query(app, timeline_span_query(f, before), 1).await?;
+    let cell = |name: &str| {
+        let i = span.columns.iter().position(|c| c == name)?;
+        span.rows.first()?.get(i).cloned()
+    };
+    let text = |name: &str| cell(name).and_then(|v| v.as_str().map(str::to_string));
+    let rows = cell("Rows").and_then(|v| v.as_i64()).unwrap_or(0);
+    match (text("Newest"), text("Oldest")) {
+        (Some(n), Some(o)) if rows > 0 => {
+            run_query(app, timeline_query(f, before, Some((&n, &o))), TIMELINE_ROWS + 1).await
+        }
+        // No row matched: an empty page, without reading any more.
+        _ => Ok(Grid { columns: span.columns, ..Grid::default() }),
+    }
 }
 
 /// The cursor after a page's last row.
@@ -343,7 +389,7 @@ async fn timeline(State(app): St, h: HeaderMap, Query(p): Params) -> Response {
         Ok(c) => c,
         Err(e) => return (StatusCode::BAD_REQUEST, pages::message("Device timeline", Some(&s), &e)).into_response(),
     };
-    let mut res = run_query(&app, timeline_query(&f, before.as_ref()), TIMELINE_ROWS + 1).await;
+    let mut res = timeline_page(&app, &f, before.as_ref()).await;
     let mut older = None;
     if let Ok(g) = &mut res {
         if g.rows.len() > TIMELINE_ROWS {
@@ -661,7 +707,7 @@ mod tests {
             from: String::new(),
             to: String::new(),
         };
-        let q = timeline_query(&f, None);
+        let q = timeline_query(&f, None, None);
         assert!(q.contains(r#"contains @"x"" or 1==1 //""#), "{q}");
     }
 }
