@@ -698,6 +698,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn cursors_parse_only_from_older_links() {
+        let c = Cursor::parse("2024-05-14T09:46:02.768000500Z~1061").unwrap().unwrap();
+        assert_eq!(c, Cursor { time: "2024-05-14T09:46:02.768000500Z".into(), report_id: 1061 });
+        assert_eq!(Cursor::parse(&c.param()).unwrap(), Some(c));
+        assert_eq!(Cursor::parse("").unwrap(), None);
+        for bad in ["2024", "~5", "2024-05-14~x", "2024\") or 1==1 //~1", "2024-05-14 09:46~1"] {
+            assert!(Cursor::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn filter_values_cannot_break_out_of_their_literal() {
         assert_eq!(lit(r#"a"b"#), r#"@"a""b""#);
         let f = TimelineFilter {
