@@ -51,6 +51,9 @@ fn positive_int(v: &str) -> Result<(), String> {
 fn socket_addr(v: &str) -> Result<(), String> {
     v.parse::<std::net::SocketAddr>().map(|_| ()).map_err(|_| "expected ADDR:PORT, e.g. 127.0.0.1:7443".into())
 }
+fn object_store_url(v: &str) -> Result<(), String> {
+    netward_server::SegmentStoreConfig::parse(v).map(|_| ())
+}
 fn any_text(_: &str) -> Result<(), String> {
     Ok(())
 }
@@ -262,6 +265,42 @@ pub static SETTINGS: &[SettingDef] = &[
         default: "",
         help: "the server's private key, PEM (with server.tls_cert)",
         check: any_text,
+    },
+    SettingDef {
+        key: "server.object_store",
+        default: "",
+        help: "where `netward server` keeps its events' Parquet segments: empty (its data directory's store/), file:///DIR, or s3://BUCKET/PREFIX (a build with --features s3)",
+        check: object_store_url,
+    },
+    SettingDef {
+        key: "server.s3_endpoint",
+        default: "",
+        help: "an S3-compatible endpoint for server.object_store, e.g. http://127.0.0.1:9000 (default: AWS)",
+        check: any_text,
+    },
+    SettingDef {
+        key: "server.s3_region",
+        default: "",
+        help: "the S3 region (default: AWS_REGION, else us-east-1)",
+        check: any_text,
+    },
+    SettingDef {
+        key: "server.s3_access_key_id",
+        default: "",
+        help: "the S3 access key id (default: AWS_ACCESS_KEY_ID)",
+        check: any_text,
+    },
+    SettingDef {
+        key: "server.s3_secret_access_key",
+        default: "",
+        help: "the S3 secret access key (default: AWS_SECRET_ACCESS_KEY)",
+        check: any_text,
+    },
+    SettingDef {
+        key: "server.s3_allow_http",
+        default: "false",
+        help: "allow an http:// server.s3_endpoint (a local test store): true | false",
+        check: bool_word,
     },
     SettingDef {
         key: PORTAL_ENABLED,

@@ -5,6 +5,7 @@
 //! lists the fleet's devices with their last contact, beside the rows the
 //! devices uploaded themselves.
 
+use crate::segments::SegmentStore;
 use datafusion::catalog::TableProvider;
 use datafusion::common::TableReference;
 use datafusion::datasource::{provider_as_source, MemTable, ViewTable};
@@ -19,7 +20,14 @@ pub const CONTACT_FIELDS: &str = r#"{"Source":"netward server","Kind":"LastConta
 
 /// Registers the store's tables as of now, and `DeviceInfo` with the
 /// contact rows (`contacts`: DeviceId -> Unix ns).
-pub fn register(store: &Store, contacts: &BTreeMap<String, i64>, session: &SessionContext) -> Result<(), String> {
+pub fn register(
+    store: &Store,
+    segments: &SegmentStore,
+    contacts: &BTreeMap<String, i64>,
+    session: &SessionContext,
+) -> Result<(), String> {
+    // The segments are read by DataFusion through the server's object store.
+    session.register_object_store(&segments.url, segments.store.clone());
     store.register_snapshot(session).map_err(|e| e.to_string())?;
     let err = |e: datafusion::error::DataFusionError| e.to_string();
     let name = Table::DeviceInfo.name();

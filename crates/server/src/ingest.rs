@@ -1,7 +1,9 @@
 //! The server's side of an upload: decode the Arrow IPC body, check every
 //! row against the token's DeviceId, drop the rows already held, append the
 //! rest to the server's store (fsynced before the reply), and keep the
-//! per-device index of held ReportIds.
+//! per-device index of held ReportIds. The store's segments live in the
+//! configured object store ([`crate::segments`]); its append log, the
+//! acknowledgement's durability point, on the local disk.
 //!
 //! The index is rebuilt from the store when the server starts, so it is
 //! exactly what is stored: a row appended before a crash but never
@@ -10,6 +12,7 @@
 //! counter, so within a table they name one event each.
 
 use crate::idset::IdSet;
+use crate::segments::{SegmentStore, SegmentStoreConfig, SegmentVfs};
 use arrow::array::{Array, BooleanArray, Int64Array, RecordBatch, StringArray};
 use arrow::compute::filter_record_batch;
 use netward_events::Table;
@@ -40,14 +43,18 @@ const APPEND_ROWS: usize = 16_384;
 /// The server's store and its index.
 pub struct Ingest {
     dir: PathBuf,
+    vfs: Arc<SegmentVfs>,
     store: Option<Store>,
     index: HashMap<(Table, String), IdSet>,
 }
 
 impl Ingest {
-    /// Opens (recovering) the server's store in `dir` and indexes it.
-    pub fn open(dir: &Path) -> Result<Ingest, String> {
-        let mut i = Ingest { dir: dir.to_path_buf(), store: None, index: HashMap::new() };
+    /// Opens (recovering) the server's store in `dir`, its segments in the
+    /// configured object store, and indexes it.
+    pub fn open(dir: &Path, segments: &SegmentStoreConfig) -> Result<Ingest, String> {
+        let segments = SegmentStore::open(segments, dir)?;
+        let vfs = Arc::new(SegmentVfs::new(segments).map_err(|e| format!("object store runtime: {e}"))?);
+        let mut i = Ingest { dir: dir.to_path_buf(), vfs, store: None, index: HashMap::new() };
         i.reopen().map_err(|e| e.to_string())?;
         Ok(i)
     }
@@ -55,7 +62,7 @@ impl Ingest {
     fn reopen(&mut self) -> Result<&mut Store, IngestError> {
         if self.store.is_none() {
             // The old writer (poisoned) must let go of the lock first.
-            let store = Store::open(&self.dir, StoreOptions::default())
+            let store = Store::open_with(self.vfs.clone(), &self.dir, StoreOptions::default())
                 .map_err(|e| IngestError::Store(format!("{}: {e}", self.dir.display())))?;
             self.index = build_index(&store)?;
             self.store = Some(store);
@@ -66,6 +73,24 @@ impl Ingest {
     /// The store, for queries (`register_snapshot`).
     pub fn store(&mut self) -> Result<&Store, IngestError> {
         Ok(self.reopen()?)
+    }
+
+    /// The object store the segments are in (a query's session registers it).
+    pub fn segment_store(&self) -> &SegmentStore {
+        self.vfs.segments()
+    }
+
+    /// Rolls the append log into segments now (a server rolls when its log
+    /// is full; tests and tools that want the segments in the store now).
+    pub fn roll(&mut self) -> Result<u64, IngestError> {
+        let store = self.reopen()?;
+        match store.roll() {
+            Ok(r) => Ok(r.rows),
+            Err(e) => {
+                self.store = None;
+                Err(IngestError::Store(e.to_string()))
+            }
+        }
     }
 
     /// Rows held per DeviceId, all tables.

@@ -6,7 +6,8 @@
 //! protocol ([`api`]: HTTP/2 with Arrow IPC stream bodies); the server's
 //! ingest ([`ingest`]: every row checked against the token's DeviceId,
 //! deduplicated by (table, DeviceId, ReportId), appended to the server's own
-//! netward store before it is acknowledged); fleet-wide KQL over that store
+//! netward store before it is acknowledged), the store's Parquet segments in
+//! an object store, local or S3-compatible ([`segments`]); fleet-wide KQL over that store
 //! with the same engine as local hunting ([`serve`]); and the device's
 //! side: [`sync`] reads the local store from its cursor and uploads with a
 //! bounded number of requests in flight ([`client`]); TLS with the
@@ -29,6 +30,7 @@ mod fleet;
 mod idset;
 pub mod ingest;
 pub mod policy;
+pub mod segments;
 pub mod serve;
 pub mod sync;
 pub mod tls;
@@ -36,6 +38,7 @@ pub mod token;
 
 pub use client::{Client, ClientError, HuntReply};
 pub use idset::IdSet;
+pub use segments::{S3Config, SegmentStoreConfig};
 pub use serve::{serve, ServerOptions, Transport, STORE_DIR};
 pub use sync::{sync, SyncOptions, SyncReport};
 

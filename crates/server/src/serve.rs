@@ -14,6 +14,7 @@
 use crate::api::{self, ApiError, DeviceContact, Hello, HuntRequest, UploadReply};
 use crate::ingest::{self, Ingest, IngestError};
 use crate::policy::FleetPolicy;
+use crate::segments::SegmentStoreConfig;
 use crate::token::{AuthError, Role, TokenEntry, Tokens};
 use axum::body::{Body, Bytes};
 use axum::extract::{Path as UrlPath, Request, State};
@@ -32,7 +33,8 @@ use tokio::sync::Semaphore;
 
 #[derive(Debug, Clone)]
 pub struct ServerOptions {
-    /// The server's data directory: `store/` (a netward store) and the token file.
+    /// The server's data directory: `store/` (a netward store: its log and
+    /// manifest, and its segments unless `segments` says elsewhere) and the token file.
     pub data_dir: PathBuf,
     pub listen: SocketAddr,
     /// Limits of one fleet query (`now` is ignored: each request sets it).
@@ -42,6 +44,8 @@ pub struct ServerOptions {
     /// Upload bodies read and processed at once.
     pub max_uploads: usize,
     pub transport: Transport,
+    /// Where the store's Parquet segments are kept (`[server] object_store`).
+    pub segments: SegmentStoreConfig,
 }
 
 /// How devices reach the server.
@@ -64,7 +68,15 @@ const H2_STREAM_WINDOW: u32 = 1 << 20;
 impl ServerOptions {
     pub fn new(data_dir: PathBuf, listen: SocketAddr) -> Self {
         let transport = Transport::Tls(crate::tls::CertSource::Generated { data_dir: data_dir.clone(), names: vec![] });
-        ServerOptions { data_dir, listen, hunt: HuntOptions::default(), max_body: 64 << 20, max_uploads: 4, transport }
+        ServerOptions {
+            data_dir,
+            listen,
+            hunt: HuntOptions::default(),
+            max_body: 64 << 20,
+            max_uploads: 4,
+            transport,
+            segments: SegmentStoreConfig::Local,
+        }
     }
 }
 
@@ -95,7 +107,10 @@ pub async fn serve(opts: ServerOptions) -> Result<(), String> {
     };
     let dir = opts.data_dir.join(STORE_DIR);
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let ingest = tokio::task::spawn_blocking(move || Ingest::open(&dir)).await.map_err(|e| e.to_string())??;
+    let segments = opts.segments.clone();
+    let ingest =
+        tokio::task::spawn_blocking(move || Ingest::open(&dir, &segments)).await.map_err(|e| e.to_string())??;
+    let segments_at = ingest.segment_store().describe();
     let policy_path = FleetPolicy::path(&opts.data_dir);
     let (policy_tx, policy_rx) = tokio::sync::watch::channel(Arc::new(FleetPolicy::load(&policy_path)?));
     tokio::spawn(watch_policy(policy_path, policy_tx));
@@ -122,6 +137,7 @@ pub async fn serve(opts: ServerOptions) -> Result<(), String> {
         Some(c) => Some(c.acceptor()?),
         None => None,
     };
+    eprintln!("netward server: event segments in {segments_at}");
     // Tests and users read this line to know where to connect (and what to pin).
     match &tls {
         Some(c) => println!("netward server listening on https://{addr}/ certificate {}", c.fingerprint),
@@ -291,7 +307,11 @@ async fn hunt(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> R
         // One snapshot for the whole query, as local hunting has; DeviceInfo
         // with each device's last contact.
         let contacts = app.contacts.snapshot();
-        let r = ingest.store().map_err(|e| e.to_string()).and_then(|s| crate::fleet::register(s, &contacts, &session));
+        let segments = ingest.segment_store().clone();
+        let r = ingest
+            .store()
+            .map_err(|e| e.to_string())
+            .and_then(|s| crate::fleet::register(s, &segments, &contacts, &session));
         if let Err(e) = r {
             return refuse(StatusCode::SERVICE_UNAVAILABLE, e, None);
         }

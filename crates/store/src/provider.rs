@@ -181,9 +181,17 @@ impl StoreTable {
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
         let groups_wanted = state.config().target_partitions().max(1);
         let mut groups: Vec<Vec<PartitionedFile>> = vec![Vec::new(); groups_wanted.min(segments.len())];
+        // The Vfs's object store when it has one, else the local files.
+        let store_url = match self.vfs.object_store_url() {
+            Some(u) => ObjectStoreUrl::parse(u)?,
+            None => ObjectStoreUrl::local_filesystem(),
+        };
         for (i, s) in segments.iter().enumerate() {
-            let path = absolute(&s.path)?;
-            let mut f = PartitionedFile::new(path.to_string_lossy().into_owned(), s.bytes);
+            let location = match self.vfs.object_location(&s.path) {
+                Some(l) => l,
+                None => absolute(&s.path)?.to_string_lossy().into_owned(),
+            };
+            let mut f = PartitionedFile::new(location, s.bytes);
             f.arrow_schema = Some(self.schema.clone());
             let n = groups.len();
             groups[i % n].push(f);
@@ -192,7 +200,7 @@ impl StoreTable {
         if let Some(p) = predicate {
             source = source.with_predicate(p);
         }
-        let conf = FileScanConfigBuilder::new(ObjectStoreUrl::local_filesystem(), Arc::new(source))
+        let conf = FileScanConfigBuilder::new(store_url, Arc::new(source))
             .with_file_groups(groups.into_iter().map(FileGroup::new).collect())
             .with_projection_indices(projection.cloned())?
             .with_limit(limit)
@@ -243,7 +251,7 @@ impl TableProvider for StoreTable {
         let mut plans: Vec<Arc<dyn ExecutionPlan>> = Vec::new();
         let mut memory: Vec<RecordBatch> = Vec::new();
         if !segments.is_empty() {
-            if self.vfs.is_real() {
+            if self.vfs.is_real() || self.vfs.object_store_url().is_some() {
                 plans.push(self.parquet_plan(state, &segments, projection, predicate, limit).await?);
             } else {
                 // A simulated file system: DataFusion cannot open the files,

@@ -51,6 +51,17 @@ pub trait Vfs: Send + Sync + 'static {
     fn is_real(&self) -> bool {
         false
     }
+    /// When this layer keeps segment files in an object store: the URL
+    /// DataFusion knows that store by (`s3://bucket`, `file:///`), which the
+    /// querying session must have registered. Segments are then read by
+    /// DataFusion's Parquet scan through that store.
+    fn object_store_url(&self) -> Option<String> {
+        None
+    }
+    /// A segment's location in [`Vfs::object_store_url`]'s store.
+    fn object_location(&self, _path: &Path) -> Option<String> {
+        None
+    }
 }
 
 /// The real file system.

@@ -1,6 +1,7 @@
 //! `netward server` (the fleet server, `netward-server`) and `netward server
 //! token add|list|revoke`: the server's data directory and settings are the
-//! CLI's own; its event store is `<data dir>/store`, its tokens
+//! CLI's own; its event store is `<data dir>/store` (the segments there or
+//! in `[server] object_store`), its tokens
 //! `<data dir>/server-tokens.json`. `netward server devices` asks a running
 //! server which devices it holds, with their last contact. The fleet's
 //! policy commands (`server indicator|config|group`) are `server_policy`'s.
@@ -10,7 +11,7 @@ use crate::error::{CliError, CliResult};
 use crate::output::RowWriter;
 use netward_server::tls::{CertSource, ServerCert};
 use netward_server::token::{parse_duration, Role, Tokens};
-use netward_server::Transport;
+use netward_server::{SegmentStoreConfig, Transport};
 use serde_json::json;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -98,6 +99,7 @@ fn serve(ctx: &Ctx, a: &ServerArgs) -> CliResult<()> {
     let mut opts = netward_server::ServerOptions::new(ctx.data_dir.path.clone(), listen);
     opts.max_uploads = a.max_uploads.max(1);
     opts.transport = if a.plain_http { Transport::Plain } else { Transport::Tls(cert_source(ctx)?) };
+    opts.segments = segment_store(ctx)?;
     let timeout = ctx.settings.get_u64("hunt.timeout_seconds").max(1);
     let memory = ctx.settings.get_u64("hunt.memory_limit_mb").max(1);
     opts.hunt.timeout = Some(Duration::from_secs(timeout));
@@ -107,6 +109,25 @@ fn serve(ctx: &Ctx, a: &ServerArgs) -> CliResult<()> {
         .build()
         .map_err(|e| CliError::failure(format!("cannot start the server runtime: {e}")))?;
     rt.block_on(netward_server::serve(opts)).map_err(CliError::failure)
+}
+
+/// Where the segments go: `[server] object_store` and its S3 keys.
+fn segment_store(ctx: &Ctx) -> CliResult<SegmentStoreConfig> {
+    let mut c = SegmentStoreConfig::parse(ctx.settings.get("server.object_store"))
+        .map_err(|e| CliError::bad_input(format!("setting server.object_store: {e}")))?;
+    if let SegmentStoreConfig::S3(s3) = &mut c {
+        s3.endpoint = ctx.settings.get("server.s3_endpoint").to_string();
+        s3.region = ctx.settings.get("server.s3_region").to_string();
+        s3.access_key_id = ctx.settings.get("server.s3_access_key_id").to_string();
+        s3.secret_access_key = ctx.settings.get("server.s3_secret_access_key").to_string();
+        s3.allow_http = ctx.settings.get("server.s3_allow_http") == "true";
+        if s3.access_key_id.is_empty() != s3.secret_access_key.is_empty() {
+            return Err(CliError::bad_input(
+                "set both server.s3_access_key_id and server.s3_secret_access_key, or neither (the AWS environment)",
+            ));
+        }
+    }
+    Ok(c)
 }
 
 /// The certificate: the config's PEM files, else the generated one.
