@@ -63,7 +63,7 @@ PIDS+=($!)
 for _ in $(seq 200); do grep -q listening "$DIR/server.out" 2>/dev/null && break; sleep 0.05; done
 read -r _ _ _ _ URL _ FP < "$DIR/server.out" || fail "server did not start: $(cat "$DIR/server.err")"
 URL=${URL%/}
-HUNT_TOKEN=$(nw "$SRV" server token add --hunt)
+HUNT_TOKEN=$(nw "$SRV" server token add --hunt 2>/dev/null)
 hunt() { nw "$SRV" --format csv hunt --server "$URL" --fingerprint "$FP" --token "$HUNT_TOKEN" "$1"; }
 echo "server $URL ($(grep -o 'segments in .*' "$DIR/server.err"))"
 
@@ -88,7 +88,7 @@ for i in $(seq "$DEVICES"); do
     id=$(printf 'bench-dev-%02d' "$i")
     d="$DIR/$id"
     mkdir -p "$d"
-    tok=$(nw "$SRV" --device-id "$id" server token add)
+    tok=$(nw "$SRV" --device-id "$id" server token add 2>/dev/null)
     printf '[server]\nurl = "%s"\ntoken = "%s"\nfingerprint = "%s"\n' "$URL" "$tok" "$FP" > "$d.toml"
     sed "s/@DEV@/$id/" "$DIR/rows.jsonl" | nw "$d" --device-id "$id" import --table DeviceNetworkEvents /dev/stdin \
         2> "$d.import.log" || fail "import $id: $(cat "$d.import.log")"
