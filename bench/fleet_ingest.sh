@@ -22,7 +22,7 @@
 #    query's own time included); p50/p99/max. Check: at the end every
 #    probe is found exactly once.
 #
-#   cargo build --release -p netward -p netward-store --example gen_export
+#   cargo build --release -p netward -p netward-store --bins --examples
 #   bench/fleet_ingest.sh
 #
 # Env: NETWARD (target/release/netward), GEN (target/release/examples/gen_export),
