@@ -8,26 +8,13 @@
 //! device; local changes are refused (exit 2) until the server allows them;
 //! a device keeps its policy with the server killed and its link restarted.
 
-use assert_cmd::cargo::CommandCargoExt;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+mod common;
+use common::fleet::{netward, ok, Device, Server};
+use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// The bound the "within seconds" is held to.
 const POLICY_BOUND: Duration = Duration::from_secs(10);
-
-fn netward(data: &Path) -> Command {
-    let mut c = Command::cargo_bin("netward").unwrap();
-    c.env_remove("NETWARD_DATA_DIR").arg("--data-dir").arg(data).args(["--format", "json"]);
-    c
-}
-
-fn ok(mut c: Command) -> Output {
-    let out = c.output().unwrap();
-    assert!(out.status.success(), "{c:?}: {}", String::from_utf8_lossy(&out.stderr));
-    out
-}
 
 /// A child process killed (-9) on drop.
 struct Proc(Child);
@@ -39,70 +26,7 @@ impl Drop for Proc {
     }
 }
 
-struct Server {
-    proc: Proc,
-    url: String,
-    fingerprint: String,
-    data: PathBuf,
-}
-
-impl Server {
-    fn start(data: &Path) -> Server {
-        let mut child = netward(data)
-            .args(["server", "--listen", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let words: Vec<&str> = line.split_whitespace().collect();
-        assert!(line.starts_with("netward server listening on https://") && words.len() == 7, "server said `{line}`");
-        Server {
-            proc: Proc(child),
-            url: words[4].trim_end_matches('/').to_string(),
-            fingerprint: words[6].to_string(),
-            data: data.to_path_buf(),
-        }
-    }
-
-    /// `netward server ARGS` on the server's data directory.
-    fn admin(&self, args: &[&str]) -> Output {
-        let mut c = netward(&self.data);
-        c.arg("server").args(args);
-        ok(c)
-    }
-
-    fn token(&self, device: &str) -> String {
-        let mut c = netward(&self.data);
-        c.args(["--device-id", device, "server", "token", "add"]);
-        String::from_utf8(ok(c).stdout).unwrap().trim().to_string()
-    }
-}
-
-struct Device {
-    data: PathBuf,
-    config: PathBuf,
-    id: String,
-}
-
 impl Device {
-    fn new(root: &Path, id: &str, server: &Server) -> Device {
-        let data = root.join(id);
-        std::fs::create_dir_all(&data).unwrap();
-        let config = root.join(format!("{id}.toml"));
-        let (url, token, pin) = (&server.url, server.token(id), &server.fingerprint);
-        std::fs::write(&config, format!("[server]\nurl = \"{url}\"\ntoken = \"{token}\"\nfingerprint = \"{pin}\"\n"))
-            .unwrap();
-        Device { data, config, id: id.to_string() }
-    }
-
-    fn cmd(&self) -> Command {
-        let mut c = netward(&self.data);
-        c.arg("--config").arg(&self.config).args(["--device-id", &self.id]);
-        c
-    }
-
     fn follow(&self) -> Proc {
         let mut c = self.cmd();
         c.args(["sync", "--follow"]).stdout(Stdio::null()).stderr(Stdio::inherit());
@@ -168,10 +92,10 @@ fn server_version(s: &Server) -> u64 {
 #[test]
 fn server_policy_reaches_devices_keeps_and_refuses_local_changes() {
     let root = tempfile::tempdir().unwrap();
-    let server = Server::start(&root.path().join("server"));
+    let mut server = Server::start(&root.path().join("server"), "127.0.0.1:0");
     server.admin(&["group", "assign", "dev-a", "web"]);
-    let a = Device::new(root.path(), "dev-a", &server);
-    let b = Device::new(root.path(), "dev-b", &server);
+    let a = Device::new(root.path(), "dev-a", &server, &server.device_token("dev-a", &[]));
+    let b = Device::new(root.path(), "dev-b", &server, &server.device_token("dev-b", &[]));
     let (fa, fb) = (a.follow(), b.follow());
     a.wait_version(1);
     b.wait_version(1);
@@ -264,7 +188,7 @@ fn server_policy_reaches_devices_keeps_and_refuses_local_changes() {
 
     // The server goes away: the devices keep their policy, also with their
     // links restarted while it is gone (the policy is in the data directory).
-    drop(server.proc);
+    server.kill9();
     drop((fa, fb));
     let (_fa, _fb) = (a.follow(), b.follow());
     std::thread::sleep(Duration::from_secs(2));

@@ -8,110 +8,19 @@
 //! certificate is not the pinned one are refused. All over TLS (generated
 //! certificate, pinned by fingerprint) with HTTP/2.
 
-use assert_cmd::cargo::CommandCargoExt;
+mod common;
+use common::fleet::{device_token, netward, ok, token, Device, Server};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
-
-fn netward(data: &Path) -> Command {
-    let mut c = Command::cargo_bin("netward").unwrap();
-    c.env_remove("NETWARD_DATA_DIR").arg("--data-dir").arg(data).args(["--format", "json"]);
-    c
-}
-
-fn ok(mut c: Command) -> Output {
-    let out = c.output().unwrap();
-    assert!(out.status.success(), "{c:?}: {}", String::from_utf8_lossy(&out.stderr));
-    out
-}
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-/// A running server; killed (-9) on drop.
-struct Server {
-    child: Child,
-    url: String,
-    fingerprint: String,
-}
-
-impl Server {
-    fn start(data: &Path, listen: &str) -> Server {
-        Server::start_with(data, &["--listen", listen])
-    }
-
-    fn start_with(data: &Path, args: &[&str]) -> Server {
-        let mut child =
-            netward(data).arg("server").args(args).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        // "netward server listening on https://ADDR/ certificate sha256:HEX"
-        let words: Vec<&str> = line.split_whitespace().collect();
-        assert!(line.starts_with("netward server listening on https://") && words.len() == 7, "server said `{line}`");
-        let url = words[4].trim_end_matches('/').to_string();
-        Server { child, url, fingerprint: words[6].to_string() }
-    }
-
-    fn addr(&self) -> &str {
-        self.url.strip_prefix("https://").unwrap()
-    }
-
-    fn kill9(&mut self) {
-        let _ = self.child.kill(); // SIGKILL
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill9();
-    }
-}
-
-fn token(server_data: &Path, args: &[&str]) -> String {
-    let mut c = netward(server_data);
-    c.args(["server", "token", "add"]).args(args);
-    // --device-id is the global option, given before the subcommand too.
-    String::from_utf8(ok(c).stdout).unwrap().trim().to_string()
-}
-
-fn device_token(server_data: &Path, device: &str, more: &[&str]) -> String {
-    let mut c = netward(server_data);
-    c.args(["--device-id", device, "server", "token", "add"]).args(more);
-    String::from_utf8(ok(c).stdout).unwrap().trim().to_string()
-}
-
-/// A device: its data directory and config naming the server and token.
-struct Device {
-    data: PathBuf,
-    config: PathBuf,
-    id: String,
-}
-
 impl Device {
-    fn new(root: &Path, id: &str, server: &Server, token: &str) -> Device {
-        Device::pinned(root, id, server, token, &server.fingerprint)
-    }
-
-    fn pinned(root: &Path, id: &str, server: &Server, token: &str, pin: &str) -> Device {
-        let data = root.join(id);
-        std::fs::create_dir_all(&data).unwrap();
-        let config = root.join(format!("{id}.toml"));
-        let url = &server.url;
-        std::fs::write(&config, format!("[server]\nurl = \"{url}\"\ntoken = \"{token}\"\nfingerprint = \"{pin}\"\n"))
-            .unwrap();
-        Device { data, config, id: id.to_string() }
-    }
-
-    fn cmd(&self) -> Command {
-        let mut c = netward(&self.data);
-        c.arg("--config").arg(&self.config).args(["--device-id", &self.id]);
-        c
-    }
-
     fn replay(&self, files: &[PathBuf]) {
         let mut c = self.cmd();
         c.args(["replay", "--store", "--no-print", "-q"]).args(files);

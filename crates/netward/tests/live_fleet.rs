@@ -11,12 +11,12 @@
 //! Needs root and testnet's packages (as every live test: skipped with a
 //! message outside CI, failing under `CI=true`).
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
 use common::agent::{curl, hunt, netward, nw, Agent};
+use common::fleet::{write_device_config, Server};
 use common::Topo;
 
 const PORT: &str = "7443";
@@ -35,28 +35,16 @@ fn agent_uploads_takes_server_policy_and_catches_up_after_an_outage() {
     }
     // The server listens on the router's client-side address.
     let listen = format!("{}:{PORT}", topo.var("NW_PROXY_IP"));
-    let mut child = topo
-        .px(netward())
-        .arg("--data-dir")
-        .arg(&srv)
-        .args(["server", "--listen", &listen])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let server = KillOnDrop(child);
-    let words: Vec<&str> = line.split_whitespace().collect();
-    assert_eq!(words.len(), 7, "server said `{line}`");
-    let (url, fp) = (words[4].trim_end_matches('/').to_string(), words[6].to_string());
+    let mut cmd = topo.px(netward());
+    cmd.arg("--data-dir").arg(&srv).args(["server", "--listen", &listen]);
+    let server = Server::spawn(cmd, &srv);
+    let (url, fp) = (server.url.clone(), server.fingerprint.clone());
     let admin = |args: &[&str]| nw(&srv, &[&["server"], args].concat());
     let token = |args: &[&str]| String::from_utf8(nw(&srv, args).stdout).unwrap().trim().to_string();
     let dev_token = token(&["--device-id", "live-dev", "server", "token", "add"]);
     let hunt_token = token(&["server", "token", "add", "--hunt"]);
     let config = dir.path().join("device.toml");
-    std::fs::write(&config, format!("[server]\nurl = \"{url}\"\ntoken = \"{dev_token}\"\nfingerprint = \"{fp}\"\n"))
-        .unwrap();
+    write_device_config(&config, &url, &dev_token, &fp);
     let cfg = config.to_str().unwrap().to_string();
     let fleet = |q: &str| -> Vec<serde_json::Value> {
         let out = topo
@@ -79,7 +67,7 @@ fn agent_uploads_takes_server_policy_and_catches_up_after_an_outage() {
     let data2 = dir.path().join("device2");
     let cfg2 = dir.path().join("device2.toml");
     let tok2 = token(&["--device-id", "replay-dev", "server", "token", "add"]);
-    std::fs::write(&cfg2, format!("[server]\nurl = \"{url}\"\ntoken = \"{tok2}\"\nfingerprint = \"{fp}\"\n")).unwrap();
+    write_device_config(&cfg2, &url, &tok2, &fp);
     let cfg2 = cfg2.to_str().unwrap().to_string();
     let pcaps: Vec<String> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/pcaps"))
         .unwrap()

@@ -8,46 +8,17 @@
 //! HTTPS (a generated certificate, accepted by the browser): a Secure cookie. With `CI=true` a
 //! missing browser fails the test.
 
+mod common;
+use common::portal::{netward, ok, Kill};
 use fantoccini::{Client, ClientBuilder, Locator};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_netward");
 const ADMIN_PW: &str = "correct horse battery";
 const ANALYST_PW: &str = "analyst password 1";
-
-/// Kills what it holds when the test ends, pass or fail.
-struct Kill(Child);
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn netward(data: &Path, args: &[&str], stdin: Option<&str>) -> std::process::Output {
-    let mut c = Command::new(BIN)
-        .arg("--data-dir")
-        .arg(data)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    if let Some(s) = stdin {
-        c.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
-    }
-    drop(c.stdin.take());
-    c.wait_with_output().unwrap()
-}
-
-fn ok(out: std::process::Output) -> String {
-    assert!(out.status.success(), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// One raw HTTP/1.1 exchange (status, headers and body as text), for what a
 /// browser will not do: omit a CSRF token, replay a cookie.

@@ -5,45 +5,16 @@
 //! a millisecond (and a nanosecond); saved queries (per user, CSRF-checked)
 //! and the public corpus queries offered as examples.
 
+mod common;
+use common::portal::{netward, ok, Kill};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 const BIN: &str = env!("CARGO_BIN_EXE_netward");
 const PW: &str = "correct horse battery";
-
-struct Kill(Child);
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn netward(data: &Path, args: &[&str], stdin: Option<&str>) -> std::process::Output {
-    let mut c = Command::new(BIN)
-        .env_remove("NETWARD_DATA_DIR")
-        .arg("--data-dir")
-        .arg(data)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    if let Some(s) = stdin {
-        c.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
-    }
-    drop(c.stdin.take());
-    c.wait_with_output().unwrap()
-}
-
-fn ok(out: std::process::Output) -> String {
-    assert!(out.status.success(), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// Starts `netward portal` and returns it with its printed first line.
 fn portal(data: &Path, extra: &[&str]) -> (Kill, String) {
