@@ -97,6 +97,16 @@ impl Facts {
     }
 }
 
+/// /proc's command line, or the exec record's when /proc's is only its
+/// start (a read cut short by the process's exit); a longer or different
+/// /proc line (argv past ARGS_LEN, or rewritten by the program) is kept.
+pub fn whole_cmdline(from_proc: Option<String>, exec_args: &[u8]) -> Option<String> {
+    match (from_proc, parse_cmdline(exec_args)) {
+        (Some(cut), Some(whole)) if whole.len() > cut.len() && whole.starts_with(&cut) => Some(whole),
+        (p, _) => p,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,6 +121,20 @@ mod tests {
             interp: interp.into(),
             args: b"bash\0-c\0true\0".to_vec(),
         }
+    }
+
+    #[test]
+    fn a_cmdline_cut_by_an_exit_is_completed_from_the_exec_record() {
+        let args = b"bash\0-c\0exec 3<>/dev/tcp/127.0.0.1/53841\0";
+        let cut = Some("bash -c exec 3<>/dev/tcp/127.0.0".to_string());
+        assert_eq!(whole_cmdline(cut, args).as_deref(), Some("bash -c exec 3<>/dev/tcp/127.0.0.1/53841"));
+        // Longer in /proc (past what the record holds) or rewritten: /proc's.
+        let longer = Some("bash -c exec 3<>/dev/tcp/127.0.0.1/53841 and more".to_string());
+        assert_eq!(whole_cmdline(longer.clone(), args), longer);
+        let rewritten = Some("worker: idle".to_string());
+        assert_eq!(whole_cmdline(rewritten.clone(), args), rewritten);
+        assert_eq!(whole_cmdline(None, args), None, "no /proc line: the caller's fallback decides");
+        assert_eq!(whole_cmdline(Some("bash".into()), b""), Some("bash".into()));
     }
 
     #[test]

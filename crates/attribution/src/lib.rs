@@ -552,7 +552,14 @@ fn exec_handler(
                 (Some(snap), k) => {
                     let mut f = Facts::captured(snap, &shared.hashes);
                     // The process may exit while it is read: what /proc
-                    // no longer gave, the kernel's record does.
+                    // no longer gave, the kernel's record does. That
+                    // includes the end of a command line: /proc/<pid>/cmdline
+                    // is read a page at a time, so an exit mid-read leaves
+                    // only its start (seen cut at a page boundary), while
+                    // the exec record holds the argv whole (to ARGS_LEN).
+                    if let Some(k) = k {
+                        f.cmdline = facts::whole_cmdline(f.cmdline.take(), &k.args);
+                    }
                     if let Some(k) = k.as_ref().filter(|_| f.exe.is_none() || f.cmdline.is_none()) {
                         let from_kernel = Facts::from_kernel(ev.comm.clone(), ev.uid, k, boot.ticks_per_s, &proc_root);
                         f.cmdline = f.cmdline.or(from_kernel.cmdline);
