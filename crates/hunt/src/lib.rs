@@ -30,6 +30,7 @@
 
 #[doc(hidden)]
 pub mod corpus;
+pub mod editor;
 #[cfg(feature = "engine")]
 mod engine;
 pub mod error;

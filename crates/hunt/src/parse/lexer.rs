@@ -144,17 +144,25 @@ fn is_ident_char(c: u8) -> bool {
 
 /// Reads the token starting at or after `pos` (skipping blanks and `//`
 /// comments). Returns the token; its span ends where the next read starts.
-pub fn next_token(src: &str, mut pos: usize) -> PResult<Token> {
+pub fn next_token(src: &str, pos: usize) -> PResult<Token> {
+    next_token_at(src, skip_blank(src, pos, &mut |_| {}))
+}
+
+/// Where the next token starts at or after `pos`: past whitespace and `//`
+/// comments, each comment's span handed to `comment` (the editor colours
+/// them; the parser ignores them).
+pub fn skip_blank(src: &str, mut pos: usize, comment: &mut dyn FnMut(Span)) -> usize {
     let b = src.as_bytes();
-    // Skip whitespace and comments.
     loop {
         while pos < b.len() && (b[pos] as char).is_ascii_whitespace() {
             pos += 1;
         }
         if pos + 1 < b.len() && b[pos] == b'/' && b[pos + 1] == b'/' {
+            let start = pos;
             while pos < b.len() && b[pos] != b'\n' {
                 pos += 1;
             }
+            comment(Span::new(start, pos));
             continue;
         }
         // Non-ASCII whitespace (e.g. NBSP) also separates tokens.
@@ -166,6 +174,12 @@ pub fn next_token(src: &str, mut pos: usize) -> PResult<Token> {
         }
         break;
     }
+    pos
+}
+
+/// The token starting exactly at `pos` (after [`skip_blank`]).
+fn next_token_at(src: &str, pos: usize) -> PResult<Token> {
+    let b = src.as_bytes();
     let start = pos;
     let tok = |t: Tok, end: usize| Ok(Token { tok: t, span: Span::new(start, end) });
     let Some(&c) = b.get(pos) else {
