@@ -9,6 +9,7 @@
 mod auth;
 mod backend;
 mod chart;
+mod kql;
 mod listen;
 mod pages;
 mod saved;

@@ -197,9 +197,14 @@ pub fn hunt(s: &Session, v: HuntView<'_>) -> Markup {
         @if let Some(n) = v.notice { p.ok id="notice" { (n) } }
         @if let Some(e) = v.error { p.error id="error" { (e) } }
         form method="get" action="/hunt" {
-            textarea name="q" id="query" rows="8" spellcheck="false" { (query) }
+            // The editor script colours it and completes names; without
+            // JavaScript it is a plain textarea.
+            div.kql-editor id="kql-editor" data-csrf=(s.csrf) {
+                textarea name="q" id="query" rows="8" spellcheck="false" autocomplete="off" { (query) }
+            }
             p { button type="submit" id="run" { "Run query" } }
         }
+        script src="/static/kql-editor.js" defer {}
         @if !query.trim().is_empty() {
             form method="post" action="/hunt/save" id="save-query" {
                 input type="hidden" name="csrf" value=(s.csrf);

@@ -3,6 +3,7 @@
 
 use crate::auth::{same, Limiter, Session, Sessions};
 use crate::backend::{Backend, Grid, QueryError, EDITABLE_SETTINGS};
+use crate::kql::{self, MAX_TOKENS_BODY};
 use crate::listen::{check_transport, Bound, PortalTls};
 use crate::pages::{self, IndicatorsView, TimelineFilter};
 use crate::saved::SavedQueries;
@@ -71,6 +72,9 @@ pub async fn bind(backend: Arc<dyn Backend>, opts: PortalOptions) -> Result<Boun
     let mut router = Router::new()
         .route("/", get(|| async { Redirect::to("/timeline") }))
         .route("/static/portal.css", get(css))
+        .route("/static/kql-editor.js", get(editor_js))
+        .route("/api/kql/tokens", post(kql_tokens))
+        .route("/api/kql/schema", get(kql_schema))
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
         .route("/timeline", get(timeline))
@@ -132,6 +136,63 @@ async fn security_headers(mut r: Response) -> Response {
 
 async fn css() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/css")], include_str!("static/portal.css"))
+}
+
+/// The hunting editor's script (colouring and completions over the
+/// textarea, which works without it).
+async fn editor_js() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], include_str!("static/kql-editor.js"))
+}
+
+/// A JSON answer of the API.
+fn json(status: StatusCode, v: &serde_json::Value) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json")], v.to_string()).into_response()
+}
+
+/// An API refusal: `{"error": message}` with `status`.
+fn api_error(status: StatusCode, message: &str) -> Response {
+    json(status, &serde_json::json!({ "error": message }))
+}
+
+/// An API call's session (401 without); `csrf` also checks the
+/// `X-CSRF-Token` header against it (403), as forms check their field.
+#[allow(clippy::result_large_err)]
+fn api_session(app: &App, h: &HeaderMap, csrf: bool) -> Result<Session, Response> {
+    let Some(s) = cookie_token(h).and_then(|t| app.sessions.get(&t)) else {
+        return Err(api_error(StatusCode::UNAUTHORIZED, "log in first: your session has ended"));
+    };
+    if csrf && !h.get("x-csrf-token").and_then(|v| v.to_str().ok()).is_some_and(|c| same(c, &s.csrf)) {
+        return Err(api_error(StatusCode::FORBIDDEN, "missing or wrong CSRF token"));
+    }
+    Ok(s)
+}
+
+/// `POST /api/kql/tokens`: the body is the query text (UTF-8, at most
+/// [`MAX_TOKENS_BODY`]); the answer its tokens and first error.
+async fn kql_tokens(State(app): St, h: HeaderMap, body: axum::body::Body) -> Response {
+    if let Err(r) = api_session(&app, &h, true) {
+        return r;
+    }
+    let declared = h.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_TOKENS_BODY as u64) {
+        return api_error(StatusCode::PAYLOAD_TOO_LARGE, &kql::too_large_message());
+    }
+    // A body without a length (chunked) is cut at the limit too.
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_TOKENS_BODY).await else {
+        return api_error(StatusCode::PAYLOAD_TOO_LARGE, &kql::too_large_message());
+    };
+    let Ok(text) = std::str::from_utf8(&bytes) else {
+        return api_error(StatusCode::BAD_REQUEST, "the query text is not UTF-8");
+    };
+    json(StatusCode::OK, &kql::tokens_json(text))
+}
+
+/// `GET /api/kql/schema`: tables, columns and the names to complete.
+async fn kql_schema(State(app): St, h: HeaderMap) -> Response {
+    if let Err(r) = api_session(&app, &h, false) {
+        return r;
+    }
+    json(StatusCode::OK, &kql::schema_json())
 }
 
 fn cookie_token(h: &HeaderMap) -> Option<String> {
