@@ -119,6 +119,8 @@
     var toks = shown.tokens.filter(function (t) { return t[1] < keep; });
     var err = shown.error && shown.error.end < keep ? shown.error : null;
     render(text, toks, err);
+    // The old message only while its place is unchanged.
+    showStatus(err, null);
   }
 
   function request() {
