@@ -283,6 +283,19 @@ async fn kql_editor_in_headless_chromium() {
     // Exactly the limit is read.
     let (status, resp) = post_tokens(addr, &cookie, Some(csrf), &[b'a'; 64 * 1024]);
     assert_eq!(status, 200, "{}", &resp[..resp.len().min(300)]);
+    // A long query near the limit (over 1,000 operators: the parser stops
+    // at its depth limit, the lexer colours all of it). The time is printed,
+    // not checked: speed is for benchmarks.
+    let long: String = std::iter::once("DeviceNetworkEvents".to_string())
+        .chain((0..1_100).map(|i| format!("\n| where RemoteUrl has \"ex{i}\" and RemotePort == 443 // c")))
+        .collect();
+    assert!(long.len() < 64 * 1024 && long.len() > 60 * 1024, "{}", long.len());
+    let (status, resp) = post_tokens(addr, &cookie, Some(csrf), long.as_bytes());
+    assert_eq!(status, 200, "{}", &resp[..resp.len().min(300)]);
+    assert!(resp.contains("expression too deep"), "{}", &resp[..resp.len().min(300)]);
+    assert_eq!(resp.matches(r#""column"]"#).count(), 2 * 1_100, "every column coloured");
+    let timing = resp.lines().find(|l| l.to_ascii_lowercase().starts_with("server-timing")).unwrap_or("").to_string();
+    eprintln!("tokens of a {} byte query: {timing}", long.len());
     let (status, resp) = post_tokens(addr, &cookie, Some(csrf), b"DeviceInfo | where x == '\xff'");
     assert_eq!(status, 400, "{resp}");
     assert!(resp.contains("not UTF-8"), "{resp}");
