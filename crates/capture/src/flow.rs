@@ -38,6 +38,19 @@ pub struct FlowConfig {
     /// its acknowledgment number is the server's first sequence number + 1.
     /// `false` (the default, for captures): the SYN-ACK is required.
     pub synack_unseen: bool,
+    /// The client's first SYN may never be shown either (a live datapath
+    /// that lets it pass unqueued): a packet of an unknown TCP flow whose
+    /// direction the caller knows ([`FlowTable::process_heading`]) and that
+    /// carries ACK and bytes, FIN or RST then continues a handshake that
+    /// happened unseen, instead of starting a mid-stream flow. The client's
+    /// first bytes (or FIN) set up the flow at once: their sequence number is
+    /// its first byte, their acknowledgment the server's; the server's RST
+    /// (or an ICMP error turned into one) is the refusal of the unseen SYN;
+    /// the server's first bytes (a protocol where it speaks first) set it
+    /// up too. A retransmitted SYN still starts the flow as usual.
+    /// `false` (the default, for captures): the port heuristic of a
+    /// mid-stream pickup applies.
+    pub syn_unseen: bool,
     /// Out-of-order limits per TCP direction.
     pub stream: StreamLimits,
     /// Out-of-order bytes buffered across all flows.
@@ -53,6 +66,7 @@ impl Default for FlowConfig {
             udp_idle: Duration::from_secs(60),
             tcp_setup_timeout: None,
             synack_unseen: false,
+            syn_unseen: false,
             stream: StreamLimits { max_ooo_bytes: 256 * 1024, max_ooo_segments: 512, check_window: 1024 },
             max_buffered_total: 64 * 1024 * 1024,
         }
@@ -221,12 +235,29 @@ impl FlowTable {
     where
         F: FnMut(CaptureEvent<'a>),
     {
+        self.process_heading(ts, pkt, None, sink)
+    }
+
+    /// [`FlowTable::process`], told which way the packet goes when the
+    /// caller knows it (a live datapath knows a packet it sent from one it
+    /// received): with [`FlowConfig::syn_unseen`], a packet of an unknown
+    /// TCP flow then continues its unseen handshake.
+    pub fn process_heading<'a, F>(
+        &mut self,
+        ts: PacketTime,
+        pkt: &IpPacket<'a>,
+        heading: Option<Direction>,
+        sink: &mut F,
+    ) -> Option<(FlowId, u64)>
+    where
+        F: FnMut(CaptureEvent<'a>),
+    {
         self.counted = None;
         self.expire(ts, sink);
         match pkt.transport {
             Transport::Tcp(seg) => {
                 self.stats.tcp_packets += 1;
-                self.tcp(ts, pkt.src, pkt.dst, &seg, sink)
+                self.tcp(ts, pkt.src, pkt.dst, &seg, heading, sink)
             }
             Transport::Udp(dgram) => {
                 self.stats.udp_packets += 1;
@@ -235,6 +266,19 @@ impl FlowTable {
             Transport::Other(_) => self.stats.ignored_packets += 1,
         }
         self.counted.take()
+    }
+
+    /// Forget the TCP flow between `a` and `b` without reporting its end:
+    /// its owner decided it and will be shown none of its packets again (a
+    /// live datapath's verdict). A new connection on the same tuple then
+    /// starts a flow of its own, even when its SYN is not shown.
+    pub fn forget_tcp(&mut self, a: SocketAddr, b: SocketAddr) {
+        if let Some(mut flow) = self.flows.remove(&Canon::new(Proto::Tcp, a, b)) {
+            if let State::Tcp(t) = &mut flow.state {
+                t.to_server.release(&mut self.budget);
+                t.to_client.release(&mut self.budget);
+            }
+        }
     }
 
     /// End flows idle past their timeout at `now` (also done by `process`).
@@ -395,6 +439,7 @@ impl FlowTable {
         src: IpAddr,
         dst: IpAddr,
         seg: &TcpSegment<'a>,
+        heading: Option<Direction>,
         sink: &mut F,
     ) {
         let s = SocketAddr::new(src, seg.src_port);
@@ -413,17 +458,43 @@ impl FlowTable {
                 }
                 State::Udp(_) => false,
             };
-            if reuse {
+            // With the SYN unseen, a reused tuple shows itself by its client
+            // sending bytes the old connection cannot carry: after it closed
+            // by a RST, or past (or far from) the client's FIN.
+            let reuse_unseen = match &flow.state {
+                State::Tcp(t) => {
+                    self.config.syn_unseen
+                        && heading == Some(Direction::ToServer)
+                        && s == flow.key.client
+                        && !f.syn()
+                        && !seg.payload.is_empty()
+                        && (t.closed || t.to_server.fin_seen())
+                        && !t.to_server.before_fin(seg.seq)
+                }
+                State::Udp(_) => false,
+            };
+            if reuse || reuse_unseen {
                 self.end(canon, EndReason::PortReuse, sink);
             }
         }
+        // A packet continuing a handshake that was not shown (FlowConfig::syn_unseen).
+        let mut after_syn = None;
         if !self.flows.contains_key(&canon) {
+            let continues = !f.syn() && f.ack() && (!seg.payload.is_empty() || f.fin() || f.rst());
+            if let Some(dir) = heading.filter(|_| continues && self.config.syn_unseen) {
+                after_syn = Some(dir);
+            }
             // Stray control segments (ACK, FIN, RST) of an unknown flow: ignored.
-            if !f.syn() && seg.payload.is_empty() {
+            if after_syn.is_none() && !f.syn() && seg.payload.is_empty() {
                 self.stats.ignored_packets += 1;
                 return;
             }
-            let (client, server, mid_stream) = if bare_syn {
+            let (client, server, mid_stream) = if let Some(dir) = after_syn {
+                match dir {
+                    Direction::ToServer => (s, d, false),
+                    Direction::ToClient => (d, s, false),
+                }
+            } else if bare_syn {
                 (s, d, false)
             } else if f.syn() {
                 (d, s, false) // SYN-ACK: the sender is the server
@@ -459,6 +530,27 @@ impl FlowTable {
         let mut became_established = false;
 
         // Handshake.
+        if after_syn.is_some() {
+            // The sender's sequence number is its first byte (the SYN took
+            // the one before), the acknowledgment the other side's.
+            let (own, other) = match dir {
+                Direction::ToServer => (&mut t.to_server, &mut t.to_client),
+                Direction::ToClient => (&mut t.to_client, &mut t.to_server),
+            };
+            own.set_base(seg.seq);
+            other.set_base(seg.ack);
+            t.syn = Some(match dir {
+                Direction::ToServer => seg.seq.wrapping_sub(1),
+                Direction::ToClient => seg.ack.wrapping_sub(1),
+            });
+            // Bytes or a FIN come only once the handshake is done; the
+            // server's RST before any of them refuses the SYN.
+            if !(f.rst() && dir == Direction::ToClient) {
+                t.synack = true;
+                t.ack3 = true;
+                became_established = true;
+            }
+        }
         match dir {
             // A (re)sent SYN before any answer sets the client's start.
             Direction::ToServer if bare_syn && (t.syn.is_none() || !t.synack) => {

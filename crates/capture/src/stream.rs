@@ -92,6 +92,12 @@ impl HalfStream {
         self.fin.is_some()
     }
 
+    /// Whether a byte at `seq` lies before this direction's FIN (a
+    /// retransmission may still bring one); `false` when no FIN was seen.
+    pub fn before_fin(&self, seq: u32) -> bool {
+        self.fin.is_some_and(|f| (0..f as i64).contains(&self.offset_of(seq)))
+    }
+
     pub fn buffered(&self) -> usize {
         self.ooo_bytes
     }

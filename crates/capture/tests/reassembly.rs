@@ -27,6 +27,15 @@ impl Rig {
         self.t += 1;
         feed(&mut self.dec, &mut self.table, ts(self.t), ip, &mut self.c);
     }
+    /// A segment the live datapath knows the way of (it sent or received it).
+    fn heading(&mut self, dir: Direction, seq: u32, ack: u32, fl: u8, data: &[u8]) {
+        self.t += 1;
+        let ip = match dir {
+            Direction::ToServer => tcp_ip(C, 40000, S, 443, seq, ack, fl, data),
+            Direction::ToClient => tcp_ip(S, 443, C, 40000, seq, ack, fl, data),
+        };
+        feed_heading(&mut self.dec, &mut self.table, ts(self.t), &ip, Some(dir), &mut self.c);
+    }
     /// Client → server segment.
     fn cs(&mut self, seq: u32, ack: u32, fl: u8, data: &[u8]) {
         self.ip(&tcp_ip(C, 40000, S, 443, seq, ack, fl, data));
@@ -378,4 +387,104 @@ fn an_unseen_synack_setting_keeps_refusals() {
     r.sc(0, 101, RST | ACK, b"");
     let f = r.c.only();
     assert_eq!(f.end.unwrap().0, Outcome::ConnectionFailed);
+}
+
+fn live() -> FlowConfig {
+    FlowConfig { synack_unseen: true, syn_unseen: true, ..FlowConfig::default() }
+}
+
+/// A live datapath that lets the first SYN pass unqueued: the client's
+/// first bytes continue the handshake (not a mid-stream pickup) and place
+/// both directions' bytes, whatever the ports say.
+#[test]
+fn an_unseen_syn_is_continued_by_the_clients_first_bytes() {
+    let mut r = Rig::with(live());
+    r.heading(Direction::ToServer, 1001, 5001, ACK | PSH, b"GET / HTTP/1.1\r\n\r\n");
+    r.sc(5001, 1019, ACK | PSH, b"HTTP/1.1 200 OK\r\n\r\nhello");
+    r.cs(1019, 5025, FIN | ACK, b"");
+    r.sc(5025, 1020, FIN | ACK, b"");
+    let f = r.c.only();
+    assert!(f.established && !f.mid_stream);
+    let key = f.key.unwrap();
+    assert_eq!((key.client.port(), key.server.port()), (40000, 443));
+    assert_eq!(f.to_server, b"GET / HTTP/1.1\r\n\r\n");
+    assert_eq!(f.to_client, b"HTTP/1.1 200 OK\r\n\r\nhello");
+    assert_eq!(f.end.unwrap().0, Outcome::ConnectionSuccess);
+}
+
+/// The server's RST is the refusal of the SYN that was not shown; an ICMP
+/// error turned into the same RST reads the same.
+#[test]
+fn an_unseen_syns_refusal_is_a_failed_connection() {
+    let mut r = Rig::with(live());
+    r.heading(Direction::ToClient, 0, 101, RST | ACK, b"");
+    let f = r.c.only();
+    assert!(!f.established);
+    let key = f.key.unwrap();
+    assert_eq!((key.client.port(), key.server.port()), (40000, 443), "the RST's receiver is the client");
+    let (outcome, reason, _) = f.end.unwrap();
+    assert_eq!((outcome, reason), (Outcome::ConnectionFailed, EndReason::Rst));
+}
+
+/// A server that speaks first, and a connection closed before any byte:
+/// both set up, the first byte of each side placed.
+#[test]
+fn an_unseen_syn_is_continued_by_a_server_greeting_or_a_fin() {
+    let mut r = Rig::with(live());
+    r.heading(Direction::ToClient, 7001, 301, ACK | PSH, b"SSH-2.0-x\r\n");
+    r.cs(301, 7012, ACK | PSH, b"SSH-2.0-y\r\n");
+    let f = r.c.only();
+    assert!(f.established && !f.mid_stream);
+    assert_eq!((f.to_server.as_slice(), f.to_client.as_slice()), (&b"SSH-2.0-y\r\n"[..], &b"SSH-2.0-x\r\n"[..]));
+
+    let mut r = Rig::with(live());
+    r.heading(Direction::ToServer, 1001, 5001, FIN | ACK, b"");
+    r.sc(5001, 1002, FIN | ACK, b"");
+    let f = r.c.only();
+    assert!(f.established);
+    assert_eq!(f.end.unwrap().0, Outcome::ConnectionSuccess);
+}
+
+/// What stays as it was: a bare ACK of an unknown flow starts nothing (a
+/// stray one of an old connection), a flow without the hint is picked up
+/// mid-stream, and without the setting the hint changes nothing.
+#[test]
+fn an_unseen_syn_needs_the_setting_the_hint_and_more_than_an_ack() {
+    let mut r = Rig::with(live());
+    r.heading(Direction::ToServer, 1001, 5001, ACK, b"");
+    r.finish();
+    assert!(r.c.flows.is_empty());
+
+    let mut r = Rig::with(live());
+    r.cs(1001, 5001, ACK | PSH, b"x");
+    r.finish();
+    assert!(r.c.only().mid_stream);
+
+    let mut r = Rig::with(FlowConfig { synack_unseen: true, ..FlowConfig::default() });
+    r.heading(Direction::ToClient, 0, 101, RST | ACK, b"");
+    r.finish();
+    assert!(r.c.flows.is_empty(), "a stray RST without the setting");
+}
+
+/// A tuple reused by a new connection whose SYN was not shown: its first
+/// bytes cannot belong to the old connection (after the client's FIN, or
+/// after a RST), so they start the new one; a retransmission from before the
+/// old FIN does not.
+#[test]
+fn an_unseen_syn_on_a_reused_tuple_starts_a_new_flow() {
+    let mut r = Rig::with(live());
+    r.heading(Direction::ToServer, 1001, 5001, ACK | PSH, b"GET /a HTTP/1.1\r\n\r\n");
+    r.cs(1020, 5001, FIN | ACK, b"");
+    r.heading(Direction::ToServer, 1001, 5001, ACK | PSH, b"GET /a HTTP/1.1\r\n\r\n");
+    assert_eq!(r.c.flows.len(), 1, "a retransmission before the FIN");
+    r.heading(Direction::ToServer, 90_001, 7001, ACK | PSH, b"GET /b HTTP/1.1\r\n\r\n");
+    assert_eq!(r.c.flows.len(), 2, "the new connection's request");
+    let second = r.c.flows.values().find(|f| f.to_server.starts_with(b"GET /b")).expect("its bytes");
+    assert!(second.established && !second.mid_stream);
+
+    let mut r = Rig::with(live());
+    r.heading(Direction::ToServer, 1001, 5001, ACK | PSH, b"x");
+    r.sc(5001, 1002, RST | ACK, b"");
+    r.heading(Direction::ToServer, 3001, 8001, ACK | PSH, b"y");
+    assert_eq!(r.c.flows.len(), 2, "bytes after the reset are a new connection's");
 }

@@ -36,7 +36,7 @@ pub mod sockets;
 pub mod wake;
 
 pub use queue::{Hook, Packet, PacketQueue, QueueError};
-pub use rules::{FailMode, Family, RuleError, RuleSpec, HANDSHAKE_UNQUEUED};
+pub use rules::{FailMode, Family, RuleError, RuleSpec, HANDSHAKE_UNQUEUED, SYN_UNQUEUED};
 
 /// The connection-mark bits netward uses (and only these: other software's
 /// marks in the other bits are left alone).

@@ -7,7 +7,8 @@
 //! mangle (every packet of a flow that still needs a decision is queued):
 //!
 //! ```text
-//! OUTPUT  -> NETWARD-OUT: loopback skipped except DNS, then NETWARD-Q
+//! OUTPUT  -> NETWARD-OUT: a connection's first SYN (no payload) skipped;
+//!            loopback skipped except DNS, then NETWARD-Q
 //! INPUT   -> NETWARD-IN:  loopback skipped (seen once, in OUTPUT), then NETWARD-Q
 //! FORWARD -> NETWARD-FWD: NETWARD-Q (containers, VMs, routed namespaces)
 //! NETWARD-Q: restore the connection's mark; PASS or BLOCK -> return;
@@ -168,6 +169,17 @@ fn chain_exists(saved: &str, table: &str, chain: &str) -> bool {
 /// two in mind.
 pub const HANDSHAKE_UNQUEUED: u32 = 2;
 
+/// The first SYN of a connection this host opens is not queued either
+/// (the connection's first packet, without payload: a TCP Fast Open SYN
+/// carrying bytes still is). It needs no verdict — verdicts land after the
+/// handshake — and each queued packet is a trip through the agent while
+/// the program waits. The agent's flow table starts such a flow from its
+/// first queued packet instead (`FlowConfig::syn_unseen`): the client's
+/// first bytes or FIN, the server's greeting, or the server's RST (or ICMP
+/// error) refusing it; a retransmitted SYN (its connection confirmed by
+/// then) is queued, so an unanswered attempt is still seen.
+pub const SYN_UNQUEUED: u32 = 1;
+
 /// `u32` matches for a TCP segment without payload, one per data offset
 /// (5..=15 words): the IP header's length field equals the headers' lengths.
 fn no_payload_matches(family: Family) -> Vec<String> {
@@ -211,6 +223,16 @@ impl RuleSpec {
                 let _ = writeln!(out, "-I {hook} 1 -j {target}");
             }
             if table == "mangle" {
+                // SYN_UNQUEUED: this host's first SYN of a connection. Not
+                // by connbytes: conntrack does not count a retransmitted SYN
+                // (every SYN of an unanswered attempt reads as packet 1), but
+                // only the first is seen before its connection is confirmed.
+                for rule in &no_payload_matches(family) {
+                    let _ = writeln!(
+                        out,
+                        "-A NETWARD-OUT -p tcp -m tcp --tcp-flags SYN,FIN,RST,ACK SYN -m conntrack --ctstate NEW ! --ctstatus CONFIRMED -m u32 --u32 \"{rule}\" -j RETURN"
+                    );
+                }
                 for p in ["udp", "tcp"] {
                     for port in ["--sport", "--dport"] {
                         let _ = writeln!(out, "-A NETWARD-OUT -o lo -p {p} -m {p} {port} 53 -j NETWARD-Q");
@@ -435,6 +457,26 @@ mod tests {
         let past_budget =
             lines.iter().position(|l| l.contains("--ctdir REPLY -m connbytes ! --connbytes 0:40")).unwrap();
         assert!(past_budget < first_queue && lines[past_budget].ends_with("-j RETURN"), "{text}");
+    }
+
+    /// This host's first SYN of a connection leaves before anything queues
+    /// it, and only from OUTPUT: an inbound or forwarded SYN is still queued.
+    #[test]
+    fn an_own_connections_first_syn_is_not_queued() {
+        for family in [Family::V4, Family::V6] {
+            let text = RuleSpec::default().render_install(family, "");
+            let lines: Vec<&str> = text.lines().collect();
+            let syn: Vec<usize> = (0..lines.len()).filter(|&i| lines[i].contains("SYN,FIN,RST,ACK SYN -m")).collect();
+            assert_eq!(syn.len(), 11, "one per TCP header length (no payload): {text}");
+            assert!(syn.iter().all(|&i| lines[i].starts_with("-A NETWARD-OUT -p tcp")
+                && lines[i].contains("--ctstate NEW ! --ctstatus CONFIRMED ")
+                && lines[i].contains("-m u32")
+                && lines[i].ends_with("-j RETURN")));
+            let to_queue = lines.iter().position(|l| *l == "-A NETWARD-OUT -j NETWARD-Q").unwrap();
+            let dns = lines.iter().position(|l| l.starts_with("-A NETWARD-OUT -o lo -p udp")).unwrap();
+            assert!(syn.iter().all(|&i| i < dns && i < to_queue), "{text}");
+        }
+        assert_eq!(SYN_UNQUEUED, 1);
     }
 
     #[test]

@@ -16,6 +16,7 @@ fuzz_target!(|data: &[u8]| {
         max_buffered_total: 1024,
         // Both handshake readings: captures' and the live datapath's.
         synack_unseen: data.first().is_some_and(|b| b & 1 == 1),
+        syn_unseen: data.first().is_some_and(|b| b & 2 == 2),
         ..FlowConfig::default()
     };
     let mut table = FlowTable::new(cfg);
@@ -60,7 +61,13 @@ fuzz_target!(|data: &[u8]| {
         } else {
             Transport::Udp(UdpDatagram { src_port: sp, dst_port: dp, payload, missing: 0 })
         };
-        table.process(PacketTime(t), &IpPacket { src, dst, transport }, &mut sink);
+        // The live datapath's hint (which way the packet goes), now and then.
+        let heading = match h[10] >> 6 {
+            1 => Some(netward_capture::Direction::ToServer),
+            2 => Some(netward_capture::Direction::ToClient),
+            _ => None,
+        };
+        table.process_heading(PacketTime(t), &IpPacket { src, dst, transport }, heading, &mut sink);
         assert!(table.buffered_bytes() <= 1024);
         assert!(table.len() <= 4);
     }

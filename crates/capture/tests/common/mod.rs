@@ -83,9 +83,21 @@ impl Collector {
 
 /// Feed one IP packet (as bytes) to a table through a decoder.
 pub fn feed(dec: &mut PacketDecoder, table: &mut FlowTable, ts: PacketTime, ip: &[u8], c: &mut Collector) {
+    feed_heading(dec, table, ts, ip, None, c)
+}
+
+/// [`feed`] with the live datapath's hint of which way the packet goes.
+pub fn feed_heading(
+    dec: &mut PacketDecoder,
+    table: &mut FlowTable,
+    ts: PacketTime,
+    ip: &[u8],
+    heading: Option<netward_capture::Direction>,
+    c: &mut Collector,
+) {
     match dec.decode_ip(ts, ip).expect("decodes") {
         Decoded::Ip(p) => {
-            table.process(ts, &p, &mut |e| c.push(e));
+            table.process_heading(ts, &p, heading, &mut |e| c.push(e));
         }
         Decoded::FragmentHeld | Decoded::NotIp(_) => {}
     }

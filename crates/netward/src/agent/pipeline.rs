@@ -4,11 +4,12 @@
 //! hand-made packets.
 
 use netward_attribution::SockId;
-use netward_capture::{CaptureEvent, Decoded, FlowConfig, FlowId, PacketDecoder, Transport};
-use netward_datapath::{Hook, RuleSpec, HANDSHAKE_UNQUEUED, MARK_BLOCK, MARK_INSPECT, MARK_PASS};
+use netward_capture::{CaptureEvent, Decoded, Direction, FlowConfig, FlowId, PacketDecoder, Transport};
+use netward_datapath::{Hook, RuleSpec, HANDSHAKE_UNQUEUED, MARK_BLOCK, MARK_INSPECT, MARK_PASS, SYN_UNQUEUED};
 use netward_events::{ActionType, NetworkEvent, Timestamp};
 use netward_sensor::{FlowDecision, FlowMeta, FlowOrigin, Sensor};
 use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 /// Counters shown by `netward health`.
@@ -35,11 +36,16 @@ const BUDGET_SPENT: &str = "the datapath's packet budget was spent before a deci
 /// events say it was not followed to the end instead of it passing in
 /// silence. The count itself is the flow table's (every packet it takes,
 /// those without bytes too), plus, for TCP, the handshake packets the kernel
-/// counts but does not queue ([`HANDSHAKE_UNQUEUED`]; when it did queue one,
-/// after a retransmitted SYN, the flow is given up a packet early).
+/// counts but does not queue: the SYN-ACK and the client's handshake ACK
+/// ([`HANDSHAKE_UNQUEUED`]), and for a flow this device opened also its
+/// first SYN ([`SYN_UNQUEUED`]), so such a flow's count starts at its
+/// fourth packet. A flow begun by a SYN (forwarded, or a retransmitted one,
+/// which conntrack does not count) has the two handshake packets added.
 struct Budget {
     limit: u32,
-    undecided: HashSet<FlowId>,
+    /// Undecided flows, with the packets the kernel counted but the table
+    /// never saw.
+    undecided: HashMap<FlowId, u32>,
 }
 
 pub struct Pipeline {
@@ -87,6 +93,10 @@ pub fn live_flow_config(max_flows: usize) -> FlowConfig {
         tcp_setup_timeout: Some(SETUP_TIMEOUT),
         // The datapath does not queue it (netward_datapath::HANDSHAKE_UNQUEUED).
         synack_unseen: true,
+        // Nor the first SYN of a connection this device opens
+        // (netward_datapath::SYN_UNQUEUED): its first queued packet
+        // continues the handshake, told which way it goes by its hook.
+        syn_unseen: true,
         max_buffered_total: 32 * 1024 * 1024,
         ..FlowConfig::default()
     }
@@ -100,7 +110,7 @@ impl Pipeline {
             sensor,
             inbound: HashMap::new(),
             established: HashSet::new(),
-            budget: Budget { limit: RuleSpec::default().inspect_packets, undecided: HashSet::new() },
+            budget: Budget { limit: RuleSpec::default().inspect_packets, undecided: HashMap::new() },
             new_flows: Vec::new(),
             stats: PipelineStats::default(),
         }
@@ -163,8 +173,23 @@ impl Pipeline {
         // A SYN arriving for this host opens an inbound flow.
         let inbound_syn =
             hook == Hook::LocalIn && matches!(&pkt.transport, Transport::Tcp(s) if s.flags.syn() && !s.flags.ack());
+        // Which way a packet of a flow not seen yet goes: one this host sent
+        // is its client's (an inbound connection's SYN is always queued, so
+        // its flow is known), one it received the server's. Forwarded flows
+        // have their SYN queued: the table needs no hint.
+        let heading = match hook {
+            Hook::LocalOut => Some(Direction::ToServer),
+            Hook::LocalIn if !inbound_syn => Some(Direction::ToClient),
+            _ => None,
+        };
+        let tcp = matches!(pkt.transport, Transport::Tcp(_));
+        let tuple = match &pkt.transport {
+            Transport::Tcp(s) => Some((SocketAddr::new(pkt.src, s.src_port), SocketAddr::new(pkt.dst, s.dst_port))),
+            _ => None,
+        };
+        let syn = matches!(&pkt.transport, Transport::Tcp(s) if s.flags.syn());
         let mut touched: Option<FlowId> = None;
-        let counted = table.process(ts, &pkt, &mut |ev| {
+        let counted = table.process_heading(ts, &pkt, heading, &mut |ev| {
             let id = ev.flow_id();
             let mut user = None;
             match (&ev, inbound_syn) {
@@ -174,9 +199,16 @@ impl Pipeline {
                     inbound.insert(id, Some(meta));
                 }
                 (CaptureEvent::FlowStart { key, .. }, false) => {
-                    budget.undecided.insert(id);
-                    // Begun by a packet this device sent: a local socket made it.
-                    if hook == Hook::LocalOut {
+                    let unseen = match (tcp, syn) {
+                        (false, _) => 0,
+                        (true, true) => HANDSHAKE_UNQUEUED,
+                        (true, false) => HANDSHAKE_UNQUEUED + SYN_UNQUEUED,
+                    };
+                    budget.undecided.insert(id, unseen);
+                    // This device's own connection (begun by a packet it
+                    // sent, or by the answer to a SYN it sent unqueued): a
+                    // local socket made it.
+                    if hook == Hook::LocalOut || (hook == Hook::LocalIn && tcp) {
                         let proto = crate::cmd::replay::protocol(key.proto);
                         let sock = find(proto, key.client, key.server);
                         user = sock.map(|s| s.uid);
@@ -198,14 +230,13 @@ impl Pipeline {
             }
         });
         // Every queued packet counts, those that carry no bytes too.
-        let counted = counted.filter(|(id, _)| budget.undecided.contains(id));
+        let counted = counted.and_then(|(id, n)| budget.undecided.get(&id).map(|unseen| (id, n + u64::from(*unseen))));
         let Some(id) = touched.or(counted.map(|(id, _)| id)) else { return 0 };
         if inbound.contains_key(&id) {
             return if established.contains(&id) { MARK_PASS } else { 0 };
         }
         let mut decision = sensor.decision(id);
-        let unqueued = if matches!(pkt.transport, Transport::Tcp(_)) { HANDSHAKE_UNQUEUED } else { 0 };
-        let spent = counted.is_some_and(|(c, n)| c == id && n + u64::from(unqueued) >= u64::from(budget.limit));
+        let spent = counted.is_some_and(|(c, n)| c == id && n >= u64::from(budget.limit));
         if decision == Some(FlowDecision::Inspect) && spent {
             stats.budget_spent += 1;
             sensor.give_up(id, BUDGET_SPENT, now);
@@ -218,7 +249,7 @@ impl Pipeline {
         match decision {
             Some(FlowDecision::Block) => {
                 stats.blocked += 1;
-                self.finish(id, now);
+                self.finish(id, tuple, now);
                 MARK_BLOCK
             }
             // A UDP flow is passed only once both sides spoke, so its
@@ -226,7 +257,7 @@ impl Pipeline {
             // A flow given up at its budget passes now: no more of it comes.
             Some(FlowDecision::Pass) if self.established.contains(&id) || spent => {
                 self.stats.passed += 1;
-                self.finish(id, now);
+                self.finish(id, tuple, now);
                 MARK_PASS
             }
             Some(FlowDecision::Follow) => {
@@ -239,10 +270,16 @@ impl Pipeline {
 
     /// The sensor forgets a decided flow: its connection event is written
     /// now (it was set up, so it is a success), not when the flow idles out.
-    fn finish(&mut self, id: FlowId, now: Timestamp) {
+    /// A TCP flow leaves the flow table too: its mark keeps the rest of it
+    /// from the queue, and a later connection on the same tuple, whose SYN
+    /// is not queued, must not be taken for more of it.
+    fn finish(&mut self, id: FlowId, tuple: Option<(SocketAddr, SocketAddr)>, now: Timestamp) {
         let outcome =
             if self.established.remove(&id) { ActionType::ConnectionSuccess } else { ActionType::ConnectionAttempt };
         self.sensor.flow_end(id, outcome, now);
+        if let Some((a, b)) = tuple {
+            self.table.forget_tcp(a, b);
+        }
     }
 
     /// The flows of this device's own begun since the last call.
@@ -315,20 +352,27 @@ mod tests {
     }
 
     /// Sends a request head one line per segment, a server ACK after the
-    /// first; the marks of all packets and the events.
-    fn drive_head(budget: u32, lines: &[&str]) -> (Vec<u32>, Vec<NetworkEvent>, PipelineStats) {
+    /// first; the marks of all packets and the events. `own`: the device's
+    /// own connection (its SYN is not queued); else a forwarded one (its SYN
+    /// is).
+    fn drive_head(budget: u32, lines: &[&str], own: bool) -> (Vec<u32>, Vec<NetworkEvent>, PipelineStats) {
         let sensor = Sensor::new(SensorConfig::default());
         let mut p = Pipeline::new(sensor, live_flow_config(16)).with_inspect_packets(budget);
         let t = Timestamp::from_unix_nanos(1_000_000_000);
-        let o = FlowOrigin::Local;
-        // The kernel queues neither the SYN-ACK nor the client's handshake ACK.
-        let mut marks = vec![p.packet(t, &seg(true, 0, 0, flags::SYN, b""), Hook::LocalOut, &o)];
+        let o = if own { FlowOrigin::Local } else { FlowOrigin::Forwarded { interface: "veth0".into() } };
+        let (out, back) = if own { (Hook::LocalOut, Hook::LocalIn) } else { (Hook::Forward, Hook::Forward) };
+        // The kernel queues neither the SYN-ACK nor the client's handshake
+        // ACK, nor this device's own SYN.
+        let mut marks = Vec::new();
+        if !own {
+            marks.push(p.packet(t, &seg(true, 0, 0, flags::SYN, b""), out, &o));
+        }
         let mut seq = 1;
         for (i, line) in lines.iter().enumerate() {
-            marks.push(p.packet(t, &seg(true, seq, 1, flags::ACK | flags::PSH, line.as_bytes()), Hook::LocalOut, &o));
+            marks.push(p.packet(t, &seg(true, seq, 1, flags::ACK | flags::PSH, line.as_bytes()), out, &o));
             seq += line.len() as u32;
             if i == 0 {
-                marks.push(p.packet(t, &seg(false, 1, seq, flags::ACK, b""), Hook::LocalIn, &o));
+                marks.push(p.packet(t, &seg(false, 1, seq, flags::ACK, b""), back, &o));
             }
         }
         let mut events = Vec::new();
@@ -343,8 +387,9 @@ mod tests {
     #[test]
     fn an_undecided_flow_is_flagged_at_its_packet_budget() {
         let lines = ["GET / HTTP/1.1\r\n", "A: 1\r\n", "B: 1\r\n", "C: 1\r\n", "D: 1\r\n", "E: 1\r\n"];
-        let (marks, events, stats) = drive_head(10, &lines);
-        // The kernel's 10th packet is the 8th queued: two of the handshake were not.
+        // Forwarded: the kernel's 10th packet is the 8th queued (SYN-ACK and
+        // handshake ACK were not).
+        let (marks, events, stats) = drive_head(10, &lines, false);
         assert_eq!(marks, [0, 0, 0, 0, 0, 0, 0, MARK_PASS], "the 10th packet passes");
         assert_eq!(stats.budget_spent, 1);
         let lost: Vec<_> = events.iter().filter(|e| e.additional_fields.get("inspection").is_some()).collect();
@@ -352,15 +397,73 @@ mod tests {
         let reason = lost[0].additional_fields["inspection_reason"].as_str().unwrap();
         assert_eq!(reason, format!("http: {BUDGET_SPENT}"));
         assert_eq!(lost[1].action_type, Some(ActionType::ConnectionSuccess));
+        // The device's own: the 10th is the 7th queued (its SYN was not either).
+        let (marks, events, stats) = drive_head(10, &lines, true);
+        assert_eq!(marks, [0, 0, 0, 0, 0, 0, MARK_PASS], "the 10th packet passes");
+        assert_eq!(stats.budget_spent, 1);
+        let success = events.iter().filter(|e| e.action_type == Some(ActionType::ConnectionSuccess)).count();
+        assert_eq!(success, 1, "set up from the first bytes: {events:#?}");
     }
 
     /// A head complete within the budget is decided (plain HTTP: followed),
     /// never flagged.
     #[test]
     fn a_flow_decided_within_its_budget_is_not_flagged() {
-        let (marks, events, stats) = drive_head(10, &["GET / HTTP/1.1\r\n", "Host: a.example\r\n\r\n"]);
+        let (marks, events, stats) = drive_head(10, &["GET / HTTP/1.1\r\n", "Host: a.example\r\n\r\n"], true);
         assert_eq!(marks.last(), Some(&MARK_INSPECT), "direct plain HTTP stays followed");
         assert_eq!(stats.budget_spent, 0);
         assert!(events.iter().all(|e| e.additional_fields.get("inspection").is_none()), "{events:#?}");
+    }
+}
+
+#[cfg(test)]
+mod unqueued_syn {
+    use super::*;
+    use netward_capture::synth::packet::{flags, ip, tcp};
+    use netward_events::ActionType;
+    use netward_sensor::SensorConfig;
+    use std::net::IpAddr;
+
+    fn seg(from_client: bool, port: u16, fl: u8, seq: u32, ack: u32, payload: &[u8]) -> Vec<u8> {
+        let (c, s): (IpAddr, IpAddr) = ("198.18.0.2".parse().unwrap(), "198.18.0.3".parse().unwrap());
+        let (src, dst, sp, dp) = if from_client { (c, s, 40000, port) } else { (s, c, port, 40000) };
+        ip(src, dst, 6, &tcp(src, dst, sp, dp, seq, ack, fl, payload))
+    }
+
+    fn events(p: &mut Pipeline) -> Vec<NetworkEvent> {
+        std::iter::from_fn(|| p.next_event()).collect()
+    }
+
+    /// What the device's own connections look like with their first SYN
+    /// unqueued: a request is judged on its first packet and the
+    /// connection is a success; the server's RST makes a failed one, found
+    /// with its socket while the RST is held.
+    #[test]
+    fn a_flow_starts_at_its_first_queued_packet() {
+        let t = Timestamp::from_unix_nanos(1_000_000_000);
+        let o = FlowOrigin::Local;
+        let mut p = Pipeline::new(Sensor::new(SensorConfig::default()), live_flow_config(16));
+        let head = b"GET / HTTP/1.1\r\nHost: a.example\r\n\r\n";
+        let mark = p.packet(t, &seg(true, 80, flags::ACK | flags::PSH, 1, 1, head), Hook::LocalOut, &o);
+        assert_eq!(mark, MARK_INSPECT, "plain HTTP is followed");
+        let evs = events(&mut p);
+        let c = evs.iter().find(|e| e.action_type == Some(ActionType::ConnectionSuccess)).expect("{evs:#?}");
+        assert_eq!((c.remote_port, c.local_port), (Some(80), Some(40000)), "the client is this device");
+
+        let mut found = Vec::new();
+        let mut find = |proto, local, remote| {
+            found.push((proto, local, remote));
+            None
+        };
+        let mark =
+            p.packet_with(t, &seg(false, 81, flags::RST | flags::ACK, 0, 101, b""), Hook::LocalIn, &o, &mut find);
+        assert_eq!(mark, 0);
+        assert_eq!(found.len(), 1, "the refused socket is looked up while its RST is held");
+        assert_eq!((found[0].1.port(), found[0].2.port()), (40000, 81));
+        let evs = events(&mut p);
+        assert!(
+            evs.iter().any(|e| e.action_type == Some(ActionType::ConnectionFailed) && e.remote_port == Some(81)),
+            "{evs:#?}"
+        );
     }
 }
