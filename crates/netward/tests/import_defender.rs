@@ -4,16 +4,12 @@
 //! three tables, every column kept, rows without their table's required
 //! columns rejected by line, and nothing left in the live log afterwards.
 
-use assert_cmd::Command;
+mod common;
+
+use common::cli::netward;
 use netward_events::{ColumnType, Table};
 use serde_json::{json, Value as J};
 use std::path::{Path, PathBuf};
-
-fn netward(data: &Path) -> Command {
-    let mut c = Command::cargo_bin("netward").unwrap();
-    c.env_remove("NETWARD_DATA_DIR").arg("--data-dir").arg(data).args(["--format", "json"]);
-    c
-}
 
 fn hunt(data: &Path, q: &str) -> Vec<J> {
     let out = netward(data).args(["hunt", "--now", "2024-05-15T00:00:00Z", q]).output().unwrap();

@@ -1,17 +1,9 @@
 //! Indicators, evaluate and replay --policy through the real binary.
 
-use assert_cmd::Command;
+mod common;
+
+use common::cli::{lines, netward};
 use std::path::Path;
-
-fn netward(data: &Path) -> Command {
-    let mut c = Command::cargo_bin("netward").unwrap();
-    c.env_remove("NETWARD_DATA_DIR").arg("--data-dir").arg(data).args(["--format", "json"]);
-    c
-}
-
-fn lines(out: &[u8]) -> Vec<serde_json::Value> {
-    String::from_utf8_lossy(out).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
-}
 
 #[test]
 fn verdict_json_has_exactly_the_contract_fields() {

@@ -2,18 +2,10 @@
 //! Defender-style exports with per-row errors, replay --store, the seeds'
 //! proxy query, pinned now(), and query errors with positions.
 
-use assert_cmd::Command;
+mod common;
+
+use common::cli::{lines, netward};
 use std::path::Path;
-
-fn netward(data: &Path) -> Command {
-    let mut c = Command::cargo_bin("netward").unwrap();
-    c.env_remove("NETWARD_DATA_DIR").arg("--data-dir").arg(data).args(["--format", "json"]);
-    c
-}
-
-fn lines(out: &[u8]) -> Vec<serde_json::Value> {
-    String::from_utf8_lossy(out).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
-}
 
 fn hunt(data: &Path, q: &str) -> Vec<serde_json::Value> {
     let out = netward(data).args(["hunt", "--now", "2024-05-15T00:00:00Z", q]).output().unwrap();

@@ -2,18 +2,9 @@
 //! and listed, the 5007 entries, and bad input refused with exit code 2.
 //! No agent runs (`live_notify.rs` drives a running one).
 
-use assert_cmd::Command;
-use std::path::Path;
+mod common;
 
-fn netward(data: &Path) -> Command {
-    let mut c = Command::cargo_bin("netward").unwrap();
-    c.env_remove("NETWARD_DATA_DIR").arg("--data-dir").arg(data).args(["--format", "json"]);
-    c
-}
-
-fn lines(out: &[u8]) -> Vec<serde_json::Value> {
-    String::from_utf8_lossy(out).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
-}
+use common::cli::{lines, netward};
 
 #[test]
 fn allow_list_revoke_and_their_5007_entries() {

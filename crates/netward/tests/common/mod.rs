@@ -1,11 +1,12 @@
 //! The per-test network of testnet/ (three namespaces with real servers),
 //! shared by the network tests: up in a fresh prefix and block, torn down in
 //! `Drop`, even on panic. Its submodules hold what the agent (`agent`,
-//! `cgroup`), fleet (`fleet`) and portal (`portal`) tests share.
+//! `cgroup`), CLI (`cli`), fleet (`fleet`) and portal (`portal`) tests share.
 #![allow(dead_code)]
 
 pub mod agent;
 pub mod cgroup;
+pub mod cli;
 pub mod fleet;
 pub mod portal;
 
