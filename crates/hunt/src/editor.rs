@@ -350,7 +350,8 @@ fn is_column(name: &str) -> bool {
 pub fn highlight(src: &str) -> Highlight {
     let tokens = classify(&lex_all(src));
     let error = parse_query(src).err().map(|e| {
-        let span = e.span;
+        let start = ceil_boundary(src, e.span.start);
+        let span = Span::new(start, ceil_boundary(src, e.span.end).max(start));
         FirstError { span, error: e.locate(src) }
     });
     Highlight { tokens, error }
@@ -383,15 +384,24 @@ fn lex_all(src: &str) -> Vec<Piece> {
                 }
             }
             Err(e) => {
-                // Go on after the refused text (at least one character).
+                // Go on after the refused text (at least one character),
+                // on a character boundary.
                 let next = src.get(pos..).and_then(|s| s.chars().next()).map_or(1, char::len_utf8);
-                let end = e.span.end.max(pos + next).min(src.len());
+                let end = ceil_boundary(src, e.span.end.max(pos + next));
                 out.push(Piece::Error(Span::new(pos.min(e.span.start), end)));
                 pos = end;
             }
         }
     }
     out
+}
+
+/// The first character boundary at or after `i` (at most the text's end).
+fn ceil_boundary(src: &str, mut i: usize) -> usize {
+    while i < src.len() && !src.is_char_boundary(i) {
+        i += 1;
+    }
+    i.min(src.len())
 }
 
 /// When `t` is the `(` of `datetime(`, `todatetime(`, `time(` or

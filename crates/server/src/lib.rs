@@ -6,7 +6,9 @@
 //! protocol ([`api`]: HTTP/2 with Arrow IPC stream bodies); the server's
 //! ingest ([`ingest`]: every row checked against the token's DeviceId,
 //! deduplicated by (table, DeviceId, ReportId), appended to the server's own
-//! netward store before it is acknowledged), the store's Parquet segments in
+//! netward store before it is acknowledged, concurrent uploads sharing one
+//! fsync (`commit`), the log rolled into segments by a thread of its own
+//! (`roller`)), the store's Parquet segments in
 //! an object store, local or S3-compatible ([`segments`]); fleet-wide KQL over that store
 //! with the same engine as local hunting ([`serve`]); and the device's
 //! side: [`sync`] reads the local store from its cursor and uploads with a
@@ -25,11 +27,13 @@
 
 pub mod api;
 pub mod client;
+mod commit;
 mod contacts;
 mod fleet;
 mod idset;
 pub mod ingest;
 pub mod policy;
+mod roller;
 pub mod segments;
 pub mod serve;
 pub mod sync;

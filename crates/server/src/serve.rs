@@ -84,7 +84,8 @@ impl ServerOptions {
 pub const STORE_DIR: &str = "store";
 
 struct App {
-    ingest: Mutex<Ingest>,
+    /// Synchronised inside: uploads commit together (see `ingest`).
+    ingest: Ingest,
     tokens: TokenCache,
     uploads: Semaphore,
     opts: ServerOptions,
@@ -115,7 +116,7 @@ pub async fn serve(opts: ServerOptions) -> Result<(), String> {
     let (policy_tx, policy_rx) = tokio::sync::watch::channel(Arc::new(FleetPolicy::load(&policy_path)?));
     tokio::spawn(watch_policy(policy_path, policy_tx));
     let app = Arc::new(App {
-        ingest: Mutex::new(ingest),
+        ingest,
         tokens: TokenCache::new(Tokens::path(&opts.data_dir)),
         uploads: Semaphore::new(opts.max_uploads.max(1)),
         opts: opts.clone(),
@@ -277,7 +278,7 @@ fn store_upload(app: &App, table: Table, device: &str, body: &Bytes) -> Result<U
     let batches = ingest::decode(table, body)?;
     ingest::check_rows(&batches, device)?;
     let received = batches.iter().map(|b| b.num_rows() as u64).sum();
-    let (stored, duplicates) = app.ingest.lock().unwrap_or_else(|e| e.into_inner()).accept(table, device, batches)?;
+    let (stored, duplicates) = app.ingest.accept(table, device, batches)?;
     Ok(UploadReply { received, stored, duplicates })
 }
 
@@ -303,15 +304,15 @@ async fn hunt(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> R
     };
     let session = SessionContext::new();
     {
-        let mut ingest = app.ingest.lock().unwrap_or_else(|e| e.into_inner());
         // One snapshot for the whole query, as local hunting has; DeviceInfo
         // with each device's last contact.
         let contacts = app.contacts.snapshot();
-        let segments = ingest.segment_store().clone();
-        let r = ingest
-            .store()
+        let segments = app.ingest.segment_store().clone();
+        let r = app
+            .ingest
+            .with_store(|s| crate::fleet::register(s, &segments, &contacts, &session))
             .map_err(|e| e.to_string())
-            .and_then(|s| crate::fleet::register(s, &segments, &contacts, &session));
+            .and_then(|r| r);
         if let Err(e) = r {
             return refuse(StatusCode::SERVICE_UNAVAILABLE, e, None);
         }
@@ -447,7 +448,7 @@ async fn devices(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     if let Err(r) = require_hunt(&app, &headers) {
         return r;
     }
-    let rows = app.ingest.lock().unwrap_or_else(|e| e.into_inner()).rows_per_device();
+    let rows = app.ingest.rows_per_device();
     let contacts = app.contacts.snapshot();
     let mut ids: Vec<&String> = rows.keys().chain(contacts.keys()).collect();
     ids.sort();

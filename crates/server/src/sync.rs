@@ -151,11 +151,8 @@ pub async fn sync(
             let tc = s.table(table);
             for b in &batches {
                 let ids = report_ids(b)?;
-                for i in 0..ids.len() {
-                    if !ids.is_null(i) {
-                        tc.acked.remove(ids.value(i));
-                    }
-                }
+                let ids: Vec<i64> = ids.iter().flatten().collect();
+                tc.acked.remove_all(&ids);
             }
             tc.segments_through = seg.id;
             s.save()?;
@@ -231,10 +228,7 @@ impl Syncer<'_> {
     ) -> Result<(), SyncError> {
         let (ids, r) = done.map_err(|e| SyncError::Local(format!("upload task: {e}")))?;
         let reply = r?;
-        let tc = self.table(table);
-        for id in &ids {
-            tc.acked.insert(*id);
-        }
+        self.table(table).acked.insert_all(&ids);
         *self.report.sent.entry(table).or_insert(0) += ids.len() as u64;
         self.report.duplicates += reply.duplicates;
         self.save()?;

@@ -59,11 +59,11 @@ fn parquet_report_ids(files: &[PathBuf]) -> Vec<i64> {
 
 /// (rows, distinct ReportIds) of DeviceNetworkEvents through a fleet
 /// query's session: the store's snapshot, segments read via the object store.
-fn query_counts(ingest: &mut Ingest) -> (i64, i64) {
+fn query_counts(ingest: &Ingest) -> (i64, i64) {
     let session = SessionContext::new();
     let seg = ingest.segment_store().clone();
     session.register_object_store(&seg.url, seg.store.clone());
-    ingest.store().unwrap().register_snapshot(&session).unwrap();
+    ingest.with_store(|s| s.register_snapshot(&session)).unwrap().unwrap();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let batches = rt.block_on(async {
         let df = session
@@ -80,7 +80,7 @@ fn query_counts(ingest: &mut Ingest) -> (i64, i64) {
 /// Upload, roll, check the Parquet files in `segments_dir`, query, restart,
 /// resend (all duplicates), plant an uncommitted segment and reopen.
 fn exercise(store_dir: &Path, config: &SegmentStoreConfig, segments_dir: Option<&Path>) {
-    let mut ingest = Ingest::open(store_dir, config).unwrap();
+    let ingest = Ingest::open(store_dir, config).unwrap();
     assert_eq!(ingest.accept(Table::DeviceNetworkEvents, "dev-a", vec![rows("dev-a", 0..3000)]).unwrap(), (3000, 0));
     assert_eq!(ingest.roll().unwrap(), 3000);
     // Rows still in the log (not rolled) and in segments are counted once.
@@ -88,7 +88,7 @@ fn exercise(store_dir: &Path, config: &SegmentStoreConfig, segments_dir: Option<
         ingest.accept(Table::DeviceNetworkEvents, "dev-a", vec![rows("dev-a", 2000..3500)]).unwrap(),
         (500, 1000)
     );
-    assert_eq!(query_counts(&mut ingest), (3500, 3500));
+    assert_eq!(query_counts(&ingest), (3500, 3500));
     if let Some(dir) = segments_dir {
         let files = segment_files(dir);
         assert_eq!(files.len(), 1, "{files:?}");
@@ -97,10 +97,10 @@ fn exercise(store_dir: &Path, config: &SegmentStoreConfig, segments_dir: Option<
     drop(ingest);
 
     // A restart re-indexes from the object store: a resend is all doubles.
-    let mut ingest = Ingest::open(store_dir, config).unwrap();
+    let ingest = Ingest::open(store_dir, config).unwrap();
     assert_eq!(ingest.accept(Table::DeviceNetworkEvents, "dev-a", vec![rows("dev-a", 0..3500)]).unwrap(), (0, 3500));
     assert_eq!(ingest.roll().unwrap(), 500);
-    assert_eq!(query_counts(&mut ingest), (3500, 3500));
+    assert_eq!(query_counts(&ingest), (3500, 3500));
     drop(ingest);
 
     if let Some(dir) = segments_dir {
@@ -108,9 +108,9 @@ fn exercise(store_dir: &Path, config: &SegmentStoreConfig, segments_dir: Option<
         // A segment written by a roll that never committed its manifest.
         let orphan = dir.join("seg-00000000000000009999-DeviceNetworkEvents.parquet");
         std::fs::copy(&segment_files(dir)[0], &orphan).unwrap();
-        let mut ingest = Ingest::open(store_dir, config).unwrap();
+        let ingest = Ingest::open(store_dir, config).unwrap();
         assert!(!orphan.exists(), "recovery keeps a segment the manifest does not name");
-        assert_eq!(query_counts(&mut ingest), (3500, 3500));
+        assert_eq!(query_counts(&ingest), (3500, 3500));
     }
 }
 

@@ -39,6 +39,8 @@ pub enum StoreError {
     NotStored(&'static str),
     #[error("an append of {bytes} bytes is larger than the {max}-byte limit; split it")]
     BatchTooLarge { bytes: usize, max: usize },
+    #[error("a roll is under way (begin_roll without its finish_roll)")]
+    RollUnderWay,
     #[error("a write or fsync failed earlier ({0}); the store must be reopened, which recovers it")]
     Poisoned(String),
 }

@@ -39,6 +39,13 @@
 //!   rolled row is never in the segments and the live log at once: before
 //!   the rename recovery replays the old log and ignores the new segments,
 //!   after it the reverse.
+//! * **Roll off the append path** (`roll` module: [`Store::begin_roll`],
+//!   [`RollJob::write`], [`Store::finish_roll`]): the next generation is
+//!   created first and takes the appends while the segments are written
+//!   elsewhere; the same commit then names it. Until then both generations
+//!   are live, and recovery replays both and completes the roll.
+//! * **Group commit** ([`Store::append_encoded`]): appends encoded ahead
+//!   ([`EncodedAppend`]), one frame each, written together with one fsync.
 //! * **Retention** ([`Store::enforce_retention`]): commit a manifest without
 //!   the dropped segments, then delete their files (deferred while a
 //!   [`Snapshot`] of this process still holds them).
@@ -48,7 +55,9 @@
 //!   manifest rename the last writer did not fsync becomes durable before
 //!   anything it obsoletes is deleted); delete `MANIFEST.tmp`, segment files
 //!   the manifest does not name, and log generations other than the live one
-//!   (a newer one can only be an empty leftover of an uncommitted roll);
+//!   and its successor (the successor is kept when it holds appends: a roll
+//!   was under way, and is completed once the logs are read; anything newer
+//!   can only be an empty leftover);
 //!   read the live log frame by frame and cut it at the first invalid frame
 //!   (a torn write, never acknowledged); fsync the log and the directory.
 //! * **Failures**: an I/O error while appending, rolling or committing
@@ -87,6 +96,7 @@ mod log;
 mod manifest;
 #[cfg(feature = "datafusion")]
 mod provider;
+mod roll;
 mod segment;
 pub mod sim;
 mod store;
@@ -98,8 +108,9 @@ pub use log::MAX_FRAME_PAYLOAD;
 pub use manifest::FORMAT_VERSION;
 #[cfg(feature = "datafusion")]
 pub use provider::StoreTable;
+pub use roll::{RollJob, WrittenRoll};
 pub use segment::Segment;
-pub use store::{AppendAck, RecoveryReport, RetentionReport, RollReport, Snapshot, Store, StoreOptions};
+pub use store::{AppendAck, EncodedAppend, RecoveryReport, RetentionReport, RollReport, Snapshot, Store, StoreOptions};
 pub use vfs::{LockGuard, StdFs, Vfs, VfsFile};
 
 /// Decodes a log file's bytes as recovery does: the number of valid appends

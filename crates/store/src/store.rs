@@ -2,8 +2,9 @@
 //! The protocol is described in the crate documentation.
 
 use crate::log::{decode_log, encode_frame, log_file_name, parse_log_file_name};
-use crate::manifest::{stored_tables, Manifest, MANIFEST, MANIFEST_TMP};
-use crate::segment::{parse_segment_file_name, write_segment, Segment};
+use crate::manifest::{Manifest, MANIFEST, MANIFEST_TMP};
+use crate::roll::Frozen;
+use crate::segment::{parse_segment_file_name, Segment};
 use crate::vfs::{LockGuard, StdFs, Vfs, VfsFile};
 use crate::{records_to_batch, Result, StoreError};
 use arrow::record_batch::RecordBatch;
@@ -28,6 +29,10 @@ pub struct StoreOptions {
     pub roll_bytes: u64,
     /// Rows per Parquet row group (the unit a time filter skips).
     pub row_group_rows: usize,
+    /// Roll inside an append when the thresholds are reached (the default).
+    /// Off: the owner rolls off the append path ([`Store::begin_roll`],
+    /// [`Store::roll_due`]) and appends never wait for a roll.
+    pub roll_in_append: bool,
 }
 
 impl Default for StoreOptions {
@@ -36,7 +41,13 @@ impl Default for StoreOptions {
         // log stays small: 64 MiB is about 150,000 events (a few minutes of a
         // busy agent, one import batch or so); rolled segments are read by
         // column and row group.
-        StoreOptions { read_only: false, roll_rows: 1 << 20, roll_bytes: 64 << 20, row_group_rows: 64 * 1024 }
+        StoreOptions {
+            read_only: false,
+            roll_rows: 1 << 20,
+            roll_bytes: 64 << 20,
+            row_group_rows: 64 * 1024,
+            roll_in_append: true,
+        }
     }
 }
 
@@ -57,6 +68,39 @@ pub struct AppendAck {
     pub frame_bytes: u64,
 }
 
+/// One append encoded ahead (its log frame), so that the encoding can run
+/// outside whatever serialises the store's writer; see
+/// [`Store::append_encoded`].
+#[derive(Debug, Clone)]
+pub struct EncodedAppend {
+    table: Table,
+    batch: RecordBatch,
+    frame: Vec<u8>,
+}
+
+impl EncodedAppend {
+    /// Encodes `batch` (exactly the table's schema) as one log frame.
+    pub fn new(table: Table, batch: RecordBatch) -> Result<EncodedAppend> {
+        if !table.is_stored() {
+            return Err(StoreError::NotStored(table.name()));
+        }
+        let frame = encode_frame(table, &batch)?;
+        Ok(EncodedAppend { table, batch, frame })
+    }
+
+    pub fn table(&self) -> Table {
+        self.table
+    }
+
+    pub fn rows(&self) -> usize {
+        self.batch.num_rows()
+    }
+
+    pub fn frame_bytes(&self) -> u64 {
+        self.frame.len() as u64
+    }
+}
+
 /// What opening the store found and repaired.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RecoveryReport {
@@ -69,6 +113,9 @@ pub struct RecoveryReport {
     pub torn_reason: Option<String>,
     /// Leftovers of interrupted rolls and retention passes that were removed.
     pub removed_files: Vec<String>,
+    /// Rows of a roll that was under way (two live log generations) and
+    /// that opening completed.
+    pub completed_roll_rows: u64,
 }
 
 /// What a roll wrote.
@@ -113,19 +160,24 @@ impl Snapshot {
 
 /// A durable event store in one directory. See the crate documentation.
 pub struct Store {
-    vfs: Arc<dyn Vfs>,
-    dir: PathBuf,
-    opts: StoreOptions,
+    pub(crate) vfs: Arc<dyn Vfs>,
+    pub(crate) dir: PathBuf,
+    pub(crate) opts: StoreOptions,
     _lock: Option<LockGuard>,
-    manifest: Manifest,
-    log: Option<Box<dyn VfsFile>>,
-    log_len: u64,
-    log_rows: u64,
-    shared: Arc<RwLock<Snapshot>>,
+    pub(crate) manifest: Manifest,
+    /// The generation taking appends: the manifest's, or the next one while
+    /// a roll is under way.
+    pub(crate) log: Option<Box<dyn VfsFile>>,
+    pub(crate) log_len: u64,
+    pub(crate) log_rows: u64,
+    /// The manifest's generation while a roll of it is under way; its
+    /// appends are the first ones of the snapshot's tail.
+    pub(crate) frozen: Option<Frozen>,
+    pub(crate) shared: Arc<RwLock<Snapshot>>,
     /// Segments dropped by retention whose files wait until no snapshot
     /// holds them.
     graveyard: Vec<Arc<Segment>>,
-    poisoned: Option<String>,
+    pub(crate) poisoned: Option<String>,
     recovery: RecoveryReport,
 }
 
@@ -195,22 +247,28 @@ impl Store {
             } else if parse_segment_file_name(&name).is_some() {
                 !live.contains(name.as_str())
             } else if let Some(g) = parse_log_file_name(&name) {
-                if g > manifest.log_generation {
-                    // Created by a roll that never committed; nothing was
-                    // ever appended to it.
+                if g == manifest.log_generation + 1 {
+                    // The next generation of a roll that never committed:
+                    // it took appends while the roll was under way (kept,
+                    // and the roll is completed below), or none (removed).
+                    vfs.read(&path).map_err(io("read", &path))?.is_empty()
+                } else if g > manifest.log_generation {
+                    // No roll ever creates two generations ahead.
                     let len = vfs.read(&path).map_err(io("read", &path))?.len();
                     if len != 0 {
                         return Err(StoreError::Corrupt {
                             path,
                             offset: 0,
                             reason: format!(
-                                "log generation {g} is newer than the manifest's {}",
+                                "log generation {g} is newer than the manifest's {} and its successor",
                                 manifest.log_generation
                             ),
                         });
                     }
+                    true
+                } else {
+                    g != manifest.log_generation
                 }
-                g != manifest.log_generation
             } else {
                 false
             };
@@ -232,45 +290,61 @@ impl Store {
             segments.push(Arc::new(Segment::from_entry(&dir, e)?));
         }
 
-        let log_path = dir.join(&log_name);
-        let (mut log, contents) = if names.contains(&log_name) {
-            let bytes = vfs.read(&log_path).map_err(io("read", &log_path))?;
-            let contents = decode_log(&log_path, &bytes)?;
-            let mut f = vfs.open_append(&log_path).map_err(io("open", &log_path))?;
-            if contents.torn.is_some() {
-                report.torn_bytes_cut = bytes.len() as u64 - contents.valid_len;
-                report.torn_reason = contents.torn.clone();
-                f.truncate(contents.valid_len).map_err(io("truncate", &log_path))?;
-            }
-            (f, contents)
+        let (log, contents) = recover_log(vfs.as_ref(), &dir, &log_name, names.contains(&log_name), &mut report)?;
+        let next_name = log_file_name(manifest.log_generation + 1);
+        let next = if names.contains(&next_name) {
+            Some(recover_log(vfs.as_ref(), &dir, &next_name, true, &mut report)?)
         } else {
-            let f = vfs.create(&log_path).map_err(io("create", &log_path))?;
-            (f, Default::default())
+            None
         };
-        // Whatever the log holds now is what later opens must find: a frame
-        // the last writer wrote but never acknowledged is now kept for good.
-        log.sync().map_err(io("fsync", &log_path))?;
         vfs.sync_dir(&dir).map_err(io("fsync directory", &dir))?;
 
+        let rows_of = |c: &crate::log::LogContents| c.appends.iter().map(|(_, b)| b.num_rows() as u64).sum::<u64>();
         report.log_appends = contents.appends.len();
-        report.log_rows = contents.appends.iter().map(|(_, b)| b.num_rows() as u64).sum();
-        let log_rows = report.log_rows;
-        let mut snap = Snapshot { segments, tail: contents.appends };
+        report.log_rows = rows_of(&contents);
+        let (frozen, log, log_len, log_rows, tail) = match next {
+            None => (None, log, contents.valid_len, report.log_rows, contents.appends),
+            Some((next_log, next_contents)) => {
+                report.log_appends += next_contents.appends.len();
+                let next_rows = rows_of(&next_contents);
+                report.log_rows += next_rows;
+                let frozen = Frozen {
+                    generation: manifest.log_generation,
+                    appends: contents.appends.len(),
+                    bytes: contents.valid_len,
+                };
+                // The frozen generation's appends first, as during the roll.
+                let mut tail = contents.appends;
+                tail.extend(next_contents.appends);
+                (Some(frozen), next_log, next_contents.valid_len, next_rows, tail)
+            }
+        };
+        let mut snap = Snapshot { segments, tail };
         sort_segments(&mut snap.segments);
-        Ok(Store {
+        let mut store = Store {
             vfs,
             dir,
             opts,
             _lock: Some(lock),
             manifest,
             log: Some(log),
-            log_len: contents.valid_len,
+            log_len,
             log_rows,
+            frozen,
             shared: Arc::new(RwLock::new(snap)),
             graveyard: Vec::new(),
             poisoned: None,
             recovery: report,
-        })
+        };
+        if store.frozen.is_some() {
+            // A roll was under way: finish it now, so that at most one roll
+            // is ever pending (its segments were removed above, if any).
+            let job = store.frozen_job();
+            let done = job.write()?;
+            let r = store.finish_roll(done)?;
+            store.recovery.completed_roll_rows = r.rows;
+        }
+        Ok(store)
     }
 
     fn open_reader(vfs: Arc<dyn Vfs>, dir: PathBuf, opts: StoreOptions) -> Result<Store> {
@@ -285,6 +359,7 @@ impl Store {
             log: None,
             log_len,
             log_rows,
+            frozen: None,
             shared: Arc::new(RwLock::new(snap)),
             graveyard: Vec::new(),
             poisoned: None,
@@ -328,14 +403,37 @@ impl Store {
         self.shared.clone()
     }
 
-    /// Bytes on disk: segments plus the live log.
+    /// Bytes on disk: segments plus the live log (both generations while a
+    /// roll is under way).
     pub fn disk_bytes(&self) -> u64 {
-        self.manifest.segments.iter().map(|s| s.bytes).sum::<u64>() + self.log_len
+        self.manifest.segments.iter().map(|s| s.bytes).sum::<u64>() + self.log_len + self.frozen_bytes()
     }
 
-    /// Rows and bytes in the live log (not yet rolled).
+    /// Rows and bytes in the generation taking appends (not yet rolled;
+    /// while a roll is under way, not counting the generation it rolls).
     pub fn log_size(&self) -> (u64, u64) {
         (self.log_rows, self.log_len)
+    }
+
+    pub(crate) fn frozen_bytes(&self) -> u64 {
+        self.frozen.as_ref().map_or(0, |f| f.bytes)
+    }
+
+    /// The live log has reached [`StoreOptions::roll_rows`] or
+    /// [`StoreOptions::roll_bytes`] and no roll is under way.
+    pub fn roll_due(&self) -> bool {
+        self.frozen.is_none() && (self.log_rows >= self.opts.roll_rows || self.log_len >= self.opts.roll_bytes)
+    }
+
+    /// A roll is under way ([`Store::begin_roll`] without its
+    /// [`Store::finish_roll`] yet).
+    pub fn rolling(&self) -> bool {
+        self.frozen.is_some()
+    }
+
+    /// The generation appends go to.
+    fn live_generation(&self) -> u64 {
+        self.manifest.log_generation + u64::from(self.frozen.is_some())
     }
 
     /// Every row of `table`, read through the file-system layer (segments in
@@ -351,7 +449,7 @@ impl Store {
         Ok(out)
     }
 
-    fn writable(&self) -> Result<()> {
+    pub(crate) fn writable(&self) -> Result<()> {
         if self.opts.read_only {
             return Err(StoreError::ReadOnly);
         }
@@ -361,7 +459,7 @@ impl Store {
         Ok(())
     }
 
-    fn poison<T>(&mut self, r: Result<T>) -> Result<T> {
+    pub(crate) fn poison<T>(&mut self, r: Result<T>) -> Result<T> {
         if let Err(e) = &r {
             self.poisoned = Some(e.to_string());
         }
@@ -385,90 +483,69 @@ impl Store {
     /// table's schema, see [`Table::arrow_schema`]).
     pub fn append_batch(&mut self, table: Table, batch: RecordBatch) -> Result<AppendAck> {
         self.writable()?;
-        if !table.is_stored() {
-            return Err(StoreError::NotStored(table.name()));
-        }
-        let frame = encode_frame(table, &batch)?;
-        if batch.num_rows() == 0 {
+        let append = EncodedAppend::new(table, batch)?;
+        if append.rows() == 0 {
             return Ok(AppendAck {
                 table,
                 rows: 0,
-                generation: self.manifest.log_generation,
+                generation: self.live_generation(),
                 offset: self.log_len,
                 frame_bytes: 0,
             });
         }
-        if self.log_rows >= self.opts.roll_rows || self.log_len >= self.opts.roll_bytes {
+        let mut acks = self.append_encoded(vec![append])?;
+        Ok(acks.pop().expect("one ack per append"))
+    }
+
+    /// Appends several encoded appends with one fsync (a group commit):
+    /// each is its own frame, so each is atomic; when this returns `Ok`
+    /// all of them survive any crash, exactly once. On `Err` each may or
+    /// may not be stored, and the store must be reopened. Appends without
+    /// rows are acknowledged and not written.
+    pub fn append_encoded(&mut self, appends: Vec<EncodedAppend>) -> Result<Vec<AppendAck>> {
+        self.writable()?;
+        if self.opts.roll_in_append && self.roll_due() && appends.iter().any(|a| a.rows() > 0) {
             self.roll()?;
         }
-        let path = self.dir.join(log_file_name(self.manifest.log_generation));
-        let offset = self.log_len;
+        let generation = self.live_generation();
+        let path = self.dir.join(log_file_name(generation));
         let r = match self.log.as_mut() {
-            Some(log) => {
-                log.write_all(&frame).map_err(io("write", &path)).and_then(|()| log.sync().map_err(io("fsync", &path)))
-            }
+            Some(log) => appends
+                .iter()
+                .filter(|a| a.rows() > 0)
+                .try_for_each(|a| log.write_all(&a.frame).map_err(io("write", &path)))
+                .and_then(|()| log.sync().map_err(io("fsync", &path))),
             None => Err(StoreError::ReadOnly),
         };
         self.poison(r)?;
-        self.log_len += frame.len() as u64;
-        self.log_rows += batch.num_rows() as u64;
-        let rows = batch.num_rows();
-        self.shared.write().unwrap_or_else(|e| e.into_inner()).tail.push((table, batch));
-        Ok(AppendAck { table, rows, generation: self.manifest.log_generation, offset, frame_bytes: frame.len() as u64 })
+        let mut acks = Vec::with_capacity(appends.len());
+        let mut shared = self.shared.write().unwrap_or_else(|e| e.into_inner());
+        for a in appends {
+            let (rows, frame_bytes) = (a.rows(), if a.rows() == 0 { 0 } else { a.frame_bytes() });
+            acks.push(AppendAck { table: a.table, rows, generation, offset: self.log_len, frame_bytes });
+            if rows > 0 {
+                self.log_len += frame_bytes;
+                self.log_rows += rows as u64;
+                shared.tail.push((a.table, a.batch));
+            }
+        }
+        Ok(acks)
     }
 
     /// Rolls the live log into Parquet segments (one per table with rows)
-    /// and starts the next log generation. A no-op when the log is empty.
+    /// and starts the next log generation: [`Store::begin_roll`],
+    /// [`crate::RollJob::write`] and [`Store::finish_roll`] in a row. A
+    /// no-op when the log is empty.
     pub fn roll(&mut self) -> Result<RollReport> {
-        self.writable()?;
-        let tail = self.snapshot().tail;
-        if tail.is_empty() {
-            return Ok(RollReport::default());
-        }
-        let r = self.roll_inner(&tail);
-        let (manifest, segments, log) = self.poison(r)?;
-        let old_log = self.dir.join(log_file_name(self.manifest.log_generation));
-        self.manifest = manifest;
-        self.log = Some(log);
-        self.log_len = 0;
-        self.log_rows = 0;
-        let arcs: Vec<Arc<Segment>> = segments.iter().cloned().map(Arc::new).collect();
-        {
-            let mut snap = self.shared.write().unwrap_or_else(|e| e.into_inner());
-            snap.segments.extend(arcs);
-            sort_segments(&mut snap.segments);
-            snap.tail.clear();
-        }
-        // The old generation is obsolete now; if this fails, the next open
-        // removes it.
-        let _ = self.vfs.remove(&old_log);
-        self.collect_garbage();
-        let rows = segments.iter().map(|s| s.rows).sum();
-        Ok(RollReport { segments, rows })
-    }
-
-    fn roll_inner(&self, tail: &[(Table, RecordBatch)]) -> Result<(Manifest, Vec<Segment>, Box<dyn VfsFile>)> {
-        let vfs = self.vfs.as_ref();
-        let mut next = self.manifest.clone();
-        let mut segments = Vec::new();
-        for table in stored_tables() {
-            let batches: Vec<RecordBatch> = tail.iter().filter(|(t, _)| *t == table).map(|(_, b)| b.clone()).collect();
-            if batches.iter().all(|b| b.num_rows() == 0) {
-                continue;
+        let Some(job) = self.begin_roll()? else { return Ok(RollReport::default()) };
+        let done = match job.write() {
+            Ok(d) => d,
+            Err(e) => {
+                self.abort_roll(&e);
+                return Err(e);
             }
-            let seg = write_segment(vfs, &self.dir, next.next_segment, table, &batches, self.opts.row_group_rows)?;
-            next.next_segment += 1;
-            next.segments.push(seg.entry());
-            segments.push(seg);
-        }
-        next.log_generation += 1;
-        let log_path = self.dir.join(log_file_name(next.log_generation));
-        let mut log = vfs.create(&log_path).map_err(io("create", &log_path))?;
-        log.sync().map_err(io("fsync", &log_path))?;
-        vfs.sync_dir(&self.dir).map_err(io("fsync directory", &self.dir))?;
-        // The commit point: the segments and the new generation, together.
-        next.commit(vfs, &self.dir)?;
-        Ok((next, segments, log))
+        };
+        self.finish_roll(done)
     }
 
     /// Drops whole segments whose newest row is older than `now - max_age`,
@@ -492,7 +569,7 @@ impl Store {
         }
         if let Some(max) = max_bytes {
             keep.sort_by_key(|s| (s.max_ts.map_or(i64::MIN, |t| t.0), s.id));
-            let mut total: u64 = keep.iter().map(|s| s.bytes).sum::<u64>() + self.log_len;
+            let mut total: u64 = keep.iter().map(|s| s.bytes).sum::<u64>() + self.log_len + self.frozen_bytes();
             let mut n = 0;
             while total > max && n < keep.len() {
                 total -= keep[n].bytes;
@@ -534,13 +611,42 @@ impl Store {
     }
 }
 
-fn sort_segments(segments: &mut [Arc<Segment>]) {
+/// Opens one live log generation for recovery: its valid frames, the file
+/// cut after them (a torn tail was never acknowledged) and fsynced, so that
+/// what it holds now is what later opens find.
+fn recover_log(
+    vfs: &dyn Vfs,
+    dir: &Path,
+    name: &str,
+    exists: bool,
+    report: &mut RecoveryReport,
+) -> Result<(Box<dyn VfsFile>, crate::log::LogContents)> {
+    let path = dir.join(name);
+    let (mut f, contents) = if exists {
+        let bytes = vfs.read(&path).map_err(io("read", &path))?;
+        let contents = decode_log(&path, &bytes)?;
+        let mut f = vfs.open_append(&path).map_err(io("open", &path))?;
+        if contents.torn.is_some() {
+            report.torn_bytes_cut += bytes.len() as u64 - contents.valid_len;
+            report.torn_reason = contents.torn.clone();
+            f.truncate(contents.valid_len).map_err(io("truncate", &path))?;
+        }
+        (f, contents)
+    } else {
+        (vfs.create(&path).map_err(io("create", &path))?, Default::default())
+    };
+    f.sync().map_err(io("fsync", &path))?;
+    Ok((f, contents))
+}
+
+pub(crate) fn sort_segments(segments: &mut [Arc<Segment>]) {
     segments.sort_by_key(|s| (s.min_ts.map_or(i64::MIN, |t| t.0), s.id));
 }
 
 /// A reader's view: the manifest, its segments and the live log's valid
-/// frames. A roll may delete the log between reading the manifest and the
-/// log; then the manifest is read again.
+/// frames (and those of the next generation, which takes the appends while
+/// a roll is under way). A roll may delete the log between reading the
+/// manifest and the log; then the manifest is read again.
 fn read_snapshot(vfs: &dyn Vfs, dir: &Path) -> Result<(Manifest, Snapshot, u64)> {
     let mut attempts = 0;
     loop {
@@ -560,7 +666,19 @@ fn read_snapshot(vfs: &dyn Vfs, dir: &Path) -> Result<(Manifest, Snapshot, u64)>
             }
             Err(e) => return Err(StoreError::io("read", &log_path, e)),
         };
-        let contents = decode_log(&log_path, &bytes)?;
+        let mut contents = decode_log(&log_path, &bytes)?;
+        // Absent unless a roll is under way (or done since: then its rows
+        // are newer than this manifest, and this view is as of before).
+        let next_path = dir.join(log_file_name(manifest.log_generation + 1));
+        match vfs.read(&next_path) {
+            Ok(b) => {
+                let next = decode_log(&next_path, &b)?;
+                contents.appends.extend(next.appends);
+                contents.valid_len += next.valid_len;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(StoreError::io("read", &next_path, e)),
+        }
         let mut segments =
             manifest.segments.iter().map(|e| Segment::from_entry(dir, e).map(Arc::new)).collect::<Result<Vec<_>>>()?;
         sort_segments(&mut segments);

@@ -57,28 +57,13 @@ struct Model {
 /// then poisoned or the power is off). Returns whether it ran to the end.
 fn workload(store: &mut Store, rng: &mut Rng, model: &mut Model, steps: usize) -> bool {
     for _ in 0..steps {
-        let op = rng.below(20);
+        let op = rng.below(22);
         let r: Result<(), StoreError> = if op < 15 {
-            let table = if rng.below(4) == 0 { Table::DeviceInfo } else { Table::DeviceNetworkEvents };
-            let n = 1 + rng.below(12) as i64;
-            let ids: Vec<i64> = (model.next_id..model.next_id + n).collect();
-            model.next_id += n;
-            let rows: Vec<Record> = ids.iter().map(|&i| row(table, i)).collect();
-            match store.append(table, &rows) {
-                Ok(ack) => {
-                    assert_eq!(ack.rows, rows.len());
-                    for i in ids {
-                        model.acked.insert(i, table);
-                    }
-                    Ok(())
-                }
-                Err(e) => {
-                    model.maybe.push(ids);
-                    Err(e)
-                }
-            }
+            append(store, rng, model)
         } else if op < 18 {
             store.roll().map(|_| ())
+        } else if op < 20 {
+            rolled_while_appending(store, rng, model)
         } else {
             // Drop what is older than 30 ids ago.
             let cutoff = (model.next_id - 30).max(0);
@@ -92,6 +77,41 @@ fn workload(store: &mut Store, rng: &mut Rng, model: &mut Model, steps: usize) -
         }
     }
     true
+}
+
+fn append(store: &mut Store, rng: &mut Rng, model: &mut Model) -> Result<(), StoreError> {
+    let table = if rng.below(4) == 0 { Table::DeviceInfo } else { Table::DeviceNetworkEvents };
+    let n = 1 + rng.below(12) as i64;
+    let ids: Vec<i64> = (model.next_id..model.next_id + n).collect();
+    model.next_id += n;
+    let rows: Vec<Record> = ids.iter().map(|&i| row(table, i)).collect();
+    match store.append(table, &rows) {
+        Ok(ack) => {
+            assert_eq!(ack.rows, rows.len());
+            for i in ids {
+                model.acked.insert(i, table);
+            }
+            Ok(())
+        }
+        Err(e) => {
+            model.maybe.push(ids);
+            Err(e)
+        }
+    }
+}
+
+/// A roll off the append path: appends between its three steps (so a cut
+/// lands with two live generations, and with segments not yet committed).
+fn rolled_while_appending(store: &mut Store, rng: &mut Rng, model: &mut Model) -> Result<(), StoreError> {
+    let Some(job) = store.begin_roll()? else { return Ok(()) };
+    for _ in 0..rng.below(4) {
+        append(store, rng, model)?;
+    }
+    let done = job.write().inspect_err(|e| store.abort_roll(e))?;
+    for _ in 0..rng.below(3) {
+        append(store, rng, model)?;
+    }
+    store.finish_roll(done).map(|_| ())
 }
 
 /// Every row in the store, by id, with its table and count.

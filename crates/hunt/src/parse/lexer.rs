@@ -313,7 +313,11 @@ fn lex_quoted(src: &str, start: usize, q: usize, verbatim: bool) -> PResult<Toke
                     continue;
                 }
                 _ => {
-                    return Err(SpannedError::syntax(format!("unknown escape `\\{}`", e as char), Span::new(i, i + 2)))
+                    // The whole character after the backslash (it may be
+                    // more than one byte), so the span ends on a boundary.
+                    let ch = src.get(i + 1..).and_then(|s| s.chars().next()).unwrap_or('?');
+                    let span = Span::new(i, i + 1 + ch.len_utf8());
+                    return Err(SpannedError::syntax(format!("unknown escape `\\{ch}`"), span));
                 }
             };
             out.push(esc);
@@ -462,5 +466,9 @@ mod tests {
         assert!(e.message.contains("zz"));
         let e = next_token("  #", 0).unwrap_err();
         assert_eq!(e.span, Span::new(2, 3));
+        // An unknown escape of a multibyte character: named whole, the span
+        // ends on its boundary.
+        let e = next_token("'\\®'", 0).unwrap_err();
+        assert_eq!((e.span, e.message.as_str()), (Span::new(1, 4), "unknown escape `\\®`"));
     }
 }
