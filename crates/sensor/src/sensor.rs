@@ -768,14 +768,8 @@ impl Sensor {
         let key = self.key(&format!("{} {}", t.kind, t.target()));
         let cap = self.config.max_keys_per_flow;
         let Some(flow) = self.flows.get_mut(&id) else { return };
-        let (new, evicted) = flow.targets_done.insert(key, cap);
-        if !new {
+        if !first_time(&mut self.stats, &mut flow.targets_done, key, cap) {
             return;
-        }
-        if evicted {
-            self.stats.key_evictions += 1;
-        } else {
-            self.stats.keys_held += 1;
         }
         let meta = flow.meta;
         let mut ev = self.base_event(&meta, ts, ActionType::ConnectionSuccess);
@@ -837,14 +831,8 @@ impl Sensor {
         let key = self.hasher.hash_one(dest.to_string());
         let cap = self.config.max_keys_per_flow;
         let Some(flow) = self.flows.get_mut(&id) else { return };
-        let (new, evicted) = flow.judged.insert(key, cap);
-        if !new {
+        if !first_time(&mut self.stats, &mut flow.judged, key, cap) {
             return;
-        }
-        if evicted {
-            self.stats.key_evictions += 1;
-        } else {
-            self.stats.keys_held += 1;
         }
         let meta = flow.meta;
         let now_secs = ts.unix_nanos().div_euclid(1_000_000_000);
@@ -944,4 +932,16 @@ fn verdict_fields(v: &Verdict, via: Option<&Tunnel>) -> Fields {
         f.insert("proxy".into(), fields::proxy(t.kind, &t.target()));
     }
     f
+}
+
+/// Adds `key` to one of a flow's bounded key sets, counting what it holds
+/// and evicts; `false` when the key was there already (done before).
+fn first_time(stats: &mut SensorStats, set: &mut crate::flow::KeySet, key: u64, cap: usize) -> bool {
+    let (new, evicted) = set.insert(key, cap);
+    if new && evicted {
+        stats.key_evictions += 1;
+    } else if new {
+        stats.keys_held += 1;
+    }
+    new
 }
