@@ -228,22 +228,32 @@ impl Shared {
 
     /// One log write and one fsync for the group; whether a roll is due.
     fn write_group(&self, group: Vec<EncodedAppend>) -> Result<bool, String> {
+        let mut w = self.writer();
         loop {
-            let mut w = self.writer();
-            let store = w.as_mut().ok_or("the store is closed")?;
-            if store.rolling() && store.log_size().1 >= self.opts.live_log_limit {
-                // The roll thread is behind: wait for it (without the
-                // writer, which it needs to finish).
-                drop(w);
-                let mut st = self.lock();
-                while st.rolling {
-                    st = self.wait(st);
-                }
-                continue;
+            let store = w.as_ref().ok_or("the store is closed")?;
+            if !(store.rolling() && store.log_size().1 >= self.opts.live_log_limit) {
+                break;
             }
-            store.append_encoded(group).map_err(|e| e.to_string())?;
-            return Ok(store.roll_due());
+            // The roll is behind: wait for it (without the writer, which
+            // it needs to finish).
+            drop(w);
+            let mut st = self.lock();
+            if !st.rolling {
+                // No roll runs, yet the store is mid-roll: a failed roll
+                // left it poisoned, and the append below says so.
+                drop(st);
+                w = self.writer();
+                break;
+            }
+            while st.rolling {
+                st = self.wait(st);
+            }
+            drop(st);
+            w = self.writer();
         }
+        let store = w.as_mut().ok_or("the store is closed")?;
+        store.append_encoded(group).map_err(|e| e.to_string())?;
+        Ok(store.roll_due())
     }
 
     /// Runs one roll (when due, or `force`d), waiting for one under way
