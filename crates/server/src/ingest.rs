@@ -9,8 +9,8 @@
 //! the body), checking and encoding the log frame run on the request's own
 //! thread, outside any lock; only the dedup against the index and the
 //! queueing are serialised; concurrent uploads then share one log write
-//! and one fsync ([`crate::commit`]); and the log is rolled into Parquet
-//! segments by a thread of its own while uploads go on ([`crate::roller`]),
+//! and one fsync (`commit`); and the log is rolled into Parquet
+//! segments by a thread of its own while uploads go on (`roller`),
 //! with a bound on how far the live log may grow meanwhile.
 //!
 //! The index is rebuilt from the store when the server starts (and when
