@@ -330,5 +330,7 @@
   ta.addEventListener('focus', loadSchema);
 
   loadSchema();
-  schedule();
+  // A query opened in the editor (a link, a saved query) is coloured at once.
+  redrawNow();
+  request();
 })();
