@@ -31,6 +31,7 @@ mod plugins;
 pub mod probe;
 mod series;
 mod summarize;
+mod top_nested_others;
 pub mod types;
 mod window;
 

@@ -7,6 +7,7 @@
 
 use super::expr::find_column;
 use super::ops::{expr_name, fresh_name, unique_name};
+use super::top_nested_others::{others_value, Level};
 use super::types::{convert, df_err, to_json, KType, Typed};
 use super::{Env, Planner};
 use crate::error::{PResult, Span, SpannedError};
@@ -308,7 +309,8 @@ impl Planner<'_> {
     /// `top-nested N1 of X1 by Agg1, top-nested N2 of X2 by Agg2, ...`:
     /// level 1 keeps the top N1 values of X1 by Agg1; level k keeps, within
     /// each kept (X1..Xk-1) group, the top Nk values of Xk by Aggk. One row
-    /// per leaf: X1, aggregated_X1, X2, aggregated_X2, ...
+    /// per leaf: X1, aggregated_X1, X2, aggregated_X2, ... With `with
+    /// others` on any level, see [`super::top_nested_others`].
     pub fn top_nested(
         &mut self,
         plan: LogicalPlan,
@@ -326,10 +328,8 @@ impl Planner<'_> {
         let mut aggs = Vec::new();
         let mut dirs = Vec::new();
         let mut used = HashSet::new();
+        let mut others = Vec::new();
         for (i, level) in levels.iter().enumerate() {
-            if let Some(w) = &level.with_others {
-                return Err(SpannedError::unsupported("`top-nested ... with others` is not supported", w.span));
-            }
             let of_name = match level.of.names.first() {
                 Some(n) => n.name.clone(),
                 None => expr_name(&level.of.expr).unwrap_or_else(|| fresh_name(&used)),
@@ -344,6 +344,10 @@ impl Planner<'_> {
                 }
             }
             let of = self.scalar(&level.of.expr, env, &schema)?;
+            others.push(match &level.with_others {
+                Some(w) => Some(others_value(self, w, of.ty, &of_name, env, &schema)?),
+                None => None,
+            });
             cols.push((of.clone(), format!("__tn_of{i}")));
             names_types.push((of_name, of.ty, agg_name));
         }
@@ -370,6 +374,19 @@ impl Planner<'_> {
             out_names.push((of_name, of_ty, agg_name, o.ty));
             dirs.push(level.asc.unwrap_or(false));
             aggs.push((o.expr, n, level.asc.unwrap_or(false)));
+        }
+        if others.iter().any(Option::is_some) {
+            // Groups of other rows need the rows themselves, not only the
+            // kept groups' aggregates: planned apart.
+            let mut planned = Vec::new();
+            let mut names = Vec::new();
+            for (((agg, n, asc), (of_name, of_ty, agg_name, agg_ty)), (level, others)) in
+                aggs.into_iter().zip(out_names).zip(levels.iter().zip(others))
+            {
+                planned.push(Level { agg, agg_ty, agg_span: level.by.expr.span, n, asc, others, of_ty });
+                names.push((of_name, agg_name));
+            }
+            return self.top_nested_others(base, planned, names, span);
         }
         let of_col = |i: usize| DfExpr::Column(Column::new_unqualified(format!("__tn_of{i}")));
         // Each level: aggregate, rank within the parent group, keep the top.
