@@ -63,6 +63,9 @@ const PROCESSES: usize = 4096;
 /// and behind them are claimed first; past this the channel waits.
 const READ_AHEAD: usize = 4096;
 
+/// How long the thread lets messages gather after a busy moment.
+const GATHER: Duration = Duration::from_millis(1);
+
 /// How often a full writer channel is tried again (meanwhile flow starts are claimed).
 const WRITER_BUSY_POLL: Duration = Duration::from_micros(200);
 
@@ -252,8 +255,17 @@ impl Owners {
     pub fn run(mut self, rx: Receiver<Msg>, writer: SyncSender<super::writer::Item>) {
         let mut since_publish = 0u32;
         let mut inbox = Inbox { rx, ahead: VecDeque::new(), open: true };
+        let mut busy = false;
         while inbox.open || !inbox.ahead.is_empty() {
             if inbox.ahead.is_empty() {
+                if std::mem::take(&mut busy) {
+                    // Messages came a moment ago: more are likely, and
+                    // taking them together spares the queue thread a wake-up
+                    // per packet (a system call on the packet's path). The
+                    // flows' sockets were found already: a claim can wait
+                    // this long.
+                    std::thread::sleep(GATHER);
+                }
                 match inbox.rx.recv_timeout(PROCESS_EVENTS_EVERY) {
                     Ok(m) => self.take(m, &mut inbox.ahead),
                     Err(RecvTimeoutError::Timeout) => {
@@ -266,6 +278,7 @@ impl Owners {
                     Err(RecvTimeoutError::Disconnected) => break,
                 }
             }
+            busy = true;
             // Claim every flow start already waiting before anything slow.
             inbox.read_ahead(&mut self);
             let Some(mut ev) = inbox.ahead.pop_front() else { continue };

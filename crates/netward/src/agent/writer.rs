@@ -17,6 +17,9 @@ const BATCH: usize = 2_000;
 /// How long an event waits for company before it is written: the bound on
 /// how late `netward hunt` in another process sees it (plus the fsync).
 pub const LINGER: Duration = Duration::from_millis(250);
+/// While a batch gathers, the writer looks at its channel this often
+/// (the channel holds far more than arrives meanwhile).
+const GATHER: Duration = Duration::from_millis(20);
 
 /// The store keeps its live log's rows in memory (for hunts) until they are
 /// rolled into Parquet; the agent rolls at these sizes, not the store's
@@ -59,6 +62,12 @@ pub fn run(ctx: &Ctx, rx: Receiver<Item>, stats: Arc<WriterStats>) -> Result<(),
     let mut first: Option<Instant> = None;
     loop {
         let timeout = first.map_or(Duration::from_secs(3600), |f| LINGER.saturating_sub(f.elapsed()));
+        if first.is_some() {
+            // A batch is gathering: let the next events come together
+            // rather than be woken for each (a context switch per event,
+            // taken from the programs on a busy device).
+            std::thread::sleep(timeout.min(GATHER));
+        }
         let closed = match rx.recv_timeout(timeout) {
             Ok(Item::Rows(table, mut rows)) => {
                 // Rare (DeviceInfo at start and reload) or already batched
