@@ -257,6 +257,115 @@ fn timeline_pages_show_every_event_once_when_times_tie() {
     assert_eq!(r.status, 400, "{}", r.body);
 }
 
+/// One event row as `netward import` reads it.
+fn event_line(ms: i64, rid: u32, action: &str, url: &str) -> serde_json::Value {
+    serde_json::json!({
+        "Timestamp": netward_events::Timestamp::from_unix_millis(ms).to_string(), "DeviceId": "dev1",
+        "DeviceName": "ws", "ActionType": action, "RemoteIP": format!("198.18.{}.{}", rid / 200, rid % 200),
+        "RemotePort": 443, "RemoteUrl": url, "ReportId": rid,
+    })
+}
+
+/// (time ms, ReportId, ActionType, RemoteUrl) of a test event.
+type Event = (i64, u32, &'static str, &'static str);
+
+/// Every page of `first`, following the "older" links: the ReportIds in order.
+fn all_pages(c: &Conn, token: &str, first: &str) -> Vec<u32> {
+    let (mut seen, mut path) = (Vec::new(), first.to_string());
+    for page in 0.. {
+        assert!(page < 20, "paging does not end");
+        let r = c.get(&path, token);
+        assert_eq!(r.status, 200, "{path}: {}", r.body);
+        let rids: Vec<u32> =
+            r.body.split("&amp;rid=").skip(1).map(|s| s.split('"').next().unwrap().parse().unwrap()).collect();
+        let older = r.body.split("id=\"older\" href=\"").nth(1);
+        assert!(rids.len() == 50 || older.is_none(), "{path}: {} rows on a page with an older link", rids.len());
+        seen.extend(rids);
+        match older {
+            Some(rest) => path = rest.split('"').next().unwrap().replace("&amp;", "&"),
+            None => break,
+        }
+    }
+    seen
+}
+
+#[test]
+fn timeline_pages_over_segments_and_the_live_log_are_those_of_a_full_sort() {
+    let data = tempfile::tempdir().unwrap();
+    let d = data.path();
+    let day = 86_400_000i64;
+    let t0 = 1_715_000_000_000i64;
+    // (time ms, ReportId, ActionType, RemoteUrl) of every event, by where it is stored.
+    let mut segments: Vec<Vec<Event>> = vec![Vec::new(); 3];
+    for i in 0..60u32 {
+        let url = if i % 20 == 3 { "old-only.example" } else { "a.example" };
+        segments[0].push((t0 + i64::from(i) * 1000, 1000 + i, "ConnectionSuccess", url));
+    }
+    for i in 0..70u32 {
+        let action = if i % 10 == 0 { "ConnectionFailed" } else { "ConnectionSuccess" };
+        segments[1].push((t0 + 2 * day + i64::from(i) * 1000, 2000 + i, action, "b.example"));
+    }
+    // The middle segment's newest time is the newest segment's oldest: a tie
+    // across the boundary, broken by ReportId (interleaved between them).
+    let boundary = t0 + 3 * day;
+    for rid in [5000, 5002, 5004] {
+        segments[1].push((boundary, rid, "ConnectionSuccess", "b.example"));
+    }
+    for rid in [5001, 5003, 5005] {
+        segments[2].push((boundary, rid, "ConnectionSuccess", "c.example"));
+    }
+    for i in 1..37u32 {
+        segments[2].push((boundary + i64::from(i) * 1000, 3000 + i, "ConnectionSuccess", "c.example"));
+    }
+    for (n, seg) in segments.iter().enumerate() {
+        let lines: String = seg.iter().map(|&(t, r, a, u)| event_line(t, r, a, u).to_string() + "\n").collect();
+        let file = d.join(format!("seg{n}.jsonl"));
+        std::fs::write(&file, lines).unwrap();
+        ok(netward(d, &["import", "--table", "DeviceNetworkEvents", file.to_str().unwrap()], None));
+    }
+    // The live log: five newest events and some older than every segment.
+    let mut live = Vec::new();
+    for i in 0..5u32 {
+        live.push((t0 + 4 * day + i64::from(i), 4000 + i, "ConnectionSuccess", "d.example"));
+    }
+    for i in 0..4u32 {
+        live.push((t0 - day + i64::from(i), 4100 + i, "ConnectionFailed", "old-only.example"));
+    }
+    {
+        let mut store = netward_store::Store::open(d.join("store"), netward_store::StoreOptions::default()).unwrap();
+        let rows: Vec<_> = live
+            .iter()
+            .map(|&(t, r, a, u)| {
+                netward_events::Record::from_json(netward_events::Table::DeviceNetworkEvents, &event_line(t, r, a, u))
+                    .unwrap()
+                    .0
+            })
+            .collect();
+        store.append(netward_events::Table::DeviceNetworkEvents, &rows).unwrap();
+    }
+    let out = netward(d, &["--format", "csv", "hunt", "DeviceNetworkEvents | summarize count()"], None);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("181"), "{out:?}");
+
+    let mut all: Vec<_> = segments.concat();
+    all.extend(&live);
+    all.sort_by_key(|e| std::cmp::Reverse((e.0, e.1)));
+    let order = |keep: &dyn Fn(&Event) -> bool| -> Vec<u32> { all.iter().filter(|e| keep(e)).map(|e| e.1).collect() };
+
+    add_user(d, "alice", "analyst");
+    let (_p, banner) = portal(d, &[]);
+    let c = Conn::Plain(addr_of(&banner));
+    let (_, token) = c.login("alice");
+    // The first page spans the live log, the newest segment and the middle
+    // one; the second crosses from the middle segment into the oldest.
+    assert_eq!(all_pages(&c, &token, "/timeline"), order(&|_| true));
+    // A filter that matches only in the oldest segment and the live log's old rows.
+    let want = order(&|e| e.3 == "old-only.example");
+    assert_eq!(want.len(), 7);
+    assert_eq!(all_pages(&c, &token, "/timeline?remote=old-only"), want);
+    let want = order(&|e| e.2 == "ConnectionFailed");
+    assert_eq!(all_pages(&c, &token, "/timeline?action=ConnectionFailed"), want);
+}
+
 #[test]
 fn saved_queries_are_per_user_and_need_the_csrf_token() {
     let data = tempfile::tempdir().unwrap();

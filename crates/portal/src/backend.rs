@@ -61,6 +61,12 @@ pub trait Backend: Send + Sync + 'static {
     fn set_setting(&self, user: &str, key: &str, value: &str) -> Result<(), String>;
     /// 5007 entries, newest first.
     fn settings_history(&self) -> Result<Vec<HistoryRow>, String>;
+    /// The time spans of the stored DeviceNetworkEvents segments (not the
+    /// live log), which the timeline reads newest first. Empty when not
+    /// known: the timeline then reads the whole table at once.
+    fn timeline_spans(&self) -> Vec<crate::TimeSpan> {
+        Vec::new()
+    }
     /// Queries offered as examples on the hunting page: (title, text).
     fn example_queries(&self) -> Vec<(String, String)> {
         Vec::new()

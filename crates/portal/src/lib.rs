@@ -14,10 +14,12 @@ mod listen;
 mod pages;
 mod saved;
 mod server;
+mod timeline;
 mod users;
 
 pub use backend::{Backend, Grid, HistoryRow, ImportOutcome, QueryError, EDITABLE_SETTINGS};
 pub use listen::{check_transport, Bound, PortalTls};
 pub use saved::{SavedQueries, SavedQuery, QUERIES_FILE};
 pub use server::{bind, serve, PortalOptions};
+pub use timeline::TimeSpan;
 pub use users::{read_password, Role, UserStore, UsersError, USERS_FILE};

@@ -7,6 +7,7 @@ use crate::kql::{self, MAX_TOKENS_BODY};
 use crate::listen::{check_transport, Bound, PortalTls};
 use crate::pages::{self, IndicatorsView, TimelineFilter};
 use crate::saved::SavedQueries;
+use crate::timeline;
 use crate::users::{Role, UserStore};
 use axum::extract::{ConnectInfo, Form, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -380,10 +381,14 @@ const EXACT_TIME: &str = "strcat(format_datetime(Timestamp, 'yyyy-MM-ddTHH:mm:ss
 
 /// First step of a page: which times it spans. Only the time, the
 /// ReportId and the filtered columns are read (the store reads columns,
-/// not rows), so finding the newest rows of a large store stays cheap.
-fn timeline_span_query(f: &TimelineFilter, before: Option<&Cursor>) -> String {
+/// not rows), and only at or after `since` (ns) when given: the store then
+/// reads just the segments reaching that far.
+fn timeline_span_query(f: &TimelineFilter, before: Option<&Cursor>, since: Option<i64>) -> String {
+    let since = since
+        .map(|t| format!("\n| where Timestamp >= todatetime({})", lit(&netward_events::Timestamp(t).to_string())))
+        .unwrap_or_default();
     format!(
-        "DeviceNetworkEvents{}\n| project Timestamp, ReportId\n| order by Timestamp desc, ReportId desc\n| take {}\n| summarize Rows = count(), Newest = max(Timestamp), Oldest = min(Timestamp)\n| project Rows, Newest = {}, Oldest = {}",
+        "DeviceNetworkEvents{since}{}\n| project Timestamp, ReportId\n| order by Timestamp desc, ReportId desc\n| take {}\n| summarize Rows = count(), Newest = max(Timestamp), Oldest = min(Timestamp)\n| project Rows, Newest = {}, Oldest = {}",
         timeline_filters(f, before),
         TIMELINE_ROWS + 1,
         EXACT_TIME.replace("Timestamp", "Newest"),
@@ -407,22 +412,35 @@ fn timeline_query(f: &TimelineFilter, before: Option<&Cursor>, span: Option<(&st
         )
 }
 
-/// The page: its span, then its rows.
+/// The page: its span, then its rows. The span is looked for among the
+/// newest segments first (see `timeline`); a narrowed look that finds a
+/// full page has found the page, else the next wider one is tried, last
+/// the whole table.
 async fn timeline_page(app: &Arc<App>, f: &TimelineFilter, before: Option<&Cursor>) -> Result<Grid, QueryError> {
-    let span = run_query(app, timeline_span_query(f, before), 1).await?;
-    let cell = |name: &str| {
-        let i = span.columns.iter().position(|c| c == name)?;
-        span.rows.first()?.get(i).cloned()
-    };
-    let text = |name: &str| cell(name).and_then(|v| v.as_str().map(str::to_string));
-    let rows = cell("Rows").and_then(|v| v.as_i64()).unwrap_or(0);
-    match (text("Newest"), text("Oldest")) {
-        (Some(n), Some(o)) if rows > 0 => {
-            run_query(app, timeline_query(f, before, Some((&n, &o))), TIMELINE_ROWS + 1).await
+    let spans = blocking(app, |b| b.timeline_spans()).await;
+    let cursor_ns = before.and_then(|c| netward_events::Timestamp::parse(&c.time).ok()).map(|t| t.0);
+    let bounds = timeline::lower_bounds(&spans, cursor_ns);
+    for since in bounds.into_iter().map(Some).chain([None]) {
+        let span = run_query(app, timeline_span_query(f, before, since), 1).await?;
+        let cell = |name: &str| {
+            let i = span.columns.iter().position(|c| c == name)?;
+            span.rows.first()?.get(i).cloned()
+        };
+        let text = |name: &str| cell(name).and_then(|v| v.as_str().map(str::to_string));
+        let rows = cell("Rows").and_then(|v| v.as_i64()).unwrap_or(0);
+        if since.is_some() && rows <= TIMELINE_ROWS as i64 {
+            continue;
         }
-        // No row matched: an empty page, without reading any more.
-        _ => Ok(Grid { columns: span.columns, ..Grid::default() }),
+        return match (text("Newest"), text("Oldest")) {
+            (Some(n), Some(o)) if rows > 0 => {
+                run_query(app, timeline_query(f, before, Some((&n, &o))), TIMELINE_ROWS + 1).await
+            }
+            // No row matched: an empty page, without reading any more.
+            _ => Ok(Grid { columns: span.columns, ..Grid::default() }),
+        };
     }
+    // Not reached: the last look has no bound and returns.
+    Ok(Grid::default())
 }
 
 /// The cursor after a page's last row.

@@ -331,6 +331,24 @@ impl Backend for NetwardBackend {
         Self::record(&ctx, user, key, &old, value)
     }
 
+    fn timeline_spans(&self) -> Vec<netward_portal::TimeSpan> {
+        let ctx = self.ctx();
+        let dir = ctx.data_dir.file(crate::cmd::import::STORE_DIR);
+        if !dir.join("MANIFEST").exists() {
+            return Vec::new();
+        }
+        // No store (or one that will not open): no spans, the timeline reads
+        // the table whole and reports the store's error itself.
+        let Ok(store) = netward_store::Store::open(&dir, netward_store::StoreOptions::read_only()) else {
+            return Vec::new();
+        };
+        let snapshot = store.snapshot();
+        let spans = snapshot
+            .segments_of(netward_events::Table::DeviceNetworkEvents)
+            .filter_map(|s| Some(netward_portal::TimeSpan { oldest: s.min_ts?.0, newest: s.max_ts?.0 }));
+        spans.collect()
+    }
+
     fn example_queries(&self) -> Vec<(String, String)> {
         netward_hunt::corpus::split(CORPUS)
     }
