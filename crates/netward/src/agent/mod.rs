@@ -313,34 +313,26 @@ fn queue_loop(
         let t = crate::now();
         if let Some(pkt) = pkt {
             let origin = origin(&mut names, &pkt);
-            // A new flow's socket (one sock_diag request, about 10 µs) is
-            // found while it surely exists: for a flow begun by the server's
-            // refusal before the packet goes on (the socket goes with it),
-            // for one this host began right after the verdict, off the
-            // packet's path (its program waits for the answer meanwhile).
+            // A new flow's socket is found before the packet goes on (about
+            // 10 µs: one sock_diag request), while it surely exists. Not
+            // after the verdict: measured, a short connection on a busy
+            // machine can be over by the time the queue thread gets there,
+            // and its process goes unnamed.
             let mut find = |proto, local, remote| {
                 sockets.as_deref_mut().zip(owners::proto_of(proto)).and_then(|(d, pr)| d.lookup(pr, local, remote))
             };
-            let (hook, uid) = (pkt.hook(), pkt.uid());
+            let hook = pkt.hook();
             let mark = if let Some(reset) = icmp::refusal_as_reset(pkt.payload()) {
                 // The flow table follows TCP: it is told the reset the error
                 // means, and the error itself goes on to the client.
                 shared.icmp_refusals.fetch_add(1, Ordering::Relaxed);
-                p.packet_with(t, &reset, hook, &origin, None, &mut find);
+                p.packet_with(t, &reset, hook, &origin, &mut find);
                 0
             } else {
-                p.packet_with(t, pkt.payload(), hook, &origin, uid, &mut find)
+                p.packet_with(t, pkt.payload(), hook, &origin, &mut find)
             };
-            // A blocked flow's socket goes with the reset its verdict
-            // sends: found before.
-            let blocked = mark == netward_datapath::MARK_BLOCK;
-            if blocked {
-                send_new_flows(p, hook, &mut find, tx, owner_stats);
-            }
+            send_new_flows(p, tx, owner_stats);
             queue.accept(pkt, mark).map_err(|e| CliError::failure(e.to_string()))?;
-            if !blocked {
-                send_new_flows(p, hook, &mut find, tx, owner_stats);
-            }
         }
         while let Some(ev) = p.next_event() {
             if let Err(TrySendError::Full(_)) = tx.try_send(owners::Msg::Event(Box::new(ev))) {
@@ -360,19 +352,12 @@ fn queue_loop(
     Ok(())
 }
 
-/// The flows the last packet began, with their sockets found (those the
-/// pipeline left to find), to the attribution thread. A flow's start goes
-/// before its events: the attribution thread names it first.
-fn send_new_flows(
-    p: &mut Pipeline,
-    hook: Hook,
-    find: &mut pipeline::SocketFinder<'_>,
-    tx: &SyncSender<owners::Msg>,
-    owner_stats: &owners::OwnerStats,
-) {
+/// The flows the last packet began, with their sockets, to the
+/// attribution thread. A flow's start goes before its events: the
+/// attribution thread names it first.
+fn send_new_flows(p: &mut Pipeline, tx: &SyncSender<owners::Msg>, owner_stats: &owners::OwnerStats) {
     let sent = Instant::now();
     for (proto, local, remote, sock) in p.take_new_flows() {
-        let sock = if sock.is_none() && hook == Hook::LocalOut { find(proto, local, remote) } else { sock };
         let msg = owners::Msg::Flow { proto, local, remote, sock, at: sent };
         if let Err(TrySendError::Full(_)) = tx.try_send(msg) {
             owner_stats.dropped.fetch_add(1, Ordering::Relaxed);

@@ -144,26 +144,19 @@ impl Pipeline {
     /// told to the sensor when the packet starts a flow.
     #[cfg(test)]
     pub fn packet(&mut self, now: Timestamp, payload: &[u8], hook: Hook, origin: &FlowOrigin) -> u32 {
-        self.packet_with(now, payload, hook, origin, None, &mut |_, _, _| None)
+        self.packet_with(now, payload, hook, origin, &mut |_, _, _| None)
     }
 
-    /// [`Pipeline::packet`], told the sending socket's owner `uid` (the
-    /// queue gives it for a packet this host sent) and finding a flow's
-    /// socket with `find` where it must be found at once. A flow this
-    /// packet begins has the uid told to the sensor before its first bytes
-    /// are judged (a user's warn allows apply). Its socket is found here
-    /// only for a flow begun by a packet this host received — the server's
-    /// refusal, after which the socket is gone; a flow begun by a packet
-    /// this host sent goes on with no socket, for the caller to find after
-    /// the verdict (the program is waiting for an answer then, so its
-    /// socket is there), off the packet's path.
+    /// [`Pipeline::packet`], with the socket of a flow this packet begins
+    /// found by `find`: its uid is told to the sensor before the flow's
+    /// first bytes are judged (a user's warn allows apply), and the socket
+    /// goes on to the attribution thread with the flow.
     pub fn packet_with(
         &mut self,
         now: Timestamp,
         payload: &[u8],
         hook: Hook,
         origin: &FlowOrigin,
-        uid: Option<u32>,
         find: &mut SocketFinder<'_>,
     ) -> u32 {
         self.stats.packets += 1;
@@ -215,11 +208,8 @@ impl Pipeline {
                     // This device's own connection (begun by a packet it
                     // sent, or by the answer to a SYN it sent unqueued): a
                     // local socket made it.
-                    let proto = crate::cmd::replay::protocol(key.proto);
-                    if hook == Hook::LocalOut {
-                        user = uid;
-                        new_flows.push((proto, key.client, key.server, None));
-                    } else if hook == Hook::LocalIn && tcp {
+                    if hook == Hook::LocalOut || (hook == Hook::LocalIn && tcp) {
+                        let proto = crate::cmd::replay::protocol(key.proto);
                         let sock = find(proto, key.client, key.server);
                         user = sock.map(|s| s.uid);
                         new_flows.push((proto, key.client, key.server, sock));
@@ -466,7 +456,7 @@ mod unqueued_syn {
             None
         };
         let mark =
-            p.packet_with(t, &seg(false, 81, flags::RST | flags::ACK, 0, 101, b""), Hook::LocalIn, &o, None, &mut find);
+            p.packet_with(t, &seg(false, 81, flags::RST | flags::ACK, 0, 101, b""), Hook::LocalIn, &o, &mut find);
         assert_eq!(mark, 0);
         assert_eq!(found.len(), 1, "the refused socket is looked up while its RST is held");
         assert_eq!((found[0].1.port(), found[0].2.port()), (40000, 81));
